@@ -1,0 +1,39 @@
+//! Stage 1: sources of raw evidence.
+//!
+//! Every source (an on-disk bundle, live AWS, trail log files) produces the same two things:
+//! CloudTrail records and *recorded API calls*, each call kept as its request and its response
+//! or error in the API's own JSON shape ([`CallRecord`]). One interpreter ([`interpret`]) turns
+//! recorded calls into the [`Evidence`] model, so a live run and a run on the bundle it was
+//! collected into read exactly the same facts the same way.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// One AWS API call as evidence: the request and either the response or the error, with
+/// members named as in the API reference (PascalCase). Stored in bundles under
+/// `api/{service}/{Operation}.json`, produced the same way by the live collector.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallRecord {
+    #[serde(rename = "Request", default)]
+    pub request: Value,
+    #[serde(rename = "Response", default, skip_serializing_if = "Option::is_none")]
+    pub response: Option<Value>,
+    #[serde(rename = "Error", default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<WireError>,
+}
+
+/// An API error as recorded: `{"Code": "AccessDenied", "Message": "…"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WireError {
+    #[serde(rename = "Code")]
+    pub code: String,
+    #[serde(rename = "Message", default)]
+    pub message: String,
+}
+
+/// Recorded calls keyed by `(service, Operation)`, e.g. `("s3", "HeadObject")`.
+pub type RecordedCalls = BTreeMap<(String, String), Vec<CallRecord>>;

@@ -1,0 +1,3 @@
+mod evidence;
+mod model;
+fn main() {}

@@ -1,0 +1,642 @@
+//! The shared nouns of the pipeline.
+//!
+//! Every stage (evidence, trail, timeline, rules, report, render) imports this module and
+//! this module imports none of them. Types here describe *what was observed* in AWS's own
+//! vocabulary; judging it is the job of later stages.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Default `S3Prefix` Textract uses when `OutputConfig` names only a bucket.
+pub const DEFAULT_OUTPUT_PREFIX: &str = "textract_output";
+
+/// The object Textract writes to test write access before the result pages.
+pub const ACCESS_CHECK_OBJECT: &str = ".s3_access_check";
+
+/// A Textract asynchronous job id (64 hex characters on AWS; any string is accepted).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct JobId(pub String);
+
+impl fmt::Display for JobId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The asynchronous Textract APIs that take `OutputConfig` and `KMSKeyId`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum TextractApi {
+    DocumentAnalysis,
+    DocumentTextDetection,
+    ExpenseAnalysis,
+    LendingAnalysis,
+}
+
+impl TextractApi {
+    pub const ALL: [TextractApi; 4] = [
+        TextractApi::DocumentAnalysis,
+        TextractApi::DocumentTextDetection,
+        TextractApi::ExpenseAnalysis,
+        TextractApi::LendingAnalysis,
+    ];
+
+    /// The `Start*` operation name, as it appears in CloudTrail `eventName`.
+    pub fn start_operation(self) -> &'static str {
+        match self {
+            TextractApi::DocumentAnalysis => "StartDocumentAnalysis",
+            TextractApi::DocumentTextDetection => "StartDocumentTextDetection",
+            TextractApi::ExpenseAnalysis => "StartExpenseAnalysis",
+            TextractApi::LendingAnalysis => "StartLendingAnalysis",
+        }
+    }
+
+    /// The `Get*` operation that reads the job's status and results.
+    pub fn get_operation(self) -> &'static str {
+        match self {
+            TextractApi::DocumentAnalysis => "GetDocumentAnalysis",
+            TextractApi::DocumentTextDetection => "GetDocumentTextDetection",
+            TextractApi::ExpenseAnalysis => "GetExpenseAnalysis",
+            TextractApi::LendingAnalysis => "GetLendingAnalysis",
+        }
+    }
+
+    pub fn from_start_operation(name: &str) -> Option<TextractApi> {
+        Self::ALL.into_iter().find(|a| a.start_operation() == name)
+    }
+
+    pub fn from_get_operation(name: &str) -> Option<TextractApi> {
+        Self::ALL.into_iter().find(|a| {
+            a.get_operation() == name
+                // GetLendingAnalysisSummary reads the same job.
+                || (name.starts_with(a.get_operation()) && *a == TextractApi::LendingAnalysis)
+        })
+    }
+}
+
+impl fmt::Display for TextractApi {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.start_operation())
+    }
+}
+
+/// An S3 object reference.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct S3Object {
+    pub bucket: String,
+    pub key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+}
+
+impl S3Object {
+    /// `arn:aws:s3:::bucket/key` (the form S3 puts in KMS encryption context).
+    pub fn arn(&self) -> String {
+        format!("arn:aws:s3:::{}/{}", self.bucket, self.key)
+    }
+
+    pub fn uri(&self) -> String {
+        format!("s3://{}/{}", self.bucket, self.key)
+    }
+}
+
+/// `arn:aws:s3:::bucket`: the encryption context S3 uses with Bucket Keys.
+pub fn bucket_arn(bucket: &str) -> String {
+    format!("arn:aws:s3:::{bucket}")
+}
+
+/// Server-side encryption as S3 reports it, kept open-ended: unknown algorithms
+/// (`aws:kms:dsse` today, whatever comes next) are carried, not dropped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "algorithm", rename_all = "kebab-case")]
+pub enum Sse {
+    /// `AES256`.
+    SseS3,
+    /// `aws:kms`; `key_id` is what S3 reported (normally the key ARN), `None` when absent.
+    SseKms {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key_id: Option<String>,
+    },
+    /// `aws:kms:dsse`.
+    DsseKms {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key_id: Option<String>,
+    },
+    /// Customer-provided keys (`SSE-C`).
+    SseC,
+    /// No encryption header at all (only possible for objects written before 2023).
+    None,
+    /// A value this tool does not know; kept verbatim.
+    Other { value: String },
+}
+
+impl Sse {
+    /// Builds the mode from the `x-amz-server-side-encryption` value and optional key id.
+    pub fn from_header(value: Option<&str>, key_id: Option<&str>) -> Sse {
+        let key_id = key_id.filter(|k| !k.is_empty()).map(str::to_owned);
+        match value {
+            None | Some("") => Sse::None,
+            Some(v) if v.eq_ignore_ascii_case("AES256") => Sse::SseS3,
+            Some(v) if v.eq_ignore_ascii_case("aws:kms") => Sse::SseKms { key_id },
+            Some(v) if v.eq_ignore_ascii_case("aws:kms:dsse") => Sse::DsseKms { key_id },
+            Some(v) => Sse::Other {
+                value: v.to_owned(),
+            },
+        }
+    }
+
+    pub fn key_id(&self) -> Option<&str> {
+        match self {
+            Sse::SseKms { key_id } | Sse::DsseKms { key_id } => key_id.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// A short human label: `SSE-S3`, `SSE-KMS`, `DSSE-KMS`, `SSE-C`, `none`, or the raw value.
+    pub fn label(&self) -> String {
+        match self {
+            Sse::SseS3 => "SSE-S3".into(),
+            Sse::SseKms { .. } => "SSE-KMS".into(),
+            Sse::DsseKms { .. } => "DSSE-KMS".into(),
+            Sse::SseC => "SSE-C".into(),
+            Sse::None => "none".into(),
+            Sse::Other { value } => value.clone(),
+        }
+    }
+}
+
+/// One S3 `HeadObject` result (or the failure to get one).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ObjectHead {
+    pub object: S3Object,
+    pub outcome: Result<HeadFacts, CallError>,
+}
+
+/// What `HeadObject` told about an object.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HeadFacts {
+    pub sse: Sse,
+    pub bucket_key_enabled: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_modified: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_length: Option<i64>,
+}
+
+/// An AWS call that failed, as evidence: the code is what matters (`AccessDenied`, `NoSuchKey`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallError {
+    pub code: String,
+    #[serde(default)]
+    pub message: String,
+}
+
+impl fmt::Display for CallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.message.is_empty() {
+            f.write_str(&self.code)
+        } else {
+            write!(f, "{}: {}", self.code, self.message)
+        }
+    }
+}
+
+/// A `ListObjectsV2` of one prefix: the keys found, and whether the listing is complete.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PrefixListing {
+    pub bucket: String,
+    pub prefix: String,
+    pub outcome: Result<Vec<ListedObject>, CallError>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ListedObject {
+    pub key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_modified: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<i64>,
+}
+
+/// A bucket's default encryption and related settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct BucketSettings {
+    /// `GetBucketEncryption`: the default rule, or the error (e.g. AccessDenied).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_encryption: Option<Result<BucketDefaultEncryption, CallError>>,
+    /// `GetBucketVersioning` status (`Enabled`, `Suspended`, or `None` = never enabled).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub versioning: Option<Result<Option<String>, CallError>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BucketDefaultEncryption {
+    pub sse: Sse,
+    pub bucket_key_enabled: bool,
+}
+
+/// What KMS says about a key (`DescribeKey`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KmsKey {
+    pub arn: String,
+    pub key_id: String,
+    /// `AWS` (AWS managed, e.g. `aws/s3`) or `CUSTOMER`.
+    pub key_manager: String,
+    pub key_state: String,
+    #[serde(default)]
+    pub multi_region: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotation_enabled: Option<bool>,
+}
+
+/// A KMS alias (`ListAliases`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KmsAlias {
+    pub alias_name: String,
+    pub alias_arn: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_key_id: Option<String>,
+}
+
+/// Textract's own word on a job (`Get*` without the blocks).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobStatus {
+    pub job_id: JobId,
+    pub api: TextractApi,
+    pub outcome: Result<JobStatusFacts, CallError>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobStatusFacts {
+    /// `IN_PROGRESS`, `SUCCEEDED`, `FAILED`, `PARTIAL_SUCCESS`.
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pages: Option<i64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    /// When this status was read (the collection time).
+    pub observed_at: DateTime<Utc>,
+}
+
+/// A trail's configuration: enough to decide what it records.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrailConfig {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub home_region: Option<String>,
+    #[serde(default)]
+    pub is_multi_region: bool,
+    #[serde(default)]
+    pub is_organization: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s3_bucket: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s3_prefix: Option<String>,
+    /// `GetTrailStatus.IsLogging`; `None` when unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_logging: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_logging_time: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_logging_time: Option<DateTime<Utc>>,
+    /// `GetEventSelectors`; `None` when it could not be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selectors: Option<Result<EventSelectors, CallError>>,
+}
+
+/// Basic or advanced event selectors, as `GetEventSelectors` returns them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EventSelectors {
+    Basic(Vec<BasicSelector>),
+    Advanced(Vec<AdvancedSelector>),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BasicSelector {
+    /// `All`, `ReadOnly`, `WriteOnly`.
+    pub read_write_type: String,
+    pub include_management_events: bool,
+    #[serde(default)]
+    pub exclude_management_event_sources: Vec<String>,
+    #[serde(default)]
+    pub data_resources: Vec<DataResource>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataResource {
+    pub resource_type: String,
+    #[serde(default)]
+    pub values: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AdvancedSelector {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub field_selectors: Vec<FieldSelector>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct FieldSelector {
+    pub field: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub equals: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub starts_with: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ends_with: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_equals: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_starts_with: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_ends_with: Vec<String>,
+}
+
+/// One CloudTrail record, as it appears in trail log files (`Records[]`), in
+/// `LookupEvents`' `CloudTrailEvent` string, or in a bundle. Nested parameter maps stay
+/// JSON: their shape varies by service and is read by key, case-insensitively.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrailEvent {
+    #[serde(rename = "eventID")]
+    pub event_id: String,
+    pub event_time: DateTime<Utc>,
+    pub event_source: String,
+    pub event_name: String,
+    #[serde(default)]
+    pub aws_region: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_category: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_only: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipient_account_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_ip_address: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub user_identity: Value,
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub request_parameters: Value,
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub response_elements: Value,
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub additional_event_data: Value,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<TrailResource>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_message: Option<String>,
+    #[serde(default, rename = "sharedEventID", skip_serializing_if = "Option::is_none")]
+    pub shared_event_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrailResource {
+    #[serde(default, rename = "ARN", alias = "arn", skip_serializing_if = "Option::is_none")]
+    pub arn: Option<String>,
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub resource_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+}
+
+impl TrailEvent {
+    /// The acting principal's ARN (`userIdentity.arn`), or for AWS services `invokedBy`.
+    pub fn actor(&self) -> String {
+        let id = &self.user_identity;
+        let field = |k: &str| id.get(k).and_then(Value::as_str).map(str::to_owned);
+        field("arn")
+            .or_else(|| {
+                id.pointer("/sessionContext/sessionIssuer/arn")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
+            .or_else(|| field("invokedBy"))
+            .or_else(|| field("principalId"))
+            .or_else(|| field("type"))
+            .unwrap_or_else(|| "unknown".into())
+    }
+
+    /// `userIdentity.invokedBy` (set when an AWS service called on a principal's behalf).
+    pub fn invoked_by(&self) -> Option<&str> {
+        self.user_identity.get("invokedBy").and_then(Value::as_str)
+    }
+
+    /// Whether the call failed (`errorCode` present).
+    pub fn failed(&self) -> bool {
+        self.error_code.is_some()
+    }
+
+    /// `requestParameters` value at a `/`-separated path, keys matched case-insensitively.
+    pub fn request(&self, path: &str) -> Option<&Value> {
+        get_ci(&self.request_parameters, path)
+    }
+
+    /// `responseElements` value at a path, keys matched case-insensitively.
+    pub fn response(&self, path: &str) -> Option<&Value> {
+        get_ci(&self.response_elements, path)
+    }
+
+    /// `additionalEventData` value at a path, keys matched case-insensitively.
+    pub fn additional(&self, path: &str) -> Option<&Value> {
+        get_ci(&self.additional_event_data, path)
+    }
+
+    /// ARNs in `resources[]`, optionally only those of one type (`AWS::KMS::Key`).
+    pub fn resource_arns<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.resources
+            .iter()
+            .filter(move |r| r.resource_type.as_deref() == Some(kind))
+            .filter_map(|r| r.arn.as_deref())
+    }
+}
+
+/// Reads a `/`-separated path in a JSON object, matching keys case-insensitively
+/// (CloudTrail's casing of Textract's request keys is unconfirmed; see DOMAIN.md §4).
+/// Path segments never split a key that itself contains `/`.
+pub fn get_ci<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
+    let mut cur = value;
+    for seg in path.split('/') {
+        let obj = cur.as_object()?;
+        cur = match obj.get(seg) {
+            Some(v) => v,
+            None => {
+                obj.iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(seg))?
+                    .1
+            }
+        };
+    }
+    // Lake and Athena deliver nested maps as JSON strings; callers get the string as is.
+    Some(cur)
+}
+
+/// A string at a path (see [`get_ci`]); numbers and booleans are not coerced.
+pub fn str_ci<'a>(value: &'a Value, path: &str) -> Option<&'a str> {
+    get_ci(value, path).and_then(Value::as_str)
+}
+
+/// A piece of evidence that could not be used, and why. Always reported, never dropped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvidenceProblem {
+    /// What could not be read: a file path, an `s3://` URI, or an API call with its resource.
+    pub subject: String,
+    pub reason: String,
+    /// What the problem takes away (which checks become INCONCLUSIVE).
+    pub scope: ProblemScope,
+}
+
+/// Which evidence a problem removes, so that only the affected jobs lose their PASS.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum ProblemScope {
+    /// CloudTrail records between these times (all times when unknown) may be missing.
+    CloudTrail {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from: Option<DateTime<Utc>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        until: Option<DateTime<Utc>>,
+    },
+    /// Facts about S3 objects, buckets or prefixes in this bucket (all buckets when `None`).
+    S3 {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        bucket: Option<String>,
+    },
+    /// KMS key facts.
+    Kms,
+    /// Textract job status.
+    Textract,
+    /// Trail configuration.
+    TrailConfig,
+}
+
+/// The time range the CloudTrail evidence was gathered for. Events outside it were not
+/// looked for, so a job whose window falls outside is not covered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimeWindow {
+    pub from: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+}
+
+impl TimeWindow {
+    pub fn contains(&self, t: DateTime<Utc>) -> bool {
+        self.from <= t && t <= self.until
+    }
+
+    pub fn overlaps(&self, from: Option<DateTime<Utc>>, until: Option<DateTime<Utc>>) -> bool {
+        from.is_none_or(|f| f <= self.until) && until.is_none_or(|u| u >= self.from)
+    }
+}
+
+/// Where the evidence came from, for the report's provenance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// `bundle`, `live`, `trail-dir`, … with the location.
+    pub sources: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    pub captured_at: DateTime<Utc>,
+}
+
+/// Everything collected for a verification, from whatever source. The timeline and the
+/// rules see only this, so a bundle and a live account give the same report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evidence {
+    pub provenance: Provenance,
+    /// CloudTrail records (management and data events), in any order, duplicates allowed.
+    pub events: Vec<TrailEvent>,
+    /// The window the CloudTrail evidence covers; `None`: unknown, nothing is covered.
+    pub cloudtrail_window: Option<TimeWindow>,
+    pub trails: Vec<TrailConfig>,
+    pub job_statuses: Vec<JobStatus>,
+    pub listings: Vec<PrefixListing>,
+    pub heads: Vec<ObjectHead>,
+    pub buckets: BTreeMap<String, BucketSettings>,
+    pub keys: Vec<KmsKey>,
+    /// `None`: aliases were not listed (alias names cannot be resolved).
+    pub aliases: Option<Vec<KmsAlias>>,
+    pub problems: Vec<EvidenceProblem>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn get_ci_matches_keys_in_any_case() {
+        let v = json!({"OutputConfig": {"S3Bucket": "b"}, "kMSKeyId": "k"});
+        assert_eq!(str_ci(&v, "outputConfig/s3Bucket"), Some("b"));
+        assert_eq!(str_ci(&v, "KMSKeyId"), Some("k"));
+        assert_eq!(str_ci(&v, "outputConfig/s3Prefix"), None);
+    }
+
+    #[test]
+    fn sse_from_header_keeps_unknown_values() {
+        assert_eq!(Sse::from_header(Some("AES256"), None), Sse::SseS3);
+        assert_eq!(
+            Sse::from_header(Some("aws:kms"), Some("arn:k")),
+            Sse::SseKms {
+                key_id: Some("arn:k".into())
+            }
+        );
+        assert_eq!(
+            Sse::from_header(Some("aws:kms"), Some("")),
+            Sse::SseKms { key_id: None }
+        );
+        assert_eq!(
+            Sse::from_header(Some("aws:fancy"), None),
+            Sse::Other {
+                value: "aws:fancy".into()
+            }
+        );
+        assert_eq!(Sse::from_header(None, None), Sse::None);
+    }
+
+    #[test]
+    fn textract_api_names_round_trip() {
+        for api in TextractApi::ALL {
+            assert_eq!(TextractApi::from_start_operation(api.start_operation()), Some(api));
+            assert_eq!(TextractApi::from_get_operation(api.get_operation()), Some(api));
+        }
+        assert_eq!(
+            TextractApi::from_get_operation("GetLendingAnalysisSummary"),
+            Some(TextractApi::LendingAnalysis)
+        );
+        assert_eq!(TextractApi::from_start_operation("StartFoo"), None);
+    }
+
+    #[test]
+    fn trail_event_parses_a_real_record() {
+        let raw = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/samples/stratus-red-team/aws.defense-evasion.cloudtrail-event-selectors.json"
+        ));
+        // The samples live beside the project; a checkout without them skips this check.
+        let Ok(raw) = raw else { return };
+        let records: Vec<TrailEvent> = serde_json::from_str(&raw).unwrap();
+        assert_eq!(records[0].event_name, "PutEventSelectors");
+        assert_eq!(records[0].actor(), "arn:aws:iam::958312252124:user/christophe");
+    }
+}
