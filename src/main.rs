@@ -1,3 +1,4 @@
 mod evidence;
 mod model;
+mod trail;
 fn main() {}
