@@ -1,4 +1,18 @@
-mod evidence;
-mod model;
-mod trail;
-fn main() {}
+//! `textract-audit`: parse arguments, run, exit with the documented code.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use textract_audit::cli::{Cli, run};
+use textract_audit::report::exit;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(exit::ERROR)
+        }
+    }
+}

@@ -215,6 +215,8 @@ pub struct PrefixListing {
     pub bucket: String,
     pub prefix: String,
     pub outcome: Result<Vec<ListedObject>, CallError>,
+    /// False when the last recorded page was truncated: keys may be missing.
+    pub complete: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -257,6 +259,10 @@ pub struct KmsKey {
     pub multi_region: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rotation_enabled: Option<bool>,
+    /// The identifiers `DescribeKey` was called with that returned this key (an alias
+    /// name, a key id, …): direct evidence of what they resolve to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub looked_up_as: Vec<String>,
 }
 
 /// A KMS alias (`ListAliases`).
@@ -415,7 +421,7 @@ pub struct TrailResource {
     pub arn: Option<String>,
     #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
     pub resource_type: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, rename = "accountId", skip_serializing_if = "Option::is_none")]
     pub account_id: Option<String>,
 }
 
@@ -577,6 +583,66 @@ pub struct Evidence {
     /// `None`: aliases were not listed (alias names cannot be resolved).
     pub aliases: Option<Vec<KmsAlias>>,
     pub problems: Vec<EvidenceProblem>,
+}
+
+/// A pointer to one piece of evidence, so a finding or a timeline row can say what proves it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum EvidenceRef {
+    /// A CloudTrail record.
+    CloudtrailEvent { event_id: String, event_name: String },
+    /// An S3 object as `HeadObject` or `ListObjectsV2` showed it.
+    S3Object {
+        uri: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        version_id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        etag: Option<String>,
+    },
+    /// A KMS key.
+    KmsKey { arn: String },
+    /// A recorded API call (`textract:GetDocumentAnalysis`, `cloudtrail:GetEventSelectors`).
+    ApiCall { operation: String, subject: String },
+    /// A piece of evidence that could not be used.
+    Problem { subject: String },
+}
+
+impl fmt::Display for EvidenceRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EvidenceRef::CloudtrailEvent {
+                event_id,
+                event_name,
+            } => write!(f, "{event_name} {event_id}"),
+            EvidenceRef::S3Object {
+                uri,
+                version_id,
+                etag,
+            } => {
+                write!(f, "{uri}")?;
+                if let Some(v) = version_id {
+                    write!(f, " version {v}")?;
+                }
+                if let Some(e) = etag {
+                    write!(f, " ETag {}", e.trim_matches('"'))?;
+                }
+                Ok(())
+            }
+            EvidenceRef::KmsKey { arn } => f.write_str(arn),
+            EvidenceRef::ApiCall { operation, subject } => write!(f, "{operation} {subject}"),
+            EvidenceRef::Problem { subject } => write!(f, "unusable: {subject}"),
+        }
+    }
+}
+
+impl TrailEvent {
+    /// This record as evidence.
+    pub fn evidence(&self) -> EvidenceRef {
+        EvidenceRef::CloudtrailEvent {
+            event_id: self.event_id.clone(),
+            event_name: self.event_name.clone(),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -37,3 +37,45 @@ pub struct WireError {
 
 /// Recorded calls keyed by `(service, Operation)`, e.g. `("s3", "HeadObject")`.
 pub type RecordedCalls = BTreeMap<(String, String), Vec<CallRecord>>;
+
+pub mod bundle;
+pub mod interpret;
+
+use chrono::{DateTime, Utc};
+
+use crate::model::{Evidence, EvidenceProblem, Provenance, TimeWindow, TrailEvent};
+
+/// Builds the evidence model from what a source gathered: recorded calls are interpreted,
+/// CloudTrail records are kept as they are (deduplicated by `eventID`, as the same record
+/// can arrive from a log file and from `LookupEvents`).
+pub fn assemble(
+    provenance: Provenance,
+    calls: &RecordedCalls,
+    mut events: Vec<TrailEvent>,
+    cloudtrail_window: Option<TimeWindow>,
+    mut problems: Vec<EvidenceProblem>,
+) -> Evidence {
+    let facts = interpret::interpret(calls, provenance.captured_at);
+    events.sort_by(|a, b| (a.event_time, &a.event_id).cmp(&(b.event_time, &b.event_id)));
+    events.dedup_by(|a, b| a.event_id == b.event_id);
+    problems.extend(facts.problems);
+    Evidence {
+        provenance,
+        events,
+        cloudtrail_window,
+        trails: facts.trails,
+        job_statuses: facts.job_statuses,
+        listings: facts.listings,
+        heads: facts.heads,
+        buckets: facts.buckets,
+        keys: facts.keys,
+        aliases: facts.aliases,
+        problems,
+    }
+}
+
+/// The capture time a source stamps on its evidence: now, to the second.
+pub fn now() -> DateTime<Utc> {
+    use chrono::SubsecRound;
+    Utc::now().trunc_subsecs(0)
+}

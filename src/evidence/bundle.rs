@@ -1,0 +1,256 @@
+//! On-disk evidence bundles (`docs/evidence-bundle.md`): load, and seal a hand-made one.
+//!
+//! Loading fails as a whole only when the bundle cannot be interpreted at all (no manifest,
+//! wrong schema). Every other defect (a missing, altered, unlisted or unreadable file) is an
+//! [`EvidenceProblem`] naming the file: the rest is still read, and the checks that needed the
+//! file become INCONCLUSIVE downstream.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::{CallRecord, RecordedCalls, assemble, interpret};
+use crate::model::{Evidence, EvidenceProblem, ProblemScope, Provenance, TimeWindow, TrailEvent};
+use crate::trail;
+
+/// The manifest schema this version reads and writes.
+pub const SCHEMA: &str = "textract-audit-bundle/v1";
+const MANIFEST: &str = "manifest.json";
+
+/// `manifest.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub schema: String,
+    pub captured_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloudtrail_window: Option<TimeWindow>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collector: Option<String>,
+    /// Relative path -> lowercase hex SHA-256 of the file's bytes.
+    pub files: BTreeMap<String, String>,
+}
+
+/// Why a bundle could not be read at all.
+#[derive(Debug, thiserror::Error)]
+pub enum BundleError {
+    #[error("{}: not an evidence bundle directory", .0.display())]
+    NotADirectory(PathBuf),
+    #[error("{}: missing; every evidence bundle starts with a manifest (see docs/evidence-bundle.md)", .0.display())]
+    MissingManifest(PathBuf),
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: invalid manifest: {source}", path.display())]
+    Manifest {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error("{}: schema {found:?} is not supported (this version reads {SCHEMA:?})", path.display())]
+    Schema { path: PathBuf, found: String },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BundleError + '_ {
+    move |source| BundleError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Reads the manifest, checking the schema version.
+pub fn read_manifest(dir: &Path) -> Result<Manifest, BundleError> {
+    if !dir.is_dir() {
+        return Err(BundleError::NotADirectory(dir.to_owned()));
+    }
+    let path = dir.join(MANIFEST);
+    let bytes = match fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(BundleError::MissingManifest(path));
+        }
+        Err(e) => return Err(io(&path)(e)),
+    };
+    // Check the schema before the rest, so a future version gets the version message,
+    // not a confusing complaint about an unknown field.
+    #[derive(Deserialize)]
+    struct Version {
+        schema: Option<String>,
+    }
+    let version: Version = serde_json::from_slice(&bytes).map_err(|source| BundleError::Manifest {
+        path: path.clone(),
+        source,
+    })?;
+    if version.schema.as_deref() != Some(SCHEMA) {
+        return Err(BundleError::Schema {
+            path,
+            found: version.schema.unwrap_or_else(|| "(none)".into()),
+        });
+    }
+    serde_json::from_slice(&bytes).map_err(|source| BundleError::Manifest { path, source })
+}
+
+/// Evidence files under the bundle: everything below `cloudtrail/` and `api/`, as
+/// `/`-separated relative paths. Other top-level files (README.md, notes) are not evidence.
+fn evidence_files(dir: &Path) -> Result<Vec<String>, BundleError> {
+    let mut out = Vec::new();
+    for top in ["cloudtrail", "api"] {
+        let mut stack = vec![dir.join(top)];
+        while let Some(d) = stack.pop() {
+            let entries = match fs::read_dir(&d) {
+                Ok(e) => e,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(io(&d)(e)),
+            };
+            for entry in entries {
+                let path = entry.map_err(io(&d))?.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if let Ok(rel) = path.strip_prefix(dir) {
+                    let rel: Vec<_> = rel.components().map(|c| c.as_os_str().to_string_lossy()).collect();
+                    out.push(rel.join("/"));
+                }
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// What a problem with `rel` takes away, from where the file sits in the bundle.
+fn scope_of(rel: &str) -> ProblemScope {
+    if rel.starts_with("cloudtrail/") {
+        let (from, until) = trail::file_time_range(rel).unzip();
+        ProblemScope::CloudTrail { from, until }
+    } else {
+        let service = rel.split('/').nth(1).unwrap_or_default();
+        interpret::service_scope(service, None)
+    }
+}
+
+/// Loads a bundle into the evidence model.
+pub fn load(dir: &Path) -> Result<Evidence, BundleError> {
+    let manifest = read_manifest(dir)?;
+    let mut problems = Vec::new();
+    let mut problem = |rel: &str, reason: String| {
+        problems.push(EvidenceProblem {
+            subject: dir.join(rel).display().to_string(),
+            reason,
+            scope: scope_of(rel),
+        });
+    };
+
+    let on_disk = evidence_files(dir)?;
+    for rel in &on_disk {
+        if !manifest.files.contains_key(rel) {
+            problem(rel, "not listed in manifest.json; not used".into());
+        }
+    }
+
+    let mut events: Vec<TrailEvent> = Vec::new();
+    let mut calls = RecordedCalls::new();
+    for (rel, want) in &manifest.files {
+        let path = dir.join(rel);
+        let bytes = match fs::read(&path) {
+            Ok(b) => b,
+            Err(e) => {
+                problem(rel, format!("listed in manifest.json but unreadable: {e}"));
+                continue;
+            }
+        };
+        let got = sha256_hex(&bytes);
+        if !got.eq_ignore_ascii_case(want) {
+            problem(rel, format!("SHA-256 {got} does not match the manifest's {want}; not used"));
+            continue;
+        }
+        if rel.starts_with("cloudtrail/") {
+            if rel.contains("CloudTrail-Digest") {
+                problem(rel, "a digest file, not a log file; not read as records".into());
+                continue;
+            }
+            match trail::decode_log_file(&bytes) {
+                Ok(records) => events.extend(records),
+                Err(e) => problem(rel, format!("{e}; the file's records are not used")),
+            }
+        } else if let Some((service, op)) = api_file(rel) {
+            match serde_json::from_slice::<Vec<CallRecord>>(&bytes) {
+                Ok(records) => calls
+                    .entry((service.to_owned(), op.to_owned()))
+                    .or_default()
+                    .extend(records),
+                Err(e) => problem(rel, format!("invalid recorded calls: {e}; not used")),
+            }
+        } else {
+            problem(rel, "not an evidence file this version reads (expected cloudtrail/… or api/{service}/{Operation}.json)".into());
+        }
+    }
+
+    let provenance = Provenance {
+        sources: vec![format!("bundle {}", dir.display())],
+        account: manifest.account,
+        region: manifest.region,
+        captured_at: manifest.captured_at,
+    };
+    Ok(assemble(provenance, &calls, events, manifest.cloudtrail_window, problems))
+}
+
+/// `api/{service}/{Operation}.json` -> `(service, Operation)`.
+fn api_file(rel: &str) -> Option<(&str, &str)> {
+    let rest = rel.strip_prefix("api/")?;
+    let (service, file) = rest.split_once('/')?;
+    let op = file.strip_suffix(".json")?;
+    (!op.contains('/')).then_some((service, op))
+}
+
+/// Recomputes `files` in the manifest of a bundle assembled by hand. Returns the number of
+/// files listed.
+pub fn seal(dir: &Path) -> Result<usize, BundleError> {
+    let mut manifest = read_manifest(dir)?;
+    manifest.files.clear();
+    for rel in evidence_files(dir)? {
+        let path = dir.join(&rel);
+        let bytes = fs::read(&path).map_err(io(&path))?;
+        manifest.files.insert(rel, sha256_hex(&bytes));
+    }
+    let path = dir.join(MANIFEST);
+    let mut text = serde_json::to_string_pretty(&manifest).expect("manifest serializes");
+    text.push('\n');
+    fs::write(&path, text).map_err(io(&path))?;
+    Ok(manifest.files.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_file_names() {
+        assert_eq!(api_file("api/s3/HeadObject.json"), Some(("s3", "HeadObject")));
+        assert_eq!(api_file("api/s3/x/HeadObject.json"), None);
+        assert_eq!(api_file("api/s3/HeadObject.txt"), None);
+    }
+
+    #[test]
+    fn problems_in_cloudtrail_files_are_scoped_by_the_file_time() {
+        match scope_of("cloudtrail/1_CloudTrail_us-east-1_20261120T1005Z_ab.json.gz") {
+            ProblemScope::CloudTrail { from, until } => {
+                assert!(from.is_some() && until.is_some())
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(scope_of("api/kms/DescribeKey.json"), ProblemScope::Kms);
+    }
+}

@@ -1,0 +1,14 @@
+//! textract-audit: verify where Amazon Textract stored a job's results and how they were
+//! encrypted.
+//!
+//! The pipeline, one module per stage, imports running downward only:
+//! `evidence` / `trail` -> `timeline` -> `rules` -> `report` -> `render`, all sharing `model`.
+
+pub mod cli;
+pub mod evidence;
+pub mod model;
+pub mod render;
+pub mod report;
+pub mod rules;
+pub mod timeline;
+pub mod trail;

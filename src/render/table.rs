@@ -1,0 +1,260 @@
+//! Tables for people: per job a header, the lifecycle table, the findings; then a summary.
+
+use std::fmt::Write as _;
+
+use comfy_table::presets::UTF8_FULL_CONDENSED;
+use comfy_table::{Cell, Color, ContentArrangement, Table};
+
+use super::Style;
+use crate::model::EvidenceRef;
+use crate::report::{JobReport, Report, Verdict};
+use crate::rules::{Finding, Status};
+use crate::timeline::rfc3339;
+
+fn table(style: Style, header: &[&str]) -> Table {
+    let mut t = Table::new();
+    t.load_style(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_width(style.width)
+        .set_header(header.iter().map(|h| Cell::new(h)));
+    if !style.color {
+        t.force_no_tty();
+    } else {
+        t.enforce_styling();
+    }
+    t
+}
+
+/// Keeps these columns at their content's width (times, numbers, statuses never wrap).
+fn fit_content(t: &mut Table, columns: &[usize]) {
+    for &i in columns {
+        if let Some(c) = t.column_mut(i) {
+            c.set_constraint(comfy_table::ColumnConstraint::ContentWidth);
+        }
+    }
+}
+
+fn status_cell(label: &str, style: Style) -> Cell {
+    let cell = Cell::new(label);
+    if !style.color {
+        return cell;
+    }
+    match label {
+        "PASS" => cell.fg(Color::Green),
+        "FAIL" => cell.fg(Color::Red),
+        "INCONCLUSIVE" => cell.fg(Color::Yellow),
+        _ => cell,
+    }
+}
+
+/// The worst non-n/a status among findings that cite this evidence.
+fn check_for(findings: &[Finding], ev: &EvidenceRef) -> Option<Status> {
+    findings
+        .iter()
+        .filter(|f| f.evidence.contains(ev))
+        .map(|f| f.status)
+        .max()
+}
+
+fn job(out: &mut String, j: &JobReport, style: Style) {
+    let _ = writeln!(out, "Job {}  {}", j.job_id, j.verdict.label());
+    let mut head: Vec<(&str, String)> = vec![("API", j.api.clone().unwrap_or_else(|| "unknown".into()))];
+    match &j.requested {
+        Some(r) => {
+            head.push(("Started", format!("{} by {}", rfc3339(r.time), r.caller)));
+            if let Some(d) = &r.document {
+                head.push(("Document", d.clone()));
+            }
+            head.push((
+                "OutputConfig",
+                match &r.output {
+                    Some(o) if r.output_prefix_defaulted => format!("{o} (default prefix)"),
+                    Some(o) => o.clone(),
+                    None => "none (results kept by Textract)".into(),
+                },
+            ));
+            head.push((
+                "KMSKeyId",
+                match (&r.kms_key_id, &r.kms_key_arn) {
+                    (Some(id), Some(arn)) if id != arn => format!("{id}\n= {arn}"),
+                    (Some(id), _) => id.clone(),
+                    (None, _) => "none".into(),
+                },
+            ));
+        }
+        None => head.push(("Requested", "unknown: no Start* record in the evidence".into())),
+    }
+    if let Some(e) = &j.expected {
+        head.push(("Expected", e.documented.clone()));
+        if let Some(loc) = &e.output_location {
+            head.push(("Job folder", loc.clone()));
+        }
+    }
+    if let Some(st) = &j.job_status {
+        head.push(("Job status", st.clone()));
+    }
+    for (k, v) in head {
+        for (i, line) in v.lines().enumerate() {
+            let _ = writeln!(out, "  {:<13} {line}", if i == 0 { k } else { "" });
+        }
+    }
+
+    // Object keys are shown relative to the job folder the header names.
+    let folder = j.expected.as_ref().and_then(|e| e.output_location.clone());
+    let short = |o: &str| -> String {
+        match &folder {
+            Some(f) => {
+                let path = f.strip_prefix("s3://").unwrap_or(f);
+                let key_prefix = path.split_once('/').map(|x| x.1).unwrap_or_default();
+                o.strip_prefix(key_prefix).unwrap_or(o).to_owned()
+            }
+            None => o.to_owned(),
+        }
+    };
+    let mut life = table(style, &["#", "Time (UTC)", "Action / actor", "Object", "Encryption / key", "Check"]);
+    fit_content(&mut life, &[0, 1, 5]);
+    for (col, min) in [(2, 30), (3, 16), (4, 20)] {
+        if let Some(c) = life.column_mut(col) {
+            c.set_constraint(comfy_table::ColumnConstraint::LowerBoundary(comfy_table::Width::Fixed(min)));
+        }
+    }
+    let mut legend = String::new();
+    for (i, e) in j.timeline.iter().enumerate() {
+        let n = i + 1;
+        let enc = match (&e.encryption, &e.key) {
+            (Some(enc), Some(k)) => format!("{enc}\n{k}"),
+            (Some(enc), None) => enc.clone(),
+            (None, Some(k)) => k.clone(),
+            (None, None) => String::new(),
+        };
+        let check = check_for(&j.findings, &e.evidence).map(|s| s.to_string()).unwrap_or_default();
+        life.add_row(vec![
+            Cell::new(n),
+            Cell::new(e.time.map(rfc3339).unwrap_or_default()),
+            Cell::new(format!("{}\nby {}", e.action, e.actor)),
+            Cell::new(e.object.as_deref().map(&short).unwrap_or_default()),
+            Cell::new(enc),
+            status_cell(&check, style),
+        ]);
+        let _ = writeln!(legend, "  [{n}] {}", e.evidence);
+    }
+    if j.timeline.is_empty() {
+        let _ = writeln!(out, "Lifecycle: no records of this job in the evidence");
+    } else {
+        let _ = writeln!(out, "Lifecycle\n{life}\nEvidence\n{legend}");
+    }
+
+    let mut f = table(style, &["Check", "Rule", "Severity", "Finding"]);
+    fit_content(&mut f, &[0, 2]);
+    for x in j.findings.iter().filter(|f| f.status != Status::Pass) {
+        let msg = match &x.object {
+            Some(o) if !x.message.contains(o.as_str()) => format!("{}: {}", short(o.strip_prefix("s3://").and_then(|p| p.split_once('/')).map(|p| p.1).unwrap_or(o)), x.message),
+            _ => x.message.clone(),
+        };
+        f.add_row(vec![
+            status_cell(&x.status.to_string(), style),
+            Cell::new(&x.rule_id),
+            Cell::new(x.severity),
+            Cell::new(msg),
+        ]);
+    }
+    if f.row_count() > 0 {
+        let _ = writeln!(out, "Findings\n{f}");
+    }
+    if j.verdict == Verdict::Pass {
+        let _ = writeln!(out, "Passed on {} piece(s) of evidence:", j.proof.len());
+        for p in &j.proof {
+            let _ = writeln!(out, "  - {p}");
+        }
+    }
+    let passed: Vec<&str> = {
+        let mut v: Vec<&str> = j.findings.iter().filter(|f| f.status == Status::Pass).map(|f| f.rule_id.as_str()).collect();
+        v.dedup();
+        v
+    };
+    if !passed.is_empty() && j.verdict != Verdict::Pass {
+        let _ = writeln!(out, "Passed: {}", passed.join(", "));
+    }
+    out.push('\n');
+}
+
+/// The whole report as text.
+pub fn render(report: &Report, style: Style) -> String {
+    let mut out = String::new();
+    for j in &report.jobs {
+        job(&mut out, j, style);
+    }
+    if report.jobs.is_empty() {
+        out.push_str("No Textract jobs found in the evidence.\n\n");
+    }
+    if !report.evidence.skipped.is_empty() {
+        let mut t = table(style, &["Skipped evidence", "Reason"]);
+        for p in &report.evidence.skipped {
+            t.add_row(vec![p.subject.as_str(), p.reason.as_str()]);
+        }
+        let _ = writeln!(out, "{t}\n");
+    }
+    let mut s = table(style, &["Job", "Verdict", "Failed / inconclusive rules"]);
+    fit_content(&mut s, &[0, 1]);
+    for j in &report.jobs {
+        let mut rules: Vec<String> = j
+            .findings
+            .iter()
+            .filter(|f| matches!(f.status, Status::Fail | Status::Inconclusive))
+            .map(|f| format!("{} ({})", f.rule_id, f.status))
+            .collect();
+        rules.dedup();
+        s.add_row(vec![
+            Cell::new(&j.job_id),
+            status_cell(j.verdict.label(), style),
+            Cell::new(rules.join("\n")),
+        ]);
+    }
+    let sum = &report.summary;
+    let _ = writeln!(
+        out,
+        "Summary\n{s}\n{} job(s): {} pass, {} fail, {} inconclusive; {} CloudTrail record(s) read, {} evidence item(s) skipped. Evidence captured {}.",
+        sum.jobs,
+        sum.pass,
+        sum.fail,
+        sum.inconclusive,
+        report.evidence.cloudtrail_records,
+        sum.skipped_evidence,
+        rfc3339(report.evidence.captured_at),
+    );
+    out
+}
+
+/// `textract-audit rules`: one line per rule.
+pub fn rules_list(rules: &crate::rules::RuleSet, style: Style) -> String {
+    let mut t = table(style, &["Rule", "Severity", "Title"]);
+    for r in &rules.rules {
+        t.add_row(vec![Cell::new(&r.id), Cell::new(r.severity), Cell::new(&r.title)]);
+    }
+    format!("{t}\n")
+}
+
+/// `textract-audit rules show ID`.
+pub fn rule_detail(rule: &crate::rules::Rule, rules: &crate::rules::RuleSet) -> String {
+    let mut out = format!("{}: {}\nSeverity: {}", rule.id, rule.title, rule.severity);
+    if let Some(s) = rule.severity_if_stronger {
+        let _ = write!(out, " ({s} when the deviation is toward stronger protection)");
+    }
+    let _ = write!(out, "\nFile: rules/{}\n\nRationale\n{}\n\nRemediation\n{}\n\nReferences\n", rule.file, rule.rationale, rule.remediation);
+    for r in &rule.references {
+        let _ = writeln!(out, "  {r}");
+    }
+    if rule.id == "documented-mode" {
+        out.push_str("\nDocumented table (OutputConfig x KMSKeyId)\n");
+        for row in &rules.table {
+            let _ = writeln!(
+                out,
+                "  OutputConfig {:<3}  KMSKeyId {:<3}  -> {}",
+                if row.output_config { "yes" } else { "no" },
+                if row.kms_key { "yes" } else { "no" },
+                row.documented
+            );
+        }
+    }
+    out
+}
