@@ -113,7 +113,7 @@ fn job(out: &mut String, j: &JobReport, style: Style) {
     };
     let mut life = table(style, &["#", "Time (UTC)", "Action / actor", "Object", "Encryption / key", "Check"]);
     fit_content(&mut life, &[0, 1, 5]);
-    for (col, min) in [(2, 30), (3, 16), (4, 20)] {
+    for (col, min) in [(2, 28), (3, 14), (4, 18)] {
         if let Some(c) = life.column_mut(col) {
             c.set_constraint(comfy_table::ColumnConstraint::LowerBoundary(comfy_table::Width::Fixed(min)));
         }
@@ -194,14 +194,14 @@ pub fn render(report: &Report, style: Style) -> String {
         }
         let _ = writeln!(out, "{t}\n");
     }
-    let mut s = table(style, &["Job", "Verdict", "Failed / inconclusive rules"]);
+    let mut s = table(style, &["Job", "Verdict", "Rules not passed"]);
     fit_content(&mut s, &[0, 1]);
     for j in &report.jobs {
         let mut rules: Vec<String> = j
             .findings
             .iter()
             .filter(|f| matches!(f.status, Status::Fail | Status::Inconclusive))
-            .map(|f| format!("{} ({})", f.rule_id, f.status))
+            .map(|f| f.rule_id.clone())
             .collect();
         rules.dedup();
         s.add_row(vec![
