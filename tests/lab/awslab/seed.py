@@ -66,12 +66,13 @@ SCENARIOS = {s.name: s for s in [
 
 
 def clients(endpoint: str) -> dict[str, Any]:
-    """boto3 clients for the lab (path-style S3, fixed test credentials)."""
+    """boto3 clients for the lab (path-style S3, fixed test credentials, no retries so
+    that injected faults surface)."""
     session = boto3.session.Session(
         aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY,
         region_name=DEFAULT_REGION,
     )
-    config = Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1})
+    config = Config(s3={"addressing_style": "path"}, retries={"mode": "standard", "total_max_attempts": 1})
     return {name: session.client(name, endpoint_url=endpoint, config=config)
             for name in ("s3", "kms", "cloudtrail", "textract")}
 
