@@ -121,6 +121,11 @@ fn in_bucket(expected: Option<&Expected>) -> Option<&Expected> {
     expected.filter(|e| e.row.location == DocumentedLocation::CustomerBucket)
 }
 
+/// Known from write records but absent from a complete listing of the folder.
+fn gone(t: &JobTimeline, o: &OutputObject) -> bool {
+    !o.listed && o.head.is_none() && matches!(t.listing, Some(Ok(true)))
+}
+
 /// The objects Textract is documented to write (result pages and the access check).
 fn textract_objects(t: &JobTimeline) -> impl Iterator<Item = &OutputObject> {
     t.objects.iter().filter(|o| o.kind != ObjectKind::Other)
@@ -201,6 +206,14 @@ fn documented_mode(expected: Option<&Expected>, t: &JobTimeline) -> Vec<Outcome>
                 outcome(
                     Status::Inconclusive,
                     format!("stored encryption unknown: HeadObject failed ({e})"),
+                    vec![o.evidence()],
+                ),
+            )),
+            None if gone(t, o) => out.push(on(
+                o,
+                outcome(
+                    Status::NotApplicable,
+                    "no longer stored (absent from the complete listing; see output-integrity)",
                     vec![o.evidence()],
                 ),
             )),
@@ -491,6 +504,13 @@ fn output_integrity(expected: Option<&Expected>, t: &JobTimeline) -> Vec<Outcome
             ));
         }
         let first = o.textract_write();
+        if first.is_some() && o.kind == ObjectKind::ResultPage && gone(t, o) {
+            bad.push(outcome(
+                Status::Fail,
+                "written by Textract but absent from the complete listing at capture: removed since",
+                vec![o.evidence()],
+            ));
+        }
         if let (Some(w), Some(Ok(h))) = (first, &o.head) {
             let last_textract = o
                 .writes
@@ -687,12 +707,25 @@ fn evidence_kms_events(expected: Option<&Expected>, t: &JobTimeline) -> Vec<Outc
         .objects
         .iter()
         .any(|o| matches!(&o.head, Some(Ok(h)) if h.bucket_key_enabled));
-    match (&t.coverage.kms_events, found.is_empty() && bucket_keys) {
-        (Logging::Logged { trail }, true) => vec![outcome(
+    // Results in a bucket, none stored under SSE-KMS: S3 had no reason to call KMS.
+    let no_kms_objects = t.output.is_some()
+        && t.objects.iter().all(|o| {
+            matches!(&o.head, Some(Ok(h)) if h.sse.key_id().is_none() && !matches!(h.sse, Sse::SseKms { .. } | Sse::DsseKms { .. }))
+        });
+    let expected_absence = if bucket_keys {
+        Some("as expected with S3 Bucket Keys")
+    } else if no_kms_objects {
+        Some("consistent with no object stored under SSE-KMS (see documented-mode)")
+    } else {
+        None
+    };
+    match (
+        &t.coverage.kms_events,
+        expected_absence.filter(|_| found.is_empty()),
+    ) {
+        (Logging::Logged { trail }, Some(why)) => vec![outcome(
             Status::Pass,
-            format!(
-                "logged by {trail}; no KMS record in the window, as expected with S3 Bucket Keys"
-            ),
+            format!("logged by {trail}; no KMS record in the window, {why}"),
             vec![],
         )],
         (l, _) => vec![logging_outcome(
