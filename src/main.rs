@@ -1,4 +1,1 @@
-mod evidence;
-mod model;
-mod trail;
 fn main() {}
