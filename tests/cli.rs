@@ -457,7 +457,7 @@ fn unusable_evidence_files_are_named_counted_and_never_pass() {
                 f
             },
             true,
-            "JSON",
+            "not a CloudTrail record",
         ),
         (
             "empty log file",
@@ -467,7 +467,7 @@ fn unusable_evidence_files_are_named_counted_and_never_pass() {
                 f
             },
             true,
-            "JSON",
+            "empty file",
         ),
         (
             "recorded calls not JSON",
