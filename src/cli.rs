@@ -7,13 +7,17 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
+use chrono::{DateTime, Duration, Utc};
 use clap::{Args, Parser, Subcommand};
 
 use crate::evidence::bundle;
-use crate::model::JobId;
+use crate::evidence::local::{self, LocalSources, Wanted};
+use crate::model::{Evidence, JobId, TimeWindow};
 use crate::render::{self, Format, Style};
 use crate::report::{self, exit};
 use crate::rules::RuleSet;
+use crate::trail::ScanProgress;
+use crate::{report::Report, timeline};
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -36,6 +40,8 @@ pub struct Cli {
 pub enum Command {
     /// Verify Textract jobs from recorded evidence.
     Verify(VerifyArgs),
+    /// Discover every Textract job started in a time window and verify them all.
+    Audit(AuditArgs),
     /// List the rules, or show one.
     Rules(RulesArgs),
     /// Work with evidence bundles.
@@ -48,11 +54,63 @@ pub struct VerifyArgs {
     /// Job id to verify (repeatable); every job found in the evidence when omitted.
     #[arg(long = "job-id", value_name = "ID")]
     pub job_ids: Vec<String>,
-    /// An evidence bundle directory (see docs/evidence-bundle.md).
-    #[arg(long, value_name = "DIR")]
-    pub evidence: PathBuf,
+    #[command(flatten)]
+    pub sources: SourceArgs,
+    #[command(flatten)]
+    pub read: ReadArgs,
+    /// Only trail files that can hold events from this time on are read (RFC 3339).
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub from: Option<DateTime<Utc>>,
+    /// Only trail files that can hold events up to this time are read (RFC 3339).
+    #[arg(long, value_name = "TIME", value_parser = parse_time, requires = "from")]
+    pub until: Option<DateTime<Utc>>,
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// The window: jobs started in the last DURATION (e.g. 24h, 7d, 90m).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, conflicts_with_all = ["from", "until"], required_unless_present = "from")]
+    pub since: Option<Duration>,
+    /// The window's start (RFC 3339).
+    #[arg(long, value_name = "TIME", value_parser = parse_time, requires = "until")]
+    pub from: Option<DateTime<Utc>>,
+    /// The window's end (RFC 3339).
+    #[arg(long, value_name = "TIME", value_parser = parse_time, requires = "from")]
+    pub until: Option<DateTime<Utc>>,
+    #[command(flatten)]
+    pub sources: SourceArgs,
+    #[command(flatten)]
+    pub read: ReadArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Where evidence comes from (collecting from live AWS is not available in this version, so
+/// at least one local source is required).
+#[derive(Debug, Args)]
+#[group(id = "source", required = true, multiple = true)]
+pub struct SourceArgs {
+    /// An evidence bundle directory (see docs/evidence-bundle.md).
+    #[arg(long, value_name = "DIR")]
+    pub evidence: Option<PathBuf>,
+    /// A downloaded trail: the AWSLogs/… layout or a directory of .json.gz/.json log files
+    /// (repeatable).
+    #[arg(long = "trail-dir", value_name = "DIR")]
+    pub trail_dirs: Vec<PathBuf>,
+}
+
+/// How to read the sources.
+#[derive(Debug, Args)]
+pub struct ReadArgs {
+    /// Make no network call of any kind (no credential lookup either): only --evidence and
+    /// --trail-dir are read, and what would need AWS is INCONCLUSIVE.
+    #[arg(long)]
+    pub offline: bool,
+    /// No progress display on standard error.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 /// Flags shared by every command that prints a report.
@@ -123,27 +181,143 @@ fn emit(text: &str, output: &OutputArgs) -> Result<()> {
     }
 }
 
+/// Reads the sources, drawing scan progress on standard error when it is a terminal.
+fn gather(
+    sources: &SourceArgs,
+    read: &ReadArgs,
+    window: Option<TimeWindow>,
+    wanted: &Wanted,
+) -> Result<Evidence> {
+    let local_sources = LocalSources {
+        bundle: sources.evidence.clone(),
+        trail_dirs: sources.trail_dirs.clone(),
+        window,
+    };
+    let progress = ScanProgress::default();
+    let show = !read.quiet && !sources.trail_dirs.is_empty() && std::io::stderr().is_terminal();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        if show {
+            s.spawn(|| draw_progress(&progress, &done));
+        }
+        let result = local::read(&local_sources, wanted, Some(&progress));
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        result
+    })
+}
+
+/// One status line, redrawn in place: files and MB done, rate, ETA.
+fn draw_progress(p: &ScanProgress, done: &std::sync::atomic::AtomicBool) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let start = std::time::Instant::now();
+    let mut drew = false;
+    while !done.load(Relaxed) {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let (total, files) = (p.files_total.load(Relaxed), p.files_done.load(Relaxed));
+        if total == 0 {
+            continue;
+        }
+        let mb = p.bytes_uncompressed_done.load(Relaxed) as f64 / 1e6;
+        let secs = start.elapsed().as_secs_f64().max(1e-3);
+        let eta = if files > 0 {
+            (total - files) as f64 * secs / files as f64
+        } else {
+            0.0
+        };
+        eprint!(
+            "\rscanning trail: {files}/{total} files, {mb:.0} MB, {:.0} MB/s, ETA {eta:.0}s   ",
+            mb / secs
+        );
+        drew = true;
+    }
+    if drew {
+        eprint!("\r{:60}\r", "");
+    }
+}
+
+/// Renders and writes the report; returns the exit code.
+fn finish(report: Report, output: &OutputArgs) -> Result<u8> {
+    let to_terminal = output.output.is_none() && std::io::stdout().is_terminal();
+    emit(
+        &render::render(&report, output.format, style(to_terminal)),
+        output,
+    )?;
+    let code = report.summary.exit_code;
+    Ok(
+        if output.exit_zero && (code == exit::FAIL || code == exit::INCONCLUSIVE) {
+            exit::PASS
+        } else {
+            code
+        },
+    )
+}
+
+fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| format!("{e} (expected RFC 3339, e.g. 2026-11-20T10:00:00Z)"))
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: i64 = n
+        .parse()
+        .map_err(|_| format!("{s:?}: expected a number and a unit, e.g. 24h"))?;
+    match unit {
+        "s" => Ok(Duration::seconds(n)),
+        "m" => Ok(Duration::minutes(n)),
+        "h" => Ok(Duration::hours(n)),
+        "d" => Ok(Duration::days(n)),
+        "w" => Ok(Duration::weeks(n)),
+        _ => Err(format!("{s:?}: the unit must be s, m, h, d or w")),
+    }
+}
+
 /// Runs the parsed command; returns the process exit code.
 pub fn run(cli: Cli) -> Result<u8> {
     let rules = RuleSet::builtin().context("the built-in rules are invalid")?;
     match cli.command {
         Command::Verify(args) => {
-            let evidence = bundle::load(&args.evidence)?;
+            let window = args.from.map(|from| TimeWindow {
+                from,
+                until: args.until.unwrap_or_else(Utc::now),
+            });
             let jobs: Vec<JobId> = args.job_ids.into_iter().map(JobId).collect();
-            let report = report::build(&evidence, &rules, &jobs);
-            let to_terminal = args.output.output.is_none() && std::io::stdout().is_terminal();
-            emit(
-                &render::render(&report, args.output.format, style(to_terminal)),
-                &args.output,
-            )?;
-            let code = report.summary.exit_code;
-            Ok(
-                if args.output.exit_zero && (code == exit::FAIL || code == exit::INCONCLUSIVE) {
-                    exit::PASS
-                } else {
-                    code
-                },
-            )
+            let wanted = if jobs.is_empty() {
+                Wanted::Discovery
+            } else {
+                Wanted::Jobs {
+                    ids: jobs.clone(),
+                    buckets: Vec::new(),
+                }
+            };
+            let evidence = gather(&args.sources, &args.read, window, &wanted)?;
+            let jobs = if jobs.is_empty() {
+                timeline::discover_jobs(&evidence)
+            } else {
+                jobs
+            };
+            finish(report::build(&evidence, &rules, &jobs), &args.output)
+        }
+        Command::Audit(args) => {
+            let window = match (args.since, args.from, args.until) {
+                (Some(d), _, _) => {
+                    let until = Utc::now();
+                    TimeWindow {
+                        from: until - d,
+                        until,
+                    }
+                }
+                (None, Some(from), Some(until)) if from <= until => TimeWindow { from, until },
+                (None, Some(_), Some(_)) => {
+                    eprintln!("error: --from must not be after --until");
+                    return Ok(exit::USAGE);
+                }
+                _ => unreachable!("clap requires --since or --from with --until"),
+            };
+            let evidence = gather(&args.sources, &args.read, Some(window), &Wanted::Discovery)?;
+            let jobs = timeline::jobs_started_in(&evidence, &window);
+            finish(report::build(&evidence, &rules, &jobs), &args.output)
         }
         Command::Rules(args) => {
             let text = match (&args.command, args.format) {

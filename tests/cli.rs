@@ -553,3 +553,127 @@ fn unusable_evidence_files_are_named_counted_and_never_pass() {
         assert_eq!(report["jobs"][0]["verdict"], "inconclusive", "{name}");
     }
 }
+
+fn ids(report: &Value) -> Vec<String> {
+    report["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["job_id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn audit_discovers_the_jobs_started_in_the_window_from_a_trail_dir() {
+    let out = run(&[
+        "audit",
+        "--offline",
+        "--trail-dir",
+        "fixtures/demo/cloudtrail",
+        "--from",
+        "2026-11-20T10:05:00Z",
+        "--until",
+        "2026-11-20T11:00:00Z",
+        "--format",
+        "json",
+    ]);
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (all, _) = json_report("demo");
+    let started_after_1005: Vec<String> = ids(&all).into_iter().skip(1).collect();
+    assert_eq!(
+        ids(&r),
+        started_after_1005,
+        "the 10:00 job is outside the window"
+    );
+    let sources = r["evidence"]["sources"].to_string();
+    assert!(
+        sources.contains("trail-dir fixtures/demo/cloudtrail"),
+        "{sources}"
+    );
+    // Trail files alone carry no trail configuration: data-event checks cannot pass.
+    for j in r["jobs"].as_array().unwrap() {
+        assert_ne!(j["verdict"], "pass");
+    }
+    let usage = run(&[
+        "audit",
+        "--trail-dir",
+        "x",
+        "--from",
+        "2026-11-20T10:00:00Z",
+    ]);
+    assert_eq!(usage.status.code(), Some(2), "--from needs --until");
+}
+
+#[test]
+fn a_trail_dir_adds_to_a_bundle_without_duplicating_records() {
+    let (bundle, _) = json_report("demo");
+    let out = run(&[
+        "verify",
+        "--evidence",
+        "fixtures/demo",
+        "--trail-dir",
+        "fixtures/demo/cloudtrail",
+        "--format",
+        "json",
+    ]);
+    let both: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        both["evidence"]["cloudtrail_records"],
+        bundle["evidence"]["cloudtrail_records"]
+    );
+    let verdicts = |r: &Value| {
+        r["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|j| j["verdict"].clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(verdicts(&both), verdicts(&bundle));
+}
+
+#[test]
+fn verify_offline_on_a_plain_directory_of_trail_files() {
+    let (tmp, dir) = copy_fixture("row4-sse-kms");
+    let plain = tmp.path().join("plain");
+    fs::create_dir(&plain).unwrap();
+    let job_log = first_file(&dir.join("cloudtrail"), JOB_LOG);
+    fs::copy(&job_log, plain.join("a.json.gz")).unwrap();
+    fs::write(plain.join("b.json.gz"), b"\x1f\x8b\x08 truncated").unwrap();
+    let (report, _) = json_report("row4-sse-kms");
+    let job = ids(&report).remove(0);
+    let out = run(&[
+        "verify",
+        "--offline",
+        "--trail-dir",
+        plain.to_str().unwrap(),
+        "--job-id",
+        &job,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let j = &r["jobs"][0];
+    assert_eq!(
+        j["requested"]["kms_key_id"],
+        "1234abcd-12ab-34cd-56ef-1234567890ab"
+    );
+    assert!(
+        j["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "PutObject")
+    );
+    let skipped = r["evidence"]["skipped"].to_string();
+    assert!(
+        skipped.contains("b.json.gz") && skipped.contains("gzip"),
+        "{skipped}"
+    );
+}

@@ -40,6 +40,7 @@ pub type RecordedCalls = BTreeMap<(String, String), Vec<CallRecord>>;
 
 pub mod bundle;
 pub mod interpret;
+pub mod local;
 
 use chrono::{DateTime, Utc};
 
@@ -56,8 +57,7 @@ pub fn assemble(
     mut problems: Vec<EvidenceProblem>,
 ) -> Evidence {
     let facts = interpret::interpret(calls, provenance.captured_at);
-    events.sort_by(|a, b| (a.event_time, &a.event_id).cmp(&(b.event_time, &b.event_id)));
-    events.dedup_by(|a, b| a.event_id == b.event_id);
+    normalize_events(&mut events);
     problems.extend(facts.problems);
     Evidence {
         provenance,
@@ -72,6 +72,13 @@ pub fn assemble(
         aliases: facts.aliases,
         problems,
     }
+}
+
+/// Orders records by time and drops repeats of the same `eventID` (the same record can come
+/// from a log file, `LookupEvents` and a bundle).
+pub fn normalize_events(events: &mut Vec<TrailEvent>) {
+    events.sort_by(|a, b| (a.event_time, &a.event_id).cmp(&(b.event_time, &b.event_id)));
+    events.dedup_by(|a, b| a.event_id == b.event_id);
 }
 
 /// The capture time a source stamps on its evidence: now, to the second.

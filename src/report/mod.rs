@@ -267,14 +267,9 @@ fn job_report(rules: &RuleSet, t: &JobTimeline) -> JobReport {
     }
 }
 
-/// Builds the report for `jobs` (every job in the evidence when empty).
+/// Builds the report for exactly these jobs.
 pub fn build(evidence: &Evidence, rules: &RuleSet, jobs: &[JobId]) -> Report {
-    let ids = if jobs.is_empty() {
-        timeline::discover_jobs(evidence)
-    } else {
-        jobs.to_vec()
-    };
-    let reports: Vec<JobReport> = ids
+    let reports: Vec<JobReport> = jobs
         .iter()
         .map(|id| job_report(rules, &timeline::build(evidence, id)))
         .collect();

@@ -74,16 +74,24 @@ enum Comparison {
     OtherKey,
     /// SSE-KMS under aws/s3 where SSE-S3 is documented: the AWS documentation conflict.
     AwsS3ForSseS3,
+    /// SSE-KMS where SSE-S3 is documented, under a key the evidence cannot tell apart from
+    /// aws/s3 (no KMS metadata): a deviation either way, its kind unknown.
+    KmsOfUnknownKind,
     /// The requested key could not be resolved, so keys cannot be compared.
     KeyUnknown(String),
 }
 
 fn compare(expected: &Expected, sse: &Sse, key: Option<&ResolvedKey>) -> Comparison {
     // `aws:kms` without a key id means the AWS managed aws/s3 key.
-    let aws_s3 = key.is_none_or(ResolvedKey::is_aws_s3);
+    let aws_s3 = key.map_or(Some(true), ResolvedKey::aws_s3);
     match (expected.row.encryption, sse) {
         (DocumentedEncryption::SseS3, Sse::SseS3) => Comparison::Match,
-        (DocumentedEncryption::SseS3, Sse::SseKms { .. }) if aws_s3 => Comparison::AwsS3ForSseS3,
+        (DocumentedEncryption::SseS3, Sse::SseKms { .. }) if aws_s3 == Some(true) => {
+            Comparison::AwsS3ForSseS3
+        }
+        (DocumentedEncryption::SseS3, Sse::SseKms { .. }) if aws_s3.is_none() => {
+            Comparison::KmsOfUnknownKind
+        }
         (DocumentedEncryption::SseS3, Sse::SseKms { .. } | Sse::DsseKms { .. }) => {
             Comparison::Stronger
         }
@@ -191,6 +199,14 @@ fn documented_mode(expected: Option<&Expected>, t: &JobTimeline) -> Vec<Outcome>
                     true,
                     format!(
                         "{what}: {seen}, stronger than documented ({})",
+                        exp.row.documented
+                    ),
+                ),
+                Comparison::KmsOfUnknownKind => (
+                    Status::Fail,
+                    true,
+                    format!(
+                        "{what}: {seen}, not the documented {} (whether the key is aws/s3 or a customer key is unknown without KMS metadata)",
                         exp.row.documented
                     ),
                 ),
@@ -374,6 +390,21 @@ fn row2_aws_managed_key(expected: Option<&Expected>, t: &JobTimeline) -> Vec<Out
                     .map(|w| (&w.sse, w.key.as_ref(), w.event.clone())),
             );
         for (sse, key, ev) in observed {
+            if compare(exp, sse, key) == Comparison::KmsOfUnknownKind {
+                out.push(on(
+                    o,
+                    outcome(
+                        Status::Inconclusive,
+                        format!(
+                            "{} is SSE-KMS with {}: whether that is the aws/s3 key is unknown (DescribeKey/ListAliases not collected)",
+                            o.object.key,
+                            key.map(ResolvedKey::label).unwrap_or_default()
+                        ),
+                        vec![ev],
+                    ),
+                ));
+                break;
+            }
             if compare(exp, sse, key) == Comparison::AwsS3ForSseS3 {
                 out.push(on(o, outcome(
                     Status::Fail,
@@ -542,14 +573,16 @@ fn output_integrity(expected: Option<&Expected>, t: &JobTimeline) -> Vec<Outcome
         if !bad.is_empty() {
             out.extend(bad.into_iter().map(|b| on(o, b)));
         } else if let Some(w) = first {
+            let since = if matches!(o.head, Some(Ok(_))) {
+                "stored unchanged since"
+            } else {
+                "no later write or delete recorded"
+            };
             out.push(on(
                 o,
                 outcome(
                     Status::Pass,
-                    format!(
-                        "written once by Textract at {} and unchanged since",
-                        rfc3339(w.time)
-                    ),
+                    format!("written once by Textract at {}; {since}", rfc3339(w.time)),
                     vec![w.event.clone()],
                 ),
             ));

@@ -22,6 +22,8 @@ pub struct ResolvedKey {
     pub key_state: Option<String>,
     /// The aliases that point at the key, when aliases were listed.
     pub aliases: Vec<String>,
+    /// Whether the account's aliases were listed (so an empty `aliases` means none).
+    pub aliases_listed: bool,
 }
 
 impl ResolvedKey {
@@ -32,9 +34,23 @@ impl ResolvedKey {
     /// Whether this is the AWS managed `aws/s3` key: by its alias, or, for a key S3 used,
     /// by `KeyManager: AWS` (the only AWS managed key S3 encrypts with is `aws/s3`).
     pub fn is_aws_s3(&self) -> bool {
-        self.aliases.iter().any(|a| a == "alias/aws/s3")
+        self.aws_s3() == Some(true)
+    }
+
+    /// `Some(true)` for `aws/s3`, `Some(false)` when the evidence shows it is another key
+    /// (a customer key, or aliases were listed and `alias/aws/s3` does not point at it),
+    /// `None` when the evidence cannot tell.
+    pub fn aws_s3(&self) -> Option<bool> {
+        if self.aliases.iter().any(|a| a == "alias/aws/s3")
             || self.given == "alias/aws/s3"
             || self.key_manager.as_deref() == Some("AWS")
+        {
+            Some(true)
+        } else if self.key_manager.as_deref() == Some("CUSTOMER") || self.aliases_listed {
+            Some(false)
+        } else {
+            None
+        }
     }
 
     /// A short label: the alias when known, else the ARN, else what was given.
@@ -75,6 +91,7 @@ pub fn resolve(
         key_manager: key.map(|k: &KmsKey| k.key_manager.clone()),
         key_state: key.map(|k| k.key_state.clone()),
         aliases,
+        aliases_listed: evidence.aliases.is_some(),
         arn,
     }
 }

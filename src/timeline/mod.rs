@@ -239,6 +239,22 @@ pub fn discover_jobs(evidence: &Evidence) -> Vec<JobId> {
     ids.into_iter().collect()
 }
 
+/// The jobs whose `Start*` record falls in `window` (what `audit` verifies).
+pub fn jobs_started_in(evidence: &Evidence, window: &TimeWindow) -> Vec<JobId> {
+    let ids: BTreeSet<JobId> = evidence
+        .events
+        .iter()
+        .filter(|e| {
+            e.event_source == TEXTRACT
+                && !e.failed()
+                && TextractApi::from_start_operation(&e.event_name).is_some()
+                && window.contains(e.event_time)
+        })
+        .filter_map(|e| str_ci(&e.response_elements, "jobId").map(|j| JobId(j.into())))
+        .collect();
+    ids.into_iter().collect()
+}
+
 /// Builds the timeline of one job.
 pub fn build(evidence: &Evidence, job: &JobId) -> JobTimeline {
     let starts: Vec<&TrailEvent> = evidence

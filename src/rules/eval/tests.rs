@@ -37,6 +37,16 @@ fn other_key() -> ResolvedKey {
         key_manager: Some("CUSTOMER".into()),
         key_state: Some("Enabled".into()),
         aliases: vec![],
+        aliases_listed: true,
+    }
+}
+
+/// A key with no KMS metadata and no alias listing: aws/s3 or not cannot be told.
+fn unknown_kind_key() -> ResolvedKey {
+    ResolvedKey {
+        key_manager: None,
+        aliases_listed: false,
+        ..other_key()
     }
 }
 
@@ -368,6 +378,19 @@ fn row2_aws_s3_key_names_the_documentation_conflict() {
         worst(&statuses(&rules, &t, "row2-aws-managed-key")).0,
         Status::Pass
     );
+    // A key the evidence cannot classify must not pass as "not aws/s3".
+    let sse = Sse::SseKms {
+        key_id: Some("k".into()),
+    };
+    set_head(&mut t, sse.clone(), Some(unknown_kind_key()));
+    for w in t.objects.iter_mut().flat_map(|o| o.writes.iter_mut()) {
+        w.sse = sse.clone();
+        w.key = Some(unknown_kind_key());
+    }
+    let row2 = worst(&statuses(&rules, &t, "row2-aws-managed-key"));
+    assert_eq!(row2.0, Status::Inconclusive);
+    let dm = worst(&statuses(&rules, &t, "documented-mode"));
+    assert_eq!(dm, (Status::Fail, Severity::Low));
 }
 
 #[test]
@@ -411,6 +434,12 @@ fn compare_table() {
             Comparison::Stronger,
         ),
         (&sse_s3_exp, Sse::SseS3, None, Comparison::Match),
+        (
+            &sse_s3_exp,
+            kms(Some("x")),
+            Some(unknown_kind_key()),
+            Comparison::KmsOfUnknownKind,
+        ),
         (
             &sse_s3_exp,
             kms(Some("x")),

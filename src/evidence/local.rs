@@ -1,0 +1,116 @@
+//! Local sources, read with no network at all: an evidence bundle and downloaded trails.
+//!
+//! Trail directories add CloudTrail records (S3 data events above all, which exist only in
+//! trail log files) to whatever the bundle holds; every file that could not be used is an
+//! [`EvidenceProblem`] naming it.
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+
+use super::{RecordedCalls, assemble, bundle, normalize_events};
+use crate::model::{Evidence, JobId, Provenance, TimeWindow};
+use crate::trail::{self, FileKind, RecordFilter, ScanOptions, ScanProgress};
+
+/// What to read.
+#[derive(Debug, Default)]
+pub struct LocalSources {
+    pub bundle: Option<PathBuf>,
+    pub trail_dirs: Vec<PathBuf>,
+    /// The window the user says the trail evidence is for; files outside it are not read.
+    pub window: Option<TimeWindow>,
+}
+
+/// Which records a trail scan keeps.
+#[derive(Debug, Clone)]
+pub enum Wanted {
+    /// Records of these jobs (and Bucket Key KMS calls for these buckets).
+    Jobs {
+        ids: Vec<JobId>,
+        buckets: Vec<String>,
+    },
+    /// Every Textract job's records (for `audit` and for `verify` without job ids).
+    Discovery,
+}
+
+/// Reads the sources into one evidence model. `progress` receives the scan's counters.
+pub fn read(
+    sources: &LocalSources,
+    wanted: &Wanted,
+    progress: Option<&ScanProgress>,
+) -> anyhow::Result<Evidence> {
+    let mut evidence = match &sources.bundle {
+        Some(dir) => bundle::load(dir)?,
+        None => assemble(
+            Provenance {
+                sources: Vec::new(),
+                account: None,
+                region: None,
+                captured_at: super::now(),
+            },
+            &RecordedCalls::new(),
+            Vec::new(),
+            None,
+            Vec::new(),
+        ),
+    };
+    if sources.trail_dirs.is_empty() {
+        return Ok(evidence);
+    }
+    let filter = match wanted {
+        Wanted::Jobs { ids, buckets } => {
+            let ids: Vec<String> = ids.iter().map(|j| j.0.clone()).collect();
+            RecordFilter::jobs(&ids, buckets)
+        }
+        Wanted::Discovery => RecordFilter::discovery(),
+    };
+    let windows: Vec<TimeWindow> = sources.window.into_iter().collect();
+    let mut span: Option<(DateTime<Utc>, DateTime<Utc>)> = None;
+    for dir in &sources.trail_dirs {
+        let listing = trail::list_trail_dir(dir, &windows)?;
+        for f in listing.files.iter().filter(|f| f.kind == FileKind::Log) {
+            if let (Some(from), Some(until)) = f.time_range() {
+                span = Some(match span {
+                    Some((a, b)) => (a.min(from), b.max(until)),
+                    None => (from, until),
+                });
+            }
+        }
+        let options = ScanOptions {
+            windows: &windows,
+            threads: 0,
+            progress,
+        };
+        let outcome = trail::scan_files(&listing.files, &filter, &options);
+        let s = &outcome.stats;
+        evidence.provenance.sources.push(format!(
+            "trail-dir {}: {} files listed, {} pruned by time, {} read, {} skipped, {} unusable; {} of {} records kept",
+            dir.display(),
+            listing.files_listed,
+            listing.files_pruned,
+            s.files_read,
+            listing.files_skipped,
+            s.files_bad,
+            s.records_matched,
+            s.records_seen,
+        ));
+        evidence.events.extend(outcome.events);
+        evidence.problems.extend(listing.problems);
+        evidence.problems.extend(outcome.problems);
+    }
+    normalize_events(&mut evidence.events);
+    // The window the trail evidence speaks for: what the user said, else the bundle's, else
+    // the span the log files' names cover (files present; a missing file is not detectable
+    // without digests, so this is the weakest claim and is said so in the sources).
+    if let Some(w) = sources.window {
+        evidence.cloudtrail_window = Some(w);
+    } else if evidence.cloudtrail_window.is_none() {
+        if let Some((from, until)) = span {
+            evidence.cloudtrail_window = Some(TimeWindow { from, until });
+            evidence.provenance.sources.push(
+                "CloudTrail window inferred from log file names (no --from/--until given)".into(),
+            );
+        }
+    }
+    Ok(evidence)
+}
