@@ -104,13 +104,13 @@ pub fn read(
     // without digests, so this is the weakest claim and is said so in the sources).
     if let Some(w) = sources.window {
         evidence.cloudtrail_window = Some(w);
-    } else if evidence.cloudtrail_window.is_none() {
-        if let Some((from, until)) = span {
-            evidence.cloudtrail_window = Some(TimeWindow { from, until });
-            evidence.provenance.sources.push(
-                "CloudTrail window inferred from log file names (no --from/--until given)".into(),
-            );
-        }
+    } else if evidence.cloudtrail_window.is_none()
+        && let Some((from, until)) = span
+    {
+        evidence.cloudtrail_window = Some(TimeWindow { from, until });
+        evidence.provenance.sources.push(
+            "CloudTrail window inferred from log file names (no --from/--until given)".into(),
+        );
     }
     Ok(evidence)
 }
