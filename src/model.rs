@@ -590,6 +590,25 @@ pub struct Evidence {
     pub problems: Vec<EvidenceProblem>,
 }
 
+impl Evidence {
+    /// No evidence yet, from these sources.
+    pub fn new(provenance: Provenance) -> Evidence {
+        Evidence {
+            provenance,
+            events: Vec::new(),
+            cloudtrail_window: None,
+            trails: Vec::new(),
+            job_statuses: Vec::new(),
+            listings: Vec::new(),
+            heads: Vec::new(),
+            buckets: BTreeMap::new(),
+            keys: Vec::new(),
+            aliases: None,
+            problems: Vec::new(),
+        }
+    }
+}
+
 /// A pointer to one piece of evidence, so a finding or a timeline row can say what proves it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]

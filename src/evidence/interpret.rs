@@ -10,25 +10,11 @@ use serde_json::Value;
 
 use super::{CallRecord, RecordedCalls};
 use crate::model::{
-    AdvancedSelector, BasicSelector, BucketDefaultEncryption, BucketSettings, CallError,
-    DataResource, EventSelectors, EvidenceProblem, FieldSelector, HeadFacts, JobId, JobStatus,
+    AdvancedSelector, BasicSelector, BucketDefaultEncryption, CallError, DataResource,
+    EventSelectors, Evidence, EvidenceProblem, FieldSelector, HeadFacts, JobId, JobStatus,
     JobStatusFacts, KmsAlias, KmsKey, ListedObject, ObjectHead, PrefixListing, ProblemScope,
     S3Object, Sse, TextractApi, TrailConfig,
 };
-
-/// The facts read from recorded calls (everything in [`crate::model::Evidence`] but the
-/// CloudTrail records and provenance).
-#[derive(Debug, Default)]
-pub struct CallFacts {
-    pub job_statuses: Vec<JobStatus>,
-    pub listings: Vec<PrefixListing>,
-    pub heads: Vec<ObjectHead>,
-    pub buckets: BTreeMap<String, BucketSettings>,
-    pub keys: Vec<KmsKey>,
-    pub aliases: Option<Vec<KmsAlias>>,
-    pub trails: Vec<TrailConfig>,
-    pub problems: Vec<EvidenceProblem>,
-}
 
 /// The operations this tool reads; a recorded operation not listed here is reported as not used.
 pub const KNOWN_OPERATIONS: &[(&str, &str)] = &[
@@ -60,9 +46,9 @@ pub fn service_scope(service: &str, bucket: Option<&str>) -> ProblemScope {
     }
 }
 
-/// Interprets every recorded call. `captured_at` dates the job statuses.
-pub fn interpret(calls: &RecordedCalls, captured_at: DateTime<Utc>) -> CallFacts {
-    let mut facts = CallFacts::default();
+/// Interprets every recorded call into `facts` (job statuses are dated by its capture time).
+pub fn interpret(calls: &RecordedCalls, facts: &mut Evidence) {
+    let captured_at = facts.provenance.captured_at;
     let get = |service: &str, op: &str| -> &[CallRecord] {
         calls
             .get(&(service.to_owned(), op.to_owned()))
@@ -192,7 +178,6 @@ pub fn interpret(calls: &RecordedCalls, captured_at: DateTime<Utc>) -> CallFacts
     }
 
     facts.trails = trails(calls, &mut facts.problems);
-    facts
 }
 
 fn missing_member(service: &str, op: &str, member: &str) -> EvidenceProblem {
@@ -518,6 +503,17 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn facts(c: &RecordedCalls) -> Evidence {
+        let mut e = Evidence::new(crate::model::Provenance {
+            sources: vec![],
+            account: None,
+            region: None,
+            captured_at: Utc::now(),
+        });
+        interpret(c, &mut e);
+        e
+    }
+
     fn calls(entries: &[(&str, &str, Value)]) -> RecordedCalls {
         let mut c = RecordedCalls::new();
         for (svc, op, rec) in entries {
@@ -545,7 +541,7 @@ mod tests {
                 "Error": {"Code": "AccessDenied", "Message": "Access Denied"}}),
             ),
         ]);
-        let f = interpret(&c, Utc::now());
+        let f = facts(&c);
         assert_eq!(f.heads.len(), 2);
         let ok = f.heads[0].outcome.as_ref().unwrap();
         assert_eq!(ok.sse.key_id(), Some("arn:k"));
@@ -578,7 +574,7 @@ mod tests {
                 "Response": {"Contents": [{"Key": "q/1"}], "IsTruncated": true}}),
             ),
         ]);
-        let f = interpret(&c, Utc::now());
+        let f = facts(&c);
         assert_eq!(f.listings.len(), 2);
         assert!(f.listings[0].complete);
         assert_eq!(f.listings[0].outcome.as_ref().unwrap().len(), 2);
@@ -606,7 +602,7 @@ mod tests {
                 json!({"Request": {"KeyId": "k1"}, "Response": {"KeyRotationEnabled": true}}),
             ),
         ]);
-        let f = interpret(&c, Utc::now());
+        let f = facts(&c);
         assert_eq!(f.keys.len(), 1);
         assert_eq!(f.keys[0].looked_up_as, vec!["alias/x", "k1"]);
         assert_eq!(f.keys[0].rotation_enabled, Some(true));
@@ -637,7 +633,7 @@ mod tests {
                 json!({"Request": {"Name": "t"}, "Response": {"IsLogging": true, "StartLoggingTime": 1.7e9}}),
             ),
         ]);
-        let f = interpret(&c, Utc::now());
+        let f = facts(&c);
         let t = &f.trails[0];
         assert_eq!(t.is_logging, Some(true));
         assert!(t.start_logging_time.is_some());
@@ -650,7 +646,7 @@ mod tests {
     #[test]
     fn unknown_operations_are_reported_not_dropped() {
         let c = calls(&[("s3", "GetObjectAcl", json!({"Request": {}, "Response": {}}))]);
-        let f = interpret(&c, Utc::now());
+        let f = facts(&c);
         assert_eq!(f.problems.len(), 1);
         assert!(f.problems[0].subject.contains("GetObjectAcl"));
     }

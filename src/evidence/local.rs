@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 
-use super::{RecordedCalls, assemble, bundle, normalize_events};
+use super::{bundle, normalize_events};
 use crate::model::{Evidence, JobId, Provenance, TimeWindow};
 use crate::trail::{self, FileKind, RecordFilter, ScanOptions, ScanProgress};
 
@@ -41,18 +41,12 @@ pub fn read(
 ) -> anyhow::Result<Evidence> {
     let mut evidence = match &sources.bundle {
         Some(dir) => bundle::load(dir)?,
-        None => assemble(
-            Provenance {
-                sources: Vec::new(),
-                account: None,
-                region: None,
-                captured_at: super::now(),
-            },
-            &RecordedCalls::new(),
-            Vec::new(),
-            None,
-            Vec::new(),
-        ),
+        None => Evidence::new(Provenance {
+            sources: Vec::new(),
+            account: None,
+            region: None,
+            captured_at: super::now(),
+        }),
     };
     if sources.trail_dirs.is_empty() {
         return Ok(evidence);

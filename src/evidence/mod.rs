@@ -54,24 +54,15 @@ pub fn assemble(
     calls: &RecordedCalls,
     mut events: Vec<TrailEvent>,
     cloudtrail_window: Option<TimeWindow>,
-    mut problems: Vec<EvidenceProblem>,
+    problems: Vec<EvidenceProblem>,
 ) -> Evidence {
-    let facts = interpret::interpret(calls, provenance.captured_at);
+    let mut evidence = Evidence::new(provenance);
+    evidence.problems = problems;
+    interpret::interpret(calls, &mut evidence);
     normalize_events(&mut events);
-    problems.extend(facts.problems);
-    Evidence {
-        provenance,
-        events,
-        cloudtrail_window,
-        trails: facts.trails,
-        job_statuses: facts.job_statuses,
-        listings: facts.listings,
-        heads: facts.heads,
-        buckets: facts.buckets,
-        keys: facts.keys,
-        aliases: facts.aliases,
-        problems,
-    }
+    evidence.events = events;
+    evidence.cloudtrail_window = cloudtrail_window;
+    evidence
 }
 
 /// Orders records by time and drops repeats of the same `eventID` (the same record can come

@@ -167,24 +167,15 @@ mod tests {
     const K1: &str = "arn:aws:kms:us-east-1:111122223333:key/k1";
 
     fn evidence(aliases: Option<Vec<KmsAlias>>, keys: Vec<KmsKey>) -> Evidence {
-        Evidence {
-            provenance: Provenance {
-                sources: vec![],
-                account: None,
-                region: None,
-                captured_at: Utc::now(),
-            },
-            events: vec![],
-            cloudtrail_window: None,
-            trails: vec![],
-            job_statuses: vec![],
-            listings: vec![],
-            heads: vec![],
-            buckets: Default::default(),
-            keys,
-            aliases,
-            problems: vec![],
-        }
+        let mut e = Evidence::new(Provenance {
+            sources: vec![],
+            account: None,
+            region: None,
+            captured_at: Utc::now(),
+        });
+        e.aliases = aliases;
+        e.keys = keys;
+        e
     }
 
     fn alias(name: &str, target: &str) -> KmsAlias {
