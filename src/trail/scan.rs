@@ -545,7 +545,24 @@ mod tests {
         ];
         for (i, (filter, rare)) in cases.iter().enumerate() {
             let expected = full_parse(dir.path(), filter);
-            let out = scan_trail_dir(dir.path(), filter, &options()).unwrap();
+            let progress = ScanProgress::default();
+            let opts = ScanOptions {
+                progress: Some(&progress),
+                ..options()
+            };
+            let out = scan_trail_dir(dir.path(), filter, &opts).unwrap();
+            let done = |c: &AtomicU64| c.load(Ordering::Relaxed);
+            assert_eq!(done(&progress.files_done), corpus.files.len() as u64);
+            assert_eq!(done(&progress.files_total), corpus.files.len() as u64);
+            assert_eq!(
+                done(&progress.bytes_compressed_done),
+                out.stats.bytes_compressed
+            );
+            assert_eq!(
+                done(&progress.bytes_uncompressed_done),
+                corpus.bytes_uncompressed
+            );
+            assert_eq!(out.stats.bytes_uncompressed, corpus.bytes_uncompressed);
             assert!(out.problems.is_empty(), "{:?}", out.problems);
             assert!(!expected.is_empty(), "case {i} must match something");
             assert_eq!(out.events.len(), expected.len(), "case {i}");
