@@ -2,7 +2,7 @@
 //!
 //! Each worker takes the next file, reads it, inflates it into its own reused buffer, runs
 //! the [`RecordFilter`] prefilter over the whole file, and only when that may match splits
-//! `Records` into raw record slices (sonic-rs lazy iteration, no trees) and parses the
+//! `Records` into raw record slices (serde_json `RawValue`, no trees) and parses the
 //! records that pass the prefilter. Memory is bounded by one file per worker plus the
 //! matched events. A file that fails anywhere loses all its records and becomes an
 //! [`EvidenceProblem`]: a partial file could hide the decisive event.
@@ -11,7 +11,8 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use sonic_rs::JsonValueTrait;
+use serde::Deserialize;
+use serde_json::value::RawValue;
 
 use crate::model::{EvidenceProblem, TimeWindow, TrailEvent};
 
@@ -233,6 +234,13 @@ fn scan_file(
     select_records(json, filter, stats)
 }
 
+/// A log file with its records left as raw JSON text.
+#[derive(Deserialize)]
+struct RawLogFile<'a> {
+    #[serde(borrow, rename = "Records")]
+    records: Vec<&'a RawValue>,
+}
+
 /// The records of one log file's JSON that `filter` keeps.
 pub(crate) fn select_records(
     json: &[u8],
@@ -257,22 +265,12 @@ pub(crate) fn select_records(
         stats.files_prefiltered += 1;
         return Ok(Vec::new());
     }
-    let invalid = |e: sonic_rs::Error| TrailFileError::Json(e.to_string());
-    let mut records = None;
-    for entry in sonic_rs::to_object_iter(trimmed) {
-        let (key, value) = entry.map_err(invalid)?;
-        if key == "Records" {
-            records = Some(value);
-        }
-    }
-    let records = records.ok_or_else(|| TrailFileError::Json("no \"Records\" member".into()))?;
-    if !records.is_array() {
-        return Err(TrailFileError::Json("\"Records\" is not an array".into()));
-    }
+    // Splitting into raw records validates the whole file without building trees.
+    let file: RawLogFile =
+        serde_json::from_slice(trimmed).map_err(|e| TrailFileError::Json(e.to_string()))?;
     let mut kept = Vec::new();
-    for (index, record) in sonic_rs::to_array_iter(records.as_raw_str()).enumerate() {
-        let raw = record.map_err(invalid)?;
-        let raw = raw.as_raw_str();
+    for (index, raw) in file.records.iter().enumerate() {
+        let raw = raw.get();
         stats.records_seen += 1;
         if !filter.may_match(raw.as_bytes()) {
             continue;
@@ -291,7 +289,6 @@ mod tests {
     use std::io::Write;
     use std::path::PathBuf;
 
-    use serde::Deserialize;
     use serde_json::Value;
 
     use super::*;
