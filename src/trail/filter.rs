@@ -134,11 +134,6 @@ impl RecordFilter {
         }
     }
 
-    /// Whether a prefilter is in effect (false for [`RecordFilter::all`]).
-    pub fn prefilters(&self) -> bool {
-        !matches!(self.rule, Rule::All)
-    }
-
     /// The exact rule on a parsed record. Returns the event when kept; a record that does
     /// not have the shape of a CloudTrail record is an error only when it would be kept
     /// (or, in discovery mode, when its shape decides).

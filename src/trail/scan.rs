@@ -26,6 +26,8 @@ use super::layout::{Listing, TrailDirError, TrailFile, list_trail_dir};
 #[derive(Debug, Default)]
 pub struct ScanProgress {
     pub files_total: AtomicU64,
+    /// Size on disk of the files to scan, for a progress bar in bytes.
+    pub bytes_compressed_total: AtomicU64,
     pub files_done: AtomicU64,
     pub bytes_compressed_done: AtomicU64,
     pub bytes_uncompressed_done: AtomicU64,
@@ -122,6 +124,8 @@ pub fn scan_files(
     if let Some(p) = options.progress {
         p.files_total
             .fetch_add(files.len() as u64, Ordering::Relaxed);
+        let bytes: u64 = files.iter().map(|f| f.size).sum();
+        p.bytes_compressed_total.fetch_add(bytes, Ordering::Relaxed);
     }
     let next = AtomicU64::new(0);
     let parts: Vec<WorkerResult> = std::thread::scope(|s| {
@@ -551,6 +555,10 @@ mod tests {
             let done = |c: &AtomicU64| c.load(Ordering::Relaxed);
             assert_eq!(done(&progress.files_done), corpus.files.len() as u64);
             assert_eq!(done(&progress.files_total), corpus.files.len() as u64);
+            assert_eq!(
+                done(&progress.bytes_compressed_total),
+                corpus.bytes_compressed
+            );
             assert_eq!(
                 done(&progress.bytes_compressed_done),
                 out.stats.bytes_compressed
