@@ -5,7 +5,7 @@
 #
 # Generates (or reuses) a synthetic corpus of MB megabytes uncompressed (default 1024) in
 # CloudTrail's AWSLogs/... layout with three hidden target jobs, warms the page cache, then
-# in one run measures, RUNS times each (default 3, medians reported):
+# in one run measures, in RUNS interleaved rounds (default 5, medians reported):
 #   1. zcat of every file to /dev/null (single-threaded gzip 1.x: the everyday baseline),
 #   2. inflate only, with the scanner's backend and threads (examples/inflate_only.rs),
 #   3. the real scan for the target job ids and their output bucket: through
@@ -17,7 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 corpus=${1:-.lab/corpus-1g}
 mb=${2:-1024}
-runs=${3:-3}
+runs=${3:-5}
 gnu_time=/usr/bin/time
 [ -x "$gnu_time" ] || { echo "needs GNU time: apt-get install -y time" >&2; exit 1; }
 
@@ -31,16 +31,8 @@ files=$(find "$corpus" -name '*.json.gz' | wc -l)
 find "$corpus" -name '*.json.gz' -exec cat {} + > /dev/null   # warm the page cache
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-# Runs a command RUNS times; prints "median_seconds max_rss_kb".
-measure() {
-  local secs=() rss=0 out
-  for _ in $(seq "$runs"); do
-    out=$({ "$gnu_time" -f '@@ %e %M' "$@" > /dev/null; } 2>&1 | grep '^@@')
-    secs+=("$(echo "$out" | awk '{print $2}')")
-    rss=$(echo "$out" | awk -v r="$rss" '{print ($3 > r ? $3 : r)}')
-  done
-  echo "$(printf '%s\n' "${secs[@]}" | median) $rss"
-}
+# One timed run: prints "seconds max_rss_kb".
+timed() { { "$gnu_time" -f '@@ %e %M' "$@" > /dev/null; } 2>&1 | grep '^@@' | cut -d' ' -f2-; }
 
 bytes=$("$bin/examples/inflate_only" "$corpus" 2 | sed 's/.*"bytes_uncompressed":\([0-9]*\).*/\1/')
 job_args=()
@@ -54,9 +46,18 @@ else
 fi
 echo "scan result: $("${scan[@]}")" >&2
 
-read -r zcat_s zcat_rss < <(measure sh -c "find '$corpus' -name '*.json.gz' -print0 | xargs -0 zcat")
-read -r infl_s infl_rss < <(measure "$bin/examples/inflate_only" "$corpus" 2)
-read -r scan_s scan_rss < <(measure "${scan[@]}")
+# Rounds interleave the three methods, so load from other users hits them alike.
+: > "$corpus/.bench"
+for round in $(seq "$runs"); do
+  echo "zcat $(timed sh -c "find '$corpus' -name '*.json.gz' -print0 | xargs -0 zcat")" >> "$corpus/.bench"
+  echo "inflate $(timed "$bin/examples/inflate_only" "$corpus" 2)" >> "$corpus/.bench"
+  echo "scan $(timed "${scan[@]}")" >> "$corpus/.bench"
+  echo "round $round: $(tail -n 3 "$corpus/.bench" | tr '\n' ' ')" >&2
+done
+secs() { awk -v m="$1" '$1 == m {print $2}' "$corpus/.bench" | median; }
+rss() { awk -v m="$1" '$1 == m && $3 > r {r = $3} END {print r}' "$corpus/.bench"; }
+zcat_s=$(secs zcat) infl_s=$(secs inflate) scan_s=$(secs scan)
+infl_rss=$(rss inflate) scan_rss=$(rss scan)
 
 awk -v b="$bytes" -v f="$files" -v r="$runs" -v via="$via" \
     -v zs="$zcat_s" -v is="$infl_s" -v ss="$scan_s" -v ir="$infl_rss" -v sr="$scan_rss" 'BEGIN {

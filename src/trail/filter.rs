@@ -134,11 +134,6 @@ impl RecordFilter {
         }
     }
 
-    /// Whether a prefilter is in effect (false for [`RecordFilter::all`]).
-    pub fn prefilters(&self) -> bool {
-        !matches!(self.rule, Rule::All)
-    }
-
     /// The exact rule on a parsed record. Returns the event when kept; a record that does
     /// not have the shape of a CloudTrail record is an error only when it would be kept
     /// (or, in discovery mode, when its shape decides).
@@ -195,16 +190,36 @@ fn has_job_segment(s: &str) -> bool {
         .any(|seg| seg.len() == JOB_ID_LEN && seg.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
-/// Raw counterpart of [`has_job_segment`] for unescaped text: 64 hex characters right after
-/// a `/` or a string's opening quote and right before a `/` or a closing quote. (A segment
-/// written with escapes is caught by [`escape_may_hide`].)
+/// Raw counterpart of [`has_job_segment`] for unescaped text: a run of exactly 64 hex
+/// characters between `/` or `"` on both sides. (A segment written with escapes is caught
+/// by [`escape_may_hide`].) Such a run covers at least one position in every 32, so only
+/// those positions are probed and a run is measured only around a hex probe.
 fn has_raw_job_segment(raw: &[u8]) -> bool {
-    memchr::memchr2_iter(b'/', b'"', raw).any(|at| {
-        let seg = at + 1..at + 1 + JOB_ID_LEN;
-        raw.get(seg.clone())
-            .is_some_and(|s| s.iter().all(u8::is_ascii_hexdigit))
-            && matches!(raw.get(seg.end), Some(b'/' | b'"'))
-    })
+    const STRIDE: usize = JOB_ID_LEN / 2;
+    let mut at = 0;
+    while at < raw.len() {
+        if !raw[at].is_ascii_hexdigit() {
+            at += STRIDE;
+            continue;
+        }
+        let start = raw[..at]
+            .iter()
+            .rposition(|b| !b.is_ascii_hexdigit())
+            .map_or(0, |p| p + 1);
+        let end = raw[at..]
+            .iter()
+            .position(|b| !b.is_ascii_hexdigit())
+            .map_or(raw.len(), |p| at + p);
+        let bounded = |b: Option<&u8>| matches!(b, Some(b'/' | b'"'));
+        if end - start == JOB_ID_LEN
+            && bounded(start.checked_sub(1).and_then(|p| raw.get(p)))
+            && bounded(raw.get(end))
+        {
+            return true;
+        }
+        at = end.max(at + 1) + STRIDE;
+    }
+    false
 }
 
 /// Whether a decoded string of `v` (an object key or a string value) contains `needle`.

@@ -2,7 +2,7 @@
 //!
 //! Each worker takes the next file, reads it, inflates it into its own reused buffer, runs
 //! the [`RecordFilter`] prefilter over the whole file, and only when that may match splits
-//! `Records` into raw record slices (sonic-rs lazy iteration, no trees) and parses the
+//! `Records` into raw record slices (serde_json `RawValue`, no trees) and parses the
 //! records that pass the prefilter. Memory is bounded by one file per worker plus the
 //! matched events. A file that fails anywhere loses all its records and becomes an
 //! [`EvidenceProblem`]: a partial file could hide the decisive event.
@@ -11,7 +11,8 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use sonic_rs::JsonValueTrait;
+use serde::Deserialize;
+use serde_json::value::RawValue;
 
 use crate::model::{EvidenceProblem, TimeWindow, TrailEvent};
 
@@ -25,6 +26,8 @@ use super::layout::{Listing, TrailDirError, TrailFile, list_trail_dir};
 #[derive(Debug, Default)]
 pub struct ScanProgress {
     pub files_total: AtomicU64,
+    /// Size on disk of the files to scan, for a progress bar in bytes.
+    pub bytes_compressed_total: AtomicU64,
     pub files_done: AtomicU64,
     pub bytes_compressed_done: AtomicU64,
     pub bytes_uncompressed_done: AtomicU64,
@@ -121,6 +124,8 @@ pub fn scan_files(
     if let Some(p) = options.progress {
         p.files_total
             .fetch_add(files.len() as u64, Ordering::Relaxed);
+        let bytes: u64 = files.iter().map(|f| f.size).sum();
+        p.bytes_compressed_total.fetch_add(bytes, Ordering::Relaxed);
     }
     let next = AtomicU64::new(0);
     let parts: Vec<WorkerResult> = std::thread::scope(|s| {
@@ -233,6 +238,13 @@ fn scan_file(
     select_records(json, filter, stats)
 }
 
+/// A log file with its records left as raw JSON text.
+#[derive(Deserialize)]
+struct RawLogFile<'a> {
+    #[serde(borrow, rename = "Records")]
+    records: Vec<&'a RawValue>,
+}
+
 /// The records of one log file's JSON that `filter` keeps.
 pub(crate) fn select_records(
     json: &[u8],
@@ -257,22 +269,12 @@ pub(crate) fn select_records(
         stats.files_prefiltered += 1;
         return Ok(Vec::new());
     }
-    let invalid = |e: sonic_rs::Error| TrailFileError::Json(e.to_string());
-    let mut records = None;
-    for entry in sonic_rs::to_object_iter(trimmed) {
-        let (key, value) = entry.map_err(invalid)?;
-        if key == "Records" {
-            records = Some(value);
-        }
-    }
-    let records = records.ok_or_else(|| TrailFileError::Json("no \"Records\" member".into()))?;
-    if !records.is_array() {
-        return Err(TrailFileError::Json("\"Records\" is not an array".into()));
-    }
+    // Splitting into raw records validates the whole file without building trees.
+    let file: RawLogFile =
+        serde_json::from_slice(trimmed).map_err(|e| TrailFileError::Json(e.to_string()))?;
     let mut kept = Vec::new();
-    for (index, record) in sonic_rs::to_array_iter(records.as_raw_str()).enumerate() {
-        let raw = record.map_err(invalid)?;
-        let raw = raw.as_raw_str();
+    for (index, raw) in file.records.iter().enumerate() {
+        let raw = raw.get();
         stats.records_seen += 1;
         if !filter.may_match(raw.as_bytes()) {
             continue;
@@ -291,7 +293,6 @@ mod tests {
     use std::io::Write;
     use std::path::PathBuf;
 
-    use serde::Deserialize;
     use serde_json::Value;
 
     use super::*;
@@ -545,7 +546,28 @@ mod tests {
         ];
         for (i, (filter, rare)) in cases.iter().enumerate() {
             let expected = full_parse(dir.path(), filter);
-            let out = scan_trail_dir(dir.path(), filter, &options()).unwrap();
+            let progress = ScanProgress::default();
+            let opts = ScanOptions {
+                progress: Some(&progress),
+                ..options()
+            };
+            let out = scan_trail_dir(dir.path(), filter, &opts).unwrap();
+            let done = |c: &AtomicU64| c.load(Ordering::Relaxed);
+            assert_eq!(done(&progress.files_done), corpus.files.len() as u64);
+            assert_eq!(done(&progress.files_total), corpus.files.len() as u64);
+            assert_eq!(
+                done(&progress.bytes_compressed_total),
+                corpus.bytes_compressed
+            );
+            assert_eq!(
+                done(&progress.bytes_compressed_done),
+                out.stats.bytes_compressed
+            );
+            assert_eq!(
+                done(&progress.bytes_uncompressed_done),
+                corpus.bytes_uncompressed
+            );
+            assert_eq!(out.stats.bytes_uncompressed, corpus.bytes_uncompressed);
             assert!(out.problems.is_empty(), "{:?}", out.problems);
             assert!(!expected.is_empty(), "case {i} must match something");
             assert_eq!(out.events.len(), expected.len(), "case {i}");

@@ -301,6 +301,9 @@ fn base(rng: &mut Rng, region: &str, time: DateTime<Utc>, source: &str, name: &s
 }
 
 fn set(v: &mut Value, key: &str, value: Value) {
+    if v.is_null() {
+        *v = json!({});
+    }
     if let Some(map) = v.as_object_mut() {
         map.insert(key.into(), value);
     }
@@ -316,7 +319,7 @@ fn s3_event(
     sse: Option<&str>,
 ) -> Value {
     let mut e = base(rng, region, time, "s3.amazonaws.com", name);
-    let mut req = json!({"bucketName": bucket, "Host": format!("{bucket}.s3.{region}.amazonaws.com"), "key": key});
+    let mut req = json!({"bucketName": bucket, "Host": format!("{bucket}.s3.{region}.amazonaws.com"), "key": key, "x-id": name});
     let mut additional = json!({
         "SignatureVersion": "SigV4", "CipherSuite": "TLS_AES_128_GCM_SHA256",
         "bytesTransferredIn": if name == "PutObject" { rng.below(5_000_000) } else { 0 },
@@ -325,6 +328,10 @@ fn s3_event(
         "bytesTransferredOut": if name == "GetObject" { rng.below(5_000_000) } else { 0 }
     });
     let mut resp = Value::Null;
+    if name == "CreateMultipartUpload" {
+        set(&mut req, "uploads", json!(""));
+        resp = json!({"uploadId": rng.alnum(96)});
+    }
     if let Some(sse) = sse {
         let applied = rng.pick(&["SSE_KMS", "Default_SSE_KMS"]);
         set(
@@ -336,7 +343,8 @@ fn s3_event(
                 applied
             }),
         );
-        resp = json!({"x-amz-server-side-encryption": sse});
+        set(&mut resp, "x-amz-server-side-encryption", json!(sse));
+        set(&mut resp, "x-amz-version-id", json!(rng.alnum(32)));
         if sse == "aws:kms" {
             set(&mut req, "x-amz-server-side-encryption", json!(sse));
             set(
@@ -364,6 +372,14 @@ fn s3_event(
     );
     set(&mut e, "managementEvent", json!(false));
     set(&mut e, "eventCategory", json!("Data"));
+    if rng.below(3) == 0 {
+        set(
+            &mut e,
+            "vpcEndpointId",
+            json!(format!("vpce-{}", rng.hex(17))),
+        );
+        set(&mut e, "vpcEndpointAccountId", json!(ACCOUNT));
+    }
     e
 }
 
@@ -392,6 +408,7 @@ fn kms_event(
         "resources",
         json!([{"accountId": ACCOUNT, "type": "AWS::KMS::Key", "ARN": KEY_ARN}]),
     );
+    set(&mut e, "sharedEventID", json!(rng.uuid()));
     e
 }
 
@@ -406,11 +423,12 @@ fn noise_event(rng: &mut Rng, plan: &FilePlan) -> Value {
         "acme-backups",
     ]);
     let key = format!(
-        "{}/{}/{}-{}.{}",
+        "{}/{}/dt=2026-11-20/{}-{}-{}.{}",
         rng.pick(&["raw", "curated", "tmp", "rapports/été", "images/2026"]),
         rng.below(1000),
         rng.pick(&["part", "invoice", "résumé", "frame", "batch"]),
         rng.alnum(12),
+        rng.uuid(),
         rng.pick(&["parquet", "json", "pdf", "png", "csv.gz"])
     );
     let mut e = match rng.below(100) {
