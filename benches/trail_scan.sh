@@ -8,9 +8,8 @@
 # in one run measures, in RUNS interleaved rounds (default 5, medians reported):
 #   1. zcat of every file to /dev/null (single-threaded gzip 1.x: the everyday baseline),
 #   2. inflate only, with the scanner's backend and threads (examples/inflate_only.rs),
-#   3. the real scan for the target job ids and their output bucket: through
-#      `textract-audit verify --offline --trail-dir` once the CLI has it, else through
-#      examples/scan_trail.rs, which calls the same library code.
+#   3. the real scan for the target job ids, through the CLI exactly as users run it:
+#      `textract-audit verify --offline --trail-dir DIR --job-id ID... --format json`.
 # and prints uncompressed MB/s, ratios and peak RSS (GNU time's maximum resident set).
 # The machine is shared: compare figures from the same run, never across runs.
 set -euo pipefail
@@ -37,14 +36,8 @@ timed() { { "$gnu_time" -f '@@ %e %M' "$@" > /dev/null; } 2>&1 | grep '^@@' | cu
 bytes=$("$bin/examples/inflate_only" "$corpus" 2 | sed 's/.*"bytes_uncompressed":\([0-9]*\).*/\1/')
 job_args=()
 for id in "${ids[@]}"; do job_args+=(--job-id "$id"); done
-if "$bin/textract-audit" verify --help 2>/dev/null | grep -q -- '--trail-dir'; then
-  scan=("$bin/textract-audit" verify --offline --trail-dir "$corpus" "${job_args[@]}" --format json)
-  via=cli
-else
-  scan=("$bin/examples/scan_trail" --trail-dir "$corpus" "${job_args[@]}" --bucket acme-textract-results)
-  via=example
-fi
-echo "scan result: $("${scan[@]}")" >&2
+scan=("$bin/textract-audit" verify --offline --quiet --trail-dir "$corpus" "${job_args[@]}" --format json)
+echo "scan result: $("${scan[@]}" | head -c 400)…" >&2
 
 # Rounds interleave the three methods, so load from other users hits them alike.
 : > "$corpus/.bench"
@@ -59,10 +52,10 @@ rss() { awk -v m="$1" '$1 == m && $3 > r {r = $3} END {print r}' "$corpus/.bench
 zcat_s=$(secs zcat) infl_s=$(secs inflate) scan_s=$(secs scan)
 infl_rss=$(rss inflate) scan_rss=$(rss scan)
 
-awk -v b="$bytes" -v f="$files" -v r="$runs" -v via="$via" \
+awk -v b="$bytes" -v f="$files" -v r="$runs" \
     -v zs="$zcat_s" -v is="$infl_s" -v ss="$scan_s" -v ir="$infl_rss" -v sr="$scan_rss" 'BEGIN {
   mb = b / 1e6
-  printf "corpus: %d files, %.0f MB uncompressed; %d runs each, medians; scan via %s\n", f, mb, r, via
+  printf "corpus: %d files, %.0f MB uncompressed; %d runs each, medians; scan via textract-audit verify --offline --trail-dir\n", f, mb, r
   printf "%-28s %8s %10s %12s\n", "method", "s", "MB/s", "peak RSS MB"
   printf "%-28s %8.2f %10.0f %12s\n", "zcat", zs, mb / zs, "-"
   printf "%-28s %8.2f %10.0f %12.0f\n", "inflate only (2 threads)", is, mb / is, ir / 1024
