@@ -17,6 +17,11 @@ pub const DEFAULT_OUTPUT_PREFIX: &str = "textract_output";
 /// The object Textract writes to test write access before the result pages.
 pub const ACCESS_CHECK_OBJECT: &str = ".s3_access_check";
 
+/// UTC RFC 3339 to the second, the one time format of every report.
+pub fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
 /// A Textract asynchronous job id (64 hex characters on AWS; any string is accepted).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]

@@ -677,3 +677,31 @@ fn verify_offline_on_a_plain_directory_of_trail_files() {
         "{skipped}"
     );
 }
+
+#[test]
+fn an_audit_window_without_log_files_is_inconclusive_not_clean() {
+    let out = run(&[
+        "audit",
+        "--trail-dir",
+        "fixtures/demo/cloudtrail",
+        "--from",
+        "2026-10-01T00:00:00Z",
+        "--until",
+        "2026-10-02T00:00:00Z",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["summary"]["jobs"], 0);
+    assert!(
+        r["evidence"]["skipped"]
+            .to_string()
+            .contains("no CloudTrail log file here can hold events")
+    );
+}

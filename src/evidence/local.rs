@@ -9,7 +9,8 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 
 use super::{bundle, normalize_events};
-use crate::model::{Evidence, JobId, Provenance, TimeWindow};
+use crate::model::rfc3339;
+use crate::model::{Evidence, EvidenceProblem, JobId, ProblemScope, Provenance, TimeWindow};
 use crate::trail::{self, FileKind, RecordFilter, ScanOptions, ScanProgress};
 
 /// What to read.
@@ -75,6 +76,24 @@ pub fn read(
             threads: 0,
             progress,
         };
+        if listing.files.iter().all(|f| f.kind != FileKind::Log) {
+            // Nothing to read is not the same as nothing happened.
+            evidence.problems.push(EvidenceProblem {
+                subject: dir.display().to_string(),
+                reason: match sources.window {
+                    Some(w) => format!(
+                        "no CloudTrail log file here can hold events from {} to {}",
+                        rfc3339(w.from),
+                        rfc3339(w.until)
+                    ),
+                    None => "no CloudTrail log files found".into(),
+                },
+                scope: ProblemScope::CloudTrail {
+                    from: sources.window.map(|w| w.from),
+                    until: sources.window.map(|w| w.until),
+                },
+            });
+        }
         let outcome = trail::scan_files(&listing.files, &filter, &options);
         let s = &outcome.stats;
         evidence.provenance.sources.push(format!(

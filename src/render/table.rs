@@ -7,9 +7,9 @@ use comfy_table::{Cell, Color, ContentArrangement, Table};
 
 use super::Style;
 use crate::model::EvidenceRef;
+use crate::model::rfc3339;
 use crate::report::{JobReport, Report, Verdict};
 use crate::rules::{Finding, Status};
-use crate::timeline::rfc3339;
 
 fn table(style: Style, header: &[&str]) -> Table {
     let mut t = Table::new();

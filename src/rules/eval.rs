@@ -6,8 +6,9 @@
 use chrono::Duration;
 
 use super::{DocumentedEncryption, DocumentedLocation, Expected, Outcome, Status};
+use crate::model::rfc3339;
 use crate::model::{EvidenceRef, Sse};
-use crate::timeline::{JobTimeline, Logging, ObjectKind, OutputObject, ResolvedKey, rfc3339};
+use crate::timeline::{JobTimeline, Logging, ObjectKind, OutputObject, ResolvedKey};
 
 pub type Evaluator = fn(Option<&Expected>, &JobTimeline) -> Vec<Outcome>;
 

@@ -13,6 +13,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::model::rfc3339;
 use crate::model::{
     ACCESS_CHECK_OBJECT, BucketSettings, CallError, DEFAULT_OUTPUT_PREFIX, Evidence,
     EvidenceProblem, EvidenceRef, HeadFacts, JobId, JobStatusFacts, ProblemScope, S3Object, Sse,
@@ -685,11 +686,6 @@ fn job_window(evidence: &Evidence, t: &JobTimeline) -> Result<TimeWindow, String
             rfc3339(w.until)
         )),
     }
-}
-
-/// UTC RFC 3339 to the second, the one time format of every report.
-pub fn rfc3339(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 fn coverage(evidence: &Evidence, t: &JobTimeline, window: Result<TimeWindow, String>) -> Coverage {
