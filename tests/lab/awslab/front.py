@@ -1,0 +1,181 @@
+"""The lab's public WSGI application: routes each request to the lab or to moto.
+
+* ``/_lab/...``                       control API (JSON), see ``tests/lab/README.md``
+* Textract (SigV4 scope ``textract``)  answered by :mod:`awslab.textract`
+* CloudTrail ``LookupEvents``          answered from the lab's records
+* S3 (SigV4 scope ``s3``)              :mod:`awslab.s3` (moto + fixes + data events)
+* KMS ``GetKeyPolicy``                 ``PolicyName`` defaults to ``default`` (moto needs it)
+* anything else                        moto unchanged
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+import traceback
+from typing import Any, Callable
+
+from werkzeug.http import HTTP_STATUS_CODES
+from werkzeug.test import EnvironBuilder
+from werkzeug.wsgi import get_input_stream
+
+from .common import (
+    DEFAULT_REGION,
+    KNOWN_FAULTS,
+    Actor,
+    FaultError,
+    Faults,
+    Reply,
+    aws_json_error,
+    json_reply,
+    parse_credential_scope,
+)
+from .s3 import SSE, SSE_KEY, MotoBridge, S3Front
+from .textract import Textract
+from .trail import Recorder
+
+#: ``seed(endpoint, scenario, run_job)`` -> description of what was created.
+Seeder = Callable[[str, str, bool], dict[str, Any]]
+
+
+class LabApp:
+    """WSGI application in front of moto."""
+
+    def __init__(self, moto_app: Any, seeder: Seeder) -> None:
+        self.faults = Faults()
+        self.recorder = Recorder()
+        self.bridge = MotoBridge(moto_app)
+        self.s3 = S3Front(self.bridge, self.recorder, self.faults)
+        self.textract = Textract(self.s3, self.recorder, self.faults)
+        self.seeder = seeder
+        self.endpoint = ""
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        try:
+            reply = self.dispatch(environ)
+        except Exception as exc:  # a lab bug must surface as a 500, with the trace logged
+            traceback.print_exc(file=sys.stderr)
+            reply = aws_json_error("InternalFailure", f"lab error: {exc!r}", 500)
+        status = f"{reply.status} {HTTP_STATUS_CODES.get(reply.status, 'Unknown')}"
+        headers = reply.headers
+        if environ["REQUEST_METHOD"] != "HEAD":  # HEAD keeps the object's Content-Length
+            headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
+            headers.append(("Content-Length", str(len(reply.body))))
+        start_response(status, headers)
+        return [reply.body]
+
+    def dispatch(self, environ: dict[str, Any]) -> Reply:
+        """Route one request."""
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/_lab/"):
+            return self.control(environ["REQUEST_METHOD"], path[len("/_lab/"):], environ)
+        scope = parse_credential_scope(environ.get("HTTP_AUTHORIZATION"))
+        access_key, region, service = scope or ("", DEFAULT_REGION, "")
+        actor = Actor(access_key, region, environ.get("REMOTE_ADDR", "127.0.0.1"),
+                      environ.get("HTTP_USER_AGENT", "unknown"))
+        if service == "s3":
+            return self.s3.handle(environ, actor, session=access_key)
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if not target:
+            return self.bridge.call(environ)
+        operation = target.rsplit(".", 1)[-1]
+        if self.faults.take_throttle(operation):
+            return aws_json_error("ThrottlingException", "Rate exceeded")
+        if self.faults.denies(operation, None):
+            return aws_json_error("AccessDeniedException", f"User is not authorized to {operation}")
+        body = _read_body(environ)
+        if target.startswith("Textract."):
+            return self.textract.handle(operation, _json(body), actor)
+        if "CloudTrail" in target and operation == "LookupEvents":
+            return self.recorder.lookup_events(_json(body), region)
+        if target == "TrentService.GetKeyPolicy":
+            params = _json(body)
+            params.setdefault("PolicyName", "default")
+            _replace_body(environ, json.dumps(params).encode())
+        return self.bridge.call(environ)
+
+    # -- control API -----------------------------------------------------------------
+
+    def control(self, method: str, name: str, environ: dict[str, Any]) -> Reply:
+        """Serve ``/_lab/{name}``."""
+        try:
+            document = _json(_read_body(environ)) if method == "POST" else {}
+        except ValueError as exc:
+            return json_reply({"error": f"bad JSON body: {exc}"}, 400)
+        routes: dict[tuple[str, str], Callable[[], Any]] = {
+            ("GET", "health"): lambda: {"ok": True, "endpoint": self.endpoint},
+            ("POST", "reset"): self.reset,
+            ("GET", "faults"): lambda: {"faults": self.faults.snapshot(), "known": KNOWN_FAULTS},
+            ("POST", "faults"): lambda: {"faults": self.faults.update(document)},
+            ("DELETE", "faults"): lambda: self.faults.clear() or {"faults": {}},
+            ("POST", "flush-trail"): self.flush_trail,
+            ("GET", "events"): lambda: {"Records": self.recorder.all()},
+            ("GET", "jobs"): self.jobs,
+            ("POST", "complete-jobs"): lambda: {"completed": self.textract.complete_pending()},
+            ("POST", "seed"): lambda: self.seeder(
+                self.endpoint, document.get("scenario", ""), bool(document.get("run_job"))
+            ),
+        }
+        handler = routes.get((method, name))
+        if handler is None:
+            return json_reply({"error": f"no control route {method} /_lab/{name}"}, 404)
+        try:
+            return json_reply(handler())
+        except (FaultError, KeyError, ValueError) as exc:
+            return json_reply({"error": str(exc)}, 400)
+
+    def reset(self) -> dict[str, Any]:
+        """Empty moto and every piece of lab state."""
+        self.bridge.call(EnvironBuilder(path="/moto-api/reset", method="POST").get_environ())
+        self.faults.clear()
+        self.recorder.clear()
+        self.textract.reset()
+        self.s3.reset()
+        return {"reset": True}
+
+    def flush_trail(self) -> dict[str, Any]:
+        """Deliver pending records to every logging trail's bucket."""
+        delivery = Actor("AKIACLOUDTRAILDELIVER", DEFAULT_REGION, "cloudtrail.amazonaws.com",
+                         "cloudtrail.amazonaws.com")
+
+        def deliver(bucket: str, key: str, body: bytes, kms_key: str | None) -> None:
+            headers = {SSE: "aws:kms", SSE_KEY: kms_key} if kms_key else {}
+            reply = self.s3.put_object(bucket, key, body, headers, delivery, "cloudtrail",
+                                       record=False)
+            if not reply.ok:
+                raise ValueError(f"log delivery to s3://{bucket}/{key} failed: {reply.body!r}")
+
+        written = self.recorder.flush(deliver, bool(self.faults.get("exclude_kms_events")))
+        return {"delivered": written}
+
+    def jobs(self) -> dict[str, Any]:
+        """A summary of every Textract job (for test assertions)."""
+        return {"jobs": [
+            {"JobId": j.job_id, "Api": j.api.start, "JobStatus": j.status, "Pages": j.pages,
+             "OutputBucket": j.output_bucket, "OutputFolder": j.folder() if j.output_bucket
+             else None, "KMSKeyArn": j.kms_arn}
+            for j in list(self.textract.jobs.values())
+        ]}
+
+
+def _read_body(environ: dict[str, Any]) -> bytes:
+    """Read the request body and put it back so moto can read it again."""
+    body = get_input_stream(environ).read()
+    _replace_body(environ, body)
+    return body
+
+
+def _replace_body(environ: dict[str, Any], body: bytes) -> None:
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+    environ.pop("wsgi.input_terminated", None)
+
+
+def _json(body: bytes) -> dict[str, Any]:
+    if not body.strip():
+        return {}
+    value = json.loads(body)
+    if not isinstance(value, dict):
+        raise ValueError("expected a JSON object")
+    return value

@@ -1,0 +1,349 @@
+#!/usr/bin/env python3
+"""Self-check of the local AWS lab: starts it, runs every table row and the faults through
+boto3 (path-style S3), and asserts objects, headers, events and log files are as AWS
+documents them. Prints ``N passed, N failed`` last; exits non-zero on any failure.
+
+    .venv/bin/python tests/lab/selfcheck.py [--endpoint URL]   (default: start a private lab)
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from botocore.exceptions import ClientError  # noqa: E402
+
+from awslab.seed import OUTPUT_BUCKET, TRAIL_BUCKET, clients, control, seed  # noqa: E402
+
+LOG_KEY = re.compile(
+    r"^ct/AWSLogs/123456789012/CloudTrail/us-east-1/\d{4}/\d{2}/\d{2}/"
+    r"123456789012_CloudTrail_us-east-1_\d{8}T\d{4}Z_[0-9a-f]{16}\.json\.gz$"
+)
+
+
+class Checks:
+    """Counts assertions; each failure is printed with its detail."""
+
+    def __init__(self) -> None:
+        self.passed = 0
+        self.failed = 0
+
+    def check(self, name: str, condition: bool, detail: Any = "") -> bool:
+        """Record one assertion."""
+        if condition:
+            self.passed += 1
+        else:
+            self.failed += 1
+            print(f"FAIL {name}: {detail}")
+        return condition
+
+
+class Lab:
+    """A client view of one running lab."""
+
+    def __init__(self, endpoint: str) -> None:
+        self.endpoint = endpoint
+        aws = clients(endpoint)
+        self.s3, self.kms = aws["s3"], aws["kms"]
+        self.ct, self.tx = aws["cloudtrail"], aws["textract"]
+
+    def events(self) -> list[dict[str, Any]]:
+        """Every record the lab made."""
+        return control(self.endpoint, "events")["Records"]
+
+    def faults(self, document: dict[str, Any]) -> None:
+        """Set faults."""
+        control(self.endpoint, "faults", document)
+
+    def outputs(self, job_id: str) -> list[str]:
+        """Keys in the output bucket's folder of a job."""
+        listing = self.s3.list_objects_v2(Bucket=OUTPUT_BUCKET, Prefix="textract-results/")
+        return sorted(o["Key"] for o in listing.get("Contents", []) if job_id in o["Key"])
+
+    def log_records(self) -> tuple[list[str], list[dict[str, Any]]]:
+        """Flush the trail; return the delivered log keys and their records."""
+        control(self.endpoint, "flush-trail", {})
+        listing = self.s3.list_objects_v2(Bucket=TRAIL_BUCKET)
+        keys = [o["Key"] for o in listing.get("Contents", [])]
+        records: list[dict[str, Any]] = []
+        for key in keys:
+            body = self.s3.get_object(Bucket=TRAIL_BUCKET, Key=key)["Body"].read()
+            records += json.loads(gzip.decompress(body))["Records"]
+        return keys, records
+
+
+def error_code(call: Any, **kwargs: Any) -> tuple[str, int]:
+    """Call a boto3 operation expected to fail; return (error code, HTTP status)."""
+    try:
+        call(**kwargs)
+    except ClientError as exc:
+        return exc.response["Error"]["Code"], exc.response["ResponseMetadata"]["HTTPStatusCode"]
+    return "", 200
+
+
+def run_scenario(c: Checks, lab: Lab, name: str) -> dict[str, Any]:
+    """Seed a scenario, run its job and check everything the table says about it."""
+    setup = seed(lab.endpoint, name, run_job=True)
+    scenario, job_id, cmk = setup["scenario"], setup["job"]["JobId"], setup["kms"]["key_arn"]
+    tag = f"[{name}]"
+    c.check(f"{tag} JobId is 64 hex", re.fullmatch(r"[0-9a-f]{64}", job_id) is not None, job_id)
+    get = (lab.tx.get_document_text_detection if scenario["api"] == "StartDocumentTextDetection"
+           else lab.tx.get_document_analysis)
+    first = get(JobId=job_id, MaxResults=3)
+    c.check(f"{tag} Get SUCCEEDED", first["JobStatus"] == "SUCCEEDED", first["JobStatus"])
+    c.check(f"{tag} DocumentMetadata.Pages", first["DocumentMetadata"] == {"Pages": 2},
+            first.get("DocumentMetadata"))
+    blocks, token = list(first["Blocks"]), first.get("NextToken")
+    c.check(f"{tag} MaxResults honoured", len(first["Blocks"]) == 3 and token is not None)
+    while token:
+        page = get(JobId=job_id, MaxResults=3, NextToken=token)
+        blocks += page["Blocks"]
+        token = page.get("NextToken")
+    c.check(f"{tag} paging returns every block once",
+            len(blocks) == 10 and len({b["Id"] for b in blocks}) == 10, len(blocks))
+
+    keys = lab.outputs(job_id)
+    folder = f"textract-results/{job_id}/"
+    expected_keys = sorted(folder + n for n in (".s3_access_check", "1", "2"))
+    c.check(f"{tag} output objects", keys == (expected_keys if scenario["output"] else []), keys)
+
+    # Expected storage per the documented table (and the bucket default for row 2).
+    if scenario["output"] and scenario["kms"]:
+        want = ("aws:kms", cmk, scenario["bucket_key"], "SSE_KMS")
+    elif scenario["output"] and scenario["bucket_default"] == "aws:kms":
+        want = ("aws:kms", cmk, scenario["bucket_key"], "Default_SSE_KMS")
+    else:
+        want = ("AES256", None, False, "Default_SSE_S3")
+    for key in keys:
+        head = lab.s3.head_object(Bucket=OUTPUT_BUCKET, Key=key)
+        got = (head.get("ServerSideEncryption"), head.get("SSEKMSKeyId"),
+               bool(head.get("BucketKeyEnabled")))
+        c.check(f"{tag} HeadObject {key.rsplit('/', 1)[1]}", got == want[:3], got)
+    if keys:
+        document = json.loads(lab.s3.get_object(Bucket=OUTPUT_BUCKET, Key=folder + "1")["Body"]
+                              .read())
+        c.check(f"{tag} result page shape", document["DocumentMetadata"] == {"Pages": 2}
+                and isinstance(document["Blocks"], list) and document["JobStatus"] == "SUCCEEDED",
+                list(document))
+
+    records = lab.events()
+    starts = [r for r in records if r["eventName"] == scenario["api"]]
+    c.check(f"{tag} one Start record", len(starts) == 1, len(starts))
+    if starts:
+        start = starts[0]
+        request = start["requestParameters"]
+        c.check(f"{tag} Start documentLocation",
+                request["documentLocation"]["s3Object"] == {"bucket": "lab-input",
+                                                            "name": "docs/sample.pdf"}, request)
+        c.check(f"{tag} Start outputConfig", request.get("outputConfig") == (
+            {"s3Bucket": OUTPUT_BUCKET, "s3Prefix": "textract-results"} if scenario["output"]
+            else None), request.get("outputConfig"))
+        c.check(f"{tag} Start kMSKeyId", ("kMSKeyId" in request) == scenario["kms"], request)
+        c.check(f"{tag} Start jobId", start["responseElements"] == {"jobId": job_id},
+                start["responseElements"])
+        c.check(f"{tag} Start is a management event", start["eventCategory"] == "Management"
+                and start["eventSource"] == "textract.amazonaws.com")
+    puts = [r for r in records if r["eventName"] == "PutObject"
+            and r["requestParameters"]["bucketName"] == OUTPUT_BUCKET]
+    c.check(f"{tag} PutObject data event per output", sorted(
+        f"{r['requestParameters']['bucketName']}/{r['requestParameters']['key']}" for r in puts)
+        == [f"{OUTPUT_BUCKET}/{k}" for k in keys], len(puts))
+    for record in puts:
+        c.check(f"{tag} SSEApplied {record['requestParameters']['key'][-1]}",
+                record["additionalEventData"]["SSEApplied"] == want[3]
+                and record["eventCategory"] == "Data"
+                and record["userIdentity"].get("invokedBy") == "textract.amazonaws.com"
+                and [r["type"] for r in record["resources"]] == ["AWS::S3::Object",
+                                                                 "AWS::S3::Bucket"],
+                record["additionalEventData"])
+        c.check(f"{tag} response SSE", record["responseElements"].get(
+            "x-amz-server-side-encryption") == want[0], record["responseElements"])
+    generate = [r for r in records if r["eventName"] == "GenerateDataKey"]
+    if want[0] == "aws:kms":
+        contexts = sorted(r["requestParameters"]["encryptionContext"]["aws:s3:arn"]
+                          for r in generate)
+        expected = ([f"arn:aws:s3:::{OUTPUT_BUCKET}"] if want[2]
+                    else sorted(f"arn:aws:s3:::{OUTPUT_BUCKET}/{k}" for k in keys))
+        c.check(f"{tag} GenerateDataKey contexts", contexts == expected, contexts)
+        c.check(f"{tag} GenerateDataKey key", all(
+            r["requestParameters"]["keyId"] == cmk and r["resources"][0]["ARN"] == cmk
+            for r in generate))
+    elif scenario["kms"]:
+        c.check(f"{tag} row 3 GenerateDataKey by Textract", len(generate) == 1
+                and generate[0]["userIdentity"].get("invokedBy") == "textract.amazonaws.com",
+                generate)
+    else:
+        c.check(f"{tag} no KMS events", generate == [], generate)
+
+    looked = lab.ct.lookup_events(LookupAttributes=[
+        {"AttributeKey": "EventName", "AttributeValue": scenario["api"]}])["Events"]
+    c.check(f"{tag} LookupEvents finds Start", len(looked) == 1 and json.loads(
+        looked[0]["CloudTrailEvent"])["responseElements"]["jobId"] == job_id, looked)
+    everything = lab.ct.lookup_events()["Events"]
+    c.check(f"{tag} LookupEvents has no data events", all(
+        json.loads(e["CloudTrailEvent"])["eventCategory"] == "Management" for e in everything))
+
+    log_keys, logged = lab.log_records()
+    c.check(f"{tag} log file layout", bool(log_keys) and all(LOG_KEY.match(k) for k in log_keys),
+            log_keys)
+    logged_data = sorted(f"{r['requestParameters']['bucketName']}/{r['requestParameters']['key']}"
+                         for r in logged if r["eventName"] == "PutObject")
+    c.check(f"{tag} log has output PutObject events only", logged_data == sorted(
+        f"{OUTPUT_BUCKET}/{k}" for k in keys), logged_data)
+    logged_kms = [r for r in logged if r["eventName"] == "GenerateDataKey"]
+    c.check(f"{tag} KMS events in log per selectors",
+            len(logged_kms) == (0 if scenario["exclude_kms"] else len(generate)), len(logged_kms))
+    c.check(f"{tag} Start in log", any(r["eventName"] == scenario["api"] for r in logged))
+    return setup
+
+
+def run_faults(c: Checks, lab: Lab) -> None:
+    """Each fault changes what AWS would show, in the way its name says."""
+    setup = seed(lab.endpoint, "row4", run_job=False)
+    params, cmk = setup["job"]["params"], setup["kms"]["key_arn"]
+
+    def run(faults: dict[str, Any]) -> str:
+        """Start the row-4 job with ``faults`` set, then clear them."""
+        lab.faults(faults)
+        job_id = lab.tx.start_document_analysis(**params)["JobId"]
+        clear = urllib.request.Request(f"{lab.endpoint}/_lab/faults", method="DELETE")
+        urllib.request.urlopen(clear, timeout=10).read()
+        return job_id
+
+    def head(job_id: str, name: str) -> dict[str, Any]:
+        return lab.s3.head_object(Bucket=OUTPUT_BUCKET, Key=f"textract-results/{job_id}/{name}")
+
+    other = lab.kms.create_key(Description="not the requested key")["KeyMetadata"]["Arn"]
+    job = run({"wrong_key": other})
+    c.check("[fault] wrong_key", head(job, "1").get("SSEKMSKeyId") == other)
+    job = run({"sse_s3_instead_of_kms": True})
+    c.check("[fault] sse_s3_instead_of_kms", head(job, "1").get("ServerSideEncryption") == "AES256")
+    job = run({"use_aws_s3_key": True})
+    used = head(job, "2").get("SSEKMSKeyId", "")
+    c.check("[fault] use_aws_s3_key", used not in ("", cmk) and lab.kms.describe_key(
+        KeyId="alias/aws/s3")["KeyMetadata"]["Arn"] == used and lab.kms.describe_key(
+        KeyId=used)["KeyMetadata"]["KeyManager"] == "AWS", used)
+    job = run({"overwrite_after_completion": {"key_suffix": "/1"}})
+    writes = [r for r in lab.events() if r["eventName"] == "PutObject"
+              and r["requestParameters"]["key"] == f"textract-results/{job}/1"]
+    c.check("[fault] overwrite recorded", len(writes) == 2
+            and writes[1]["userIdentity"]["userName"] == "lab-intruder", len(writes))
+    versions = lab.s3.list_object_versions(Bucket=OUTPUT_BUCKET,
+                                           Prefix=f"textract-results/{job}/1")["Versions"]
+    c.check("[fault] overwrite leaves two versions", len(versions) == 2, len(versions))
+    job = run({"drop_data_events": True})
+    c.check("[fault] drop_data_events", not any(
+        r["eventCategory"] == "Data" and job in r["requestParameters"]["key"]
+        for r in lab.events()))
+    job = run({"job_status": "FAILED"})
+    failed = lab.tx.get_document_analysis(JobId=job)
+    c.check("[fault] job FAILED", failed["JobStatus"] == "FAILED" and failed.get("StatusMessage")
+            and not lab.outputs(job), failed)
+    job = run({"job_status": "IN_PROGRESS"})
+    waiting = lab.tx.get_document_analysis(JobId=job)
+    c.check("[fault] job IN_PROGRESS", waiting["JobStatus"] == "IN_PROGRESS"
+            and "DocumentMetadata" not in waiting and not lab.outputs(job), waiting)
+    control(lab.endpoint, "complete-jobs", {})
+    c.check("[fault] complete-jobs", lab.tx.get_document_analysis(JobId=job)["JobStatus"]
+            == "SUCCEEDED" and len(lab.outputs(job)) == 3)
+    lab.faults({"throttle": {"operation": "LookupEvents", "count": 1}})
+    c.check("[fault] throttle", error_code(lab.ct.lookup_events) == ("ThrottlingException", 400))
+    c.check("[fault] throttle count used up", "Events" in lab.ct.lookup_events())
+    lab.faults({"access_denied": {"operation": "HeadObject", "key_suffix": "2"}})
+    c.check("[fault] access_denied", error_code(
+        lab.s3.head_object, Bucket=OUTPUT_BUCKET, Key=f"textract-results/{job}/2")[1] == 403)
+    c.check("[fault] access_denied spares other keys", head(job, "1")["ResponseMetadata"][
+        "HTTPStatusCode"] == 200)
+    lab.faults({"access_denied": None, "exclude_kms_events": True})
+    _, logged = lab.log_records()
+    c.check("[fault] exclude_kms_events", logged and not any(
+        r["eventSource"] == "kms.amazonaws.com" for r in logged) and any(
+        r["eventSource"] == "kms.amazonaws.com" for r in lab.events()))
+    lab.faults({"exclude_kms_events": None})
+
+
+def run_api_shapes(c: Checks, lab: Lab) -> None:
+    """Errors, idempotency, paging and the moto fixes outside the table."""
+    setup = seed(lab.endpoint, "row2", run_job=True)
+    params, job_id = setup["job"]["params"], setup["job"]["JobId"]
+    c.check("[api] unknown JobId", error_code(lab.tx.get_document_analysis, JobId="0" * 64)[0]
+            == "InvalidJobIdException")
+    c.check("[api] missing input object", error_code(
+        lab.tx.start_document_analysis, **{**params, "DocumentLocation": {
+            "S3Object": {"Bucket": "lab-input", "Name": "nope.pdf"}}})[0]
+            == "InvalidS3ObjectException")
+    c.check("[api] unknown KMS key", error_code(
+        lab.tx.start_document_analysis, **{**params, "KMSKeyId": "alias/none"})[0]
+            == "InvalidKMSKeyException")
+    first = lab.tx.start_document_analysis(**params, ClientRequestToken="tok-1")["JobId"]
+    again = lab.tx.start_document_analysis(**params, ClientRequestToken="tok-1")["JobId"]
+    c.check("[api] ClientRequestToken idempotent", first == again)
+    c.check("[api] token reuse with other params", error_code(
+        lab.tx.start_document_analysis, **{**params, "FeatureTypes": ["TABLES"]},
+        ClientRequestToken="tok-1")[0] == "IdempotentParameterMismatchException")
+    for _ in range(55):
+        lab.tx.get_document_analysis(JobId=job_id, MaxResults=1)
+    lookup = {"LookupAttributes": [{"AttributeKey": "EventName",
+                                    "AttributeValue": "GetDocumentAnalysis"}]}
+    page = lab.ct.lookup_events(**lookup)
+    rest = lab.ct.lookup_events(**lookup, NextToken=page["NextToken"])
+    # 55 calls above plus the failed call with an unknown JobId (failed calls are logged).
+    c.check("[api] LookupEvents pages of 50", len(page["Events"]) == 50
+            and len(rest["Events"]) == 6 and "NextToken" not in rest,
+            (len(page["Events"]), len(rest["Events"])))
+    c.check("[api] LookupEvents EndTime", lab.ct.lookup_events(
+        EndTime=time.time() - 3600)["Events"] == [])
+    raw: list[bytes] = []
+    lab.s3.meta.events.register("after-call.s3.GetBucketVersioning",
+                                lambda http_response, **_: raw.append(http_response.content))
+    status = lab.s3.get_bucket_versioning(Bucket=OUTPUT_BUCKET).get("Status")
+    c.check("[api] GetBucketVersioning root", status == "Enabled" and b"<VersioningConfiguration"
+            in raw[0], raw)
+    policy = lab.kms.get_key_policy(KeyId=setup["kms"]["key_id"])
+    c.check("[api] GetKeyPolicy without PolicyName", bool(policy.get("Policy")))
+
+
+def main() -> int:
+    """Run the self-check; 0 when every assertion passed."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--endpoint", help="use a running lab instead of starting one")
+    args = parser.parse_args()
+    c = Checks()
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="lab-selfcheck-") as state:
+        endpoint = args.endpoint
+        if endpoint is None:
+            endpoint = subprocess.run([str(HERE / "start.sh"), state, sys.executable],
+                                      check=True, capture_output=True, text=True).stdout.strip()
+        try:
+            lab = Lab(endpoint)
+            for name in ("row1", "row2", "row2-text", "row2-bucket-default-kms", "row3", "row4",
+                         "row4-bucket-key", "row4-no-kms-events"):
+                run_scenario(c, lab, name)
+            run_faults(c, lab)
+            run_api_shapes(c, lab)
+        except (ClientError, urllib.error.URLError, KeyError) as exc:
+            c.check("no unexpected error", False, repr(exc))
+        finally:
+            if args.endpoint is None:
+                subprocess.run([str(HERE / "stop.sh"), state], check=False)
+    print(f"selfcheck took {time.monotonic() - started:.1f} s")
+    print(f"{c.passed} passed, {c.failed} failed")
+    return 0 if c.failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
