@@ -111,10 +111,13 @@ fn style(to_terminal: bool) -> Style {
 
 fn emit(text: &str, output: &OutputArgs) -> Result<()> {
     match &output.output {
-        Some(path) => std::fs::write(path, text).with_context(|| format!("writing {}", path.display())),
+        Some(path) => {
+            std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+        }
         None => {
             let mut out = std::io::stdout().lock();
-            out.write_all(text.as_bytes()).context("writing to standard output")?;
+            out.write_all(text.as_bytes())
+                .context("writing to standard output")?;
             out.flush().context("writing to standard output")
         }
     }
@@ -129,18 +132,25 @@ pub fn run(cli: Cli) -> Result<u8> {
             let jobs: Vec<JobId> = args.job_ids.into_iter().map(JobId).collect();
             let report = report::build(&evidence, &rules, &jobs);
             let to_terminal = args.output.output.is_none() && std::io::stdout().is_terminal();
-            emit(&render::render(&report, args.output.format, style(to_terminal)), &args.output)?;
+            emit(
+                &render::render(&report, args.output.format, style(to_terminal)),
+                &args.output,
+            )?;
             let code = report.summary.exit_code;
-            Ok(if args.output.exit_zero && (code == exit::FAIL || code == exit::INCONCLUSIVE) {
-                exit::PASS
-            } else {
-                code
-            })
+            Ok(
+                if args.output.exit_zero && (code == exit::FAIL || code == exit::INCONCLUSIVE) {
+                    exit::PASS
+                } else {
+                    code
+                },
+            )
         }
         Command::Rules(args) => {
             let text = match (&args.command, args.format) {
                 (None, Format::Json) => serde_json::to_string_pretty(&rules.rules)? + "\n",
-                (None, Format::Table) => crate::render::table::rules_list(&rules, style(std::io::stdout().is_terminal())),
+                (None, Format::Table) => {
+                    crate::render::table::rules_list(&rules, style(std::io::stdout().is_terminal()))
+                }
                 (Some(RulesCommand::Show { id }), format) => {
                     let Some(rule) = rules.get(id) else {
                         eprintln!("error: no rule {id:?}; `textract-audit rules` lists them");
@@ -157,7 +167,10 @@ pub fn run(cli: Cli) -> Result<u8> {
         }
         Command::Bundle(BundleCommand::Seal { dir }) => {
             let n = bundle::seal(&dir)?;
-            eprintln!("sealed {}: {n} evidence file(s) listed in manifest.json", dir.display());
+            eprintln!(
+                "sealed {}: {n} evidence file(s) listed in manifest.json",
+                dir.display()
+            );
             Ok(exit::PASS)
         }
     }

@@ -411,13 +411,22 @@ pub struct TrailEvent {
     pub error_code: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_message: Option<String>,
-    #[serde(default, rename = "sharedEventID", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "sharedEventID",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub shared_event_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrailResource {
-    #[serde(default, rename = "ARN", alias = "arn", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "ARN",
+        alias = "arn",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub arn: Option<String>,
     #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
     pub resource_type: Option<String>,
@@ -485,11 +494,7 @@ pub fn get_ci<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
         let obj = cur.as_object()?;
         cur = match obj.get(seg) {
             Some(v) => v,
-            None => {
-                obj.iter()
-                    .find(|(k, _)| k.eq_ignore_ascii_case(seg))?
-                    .1
-            }
+            None => obj.iter().find(|(k, _)| k.eq_ignore_ascii_case(seg))?.1,
         };
     }
     // Lake and Athena deliver nested maps as JSON strings; callers get the string as is.
@@ -590,7 +595,10 @@ pub struct Evidence {
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum EvidenceRef {
     /// A CloudTrail record.
-    CloudtrailEvent { event_id: String, event_name: String },
+    CloudtrailEvent {
+        event_id: String,
+        event_name: String,
+    },
     /// An S3 object as `HeadObject` or `ListObjectsV2` showed it.
     S3Object {
         uri: String,
@@ -683,8 +691,14 @@ mod tests {
     #[test]
     fn textract_api_names_round_trip() {
         for api in TextractApi::ALL {
-            assert_eq!(TextractApi::from_start_operation(api.start_operation()), Some(api));
-            assert_eq!(TextractApi::from_get_operation(api.get_operation()), Some(api));
+            assert_eq!(
+                TextractApi::from_start_operation(api.start_operation()),
+                Some(api)
+            );
+            assert_eq!(
+                TextractApi::from_get_operation(api.get_operation()),
+                Some(api)
+            );
         }
         assert_eq!(
             TextractApi::from_get_operation("GetLendingAnalysisSummary"),
@@ -703,6 +717,9 @@ mod tests {
         let Ok(raw) = raw else { return };
         let records: Vec<TrailEvent> = serde_json::from_str(&raw).unwrap();
         assert_eq!(records[0].event_name, "PutEventSelectors");
-        assert_eq!(records[0].actor(), "arn:aws:iam::958312252124:user/christophe");
+        assert_eq!(
+            records[0].actor(),
+            "arn:aws:iam::958312252124:user/christophe"
+        );
     }
 }

@@ -86,10 +86,11 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest, BundleError> {
     struct Version {
         schema: Option<String>,
     }
-    let version: Version = serde_json::from_slice(&bytes).map_err(|source| BundleError::Manifest {
-        path: path.clone(),
-        source,
-    })?;
+    let version: Version =
+        serde_json::from_slice(&bytes).map_err(|source| BundleError::Manifest {
+            path: path.clone(),
+            source,
+        })?;
     if version.schema.as_deref() != Some(SCHEMA) {
         return Err(BundleError::Schema {
             path,
@@ -116,7 +117,10 @@ fn evidence_files(dir: &Path) -> Result<Vec<String>, BundleError> {
                 if path.is_dir() {
                     stack.push(path);
                 } else if let Ok(rel) = path.strip_prefix(dir) {
-                    let rel: Vec<_> = rel.components().map(|c| c.as_os_str().to_string_lossy()).collect();
+                    let rel: Vec<_> = rel
+                        .components()
+                        .map(|c| c.as_os_str().to_string_lossy())
+                        .collect();
                     out.push(rel.join("/"));
                 }
             }
@@ -173,12 +177,18 @@ pub fn load(dir: &Path) -> Result<Evidence, BundleError> {
         };
         let got = sha256_hex(&bytes);
         if !got.eq_ignore_ascii_case(want) {
-            problem(rel, format!("SHA-256 {got} does not match the manifest's {want}; not used"));
+            problem(
+                rel,
+                format!("SHA-256 {got} does not match the manifest's {want}; not used"),
+            );
             continue;
         }
         if rel.starts_with("cloudtrail/") {
             if rel.contains("CloudTrail-Digest") {
-                problem(rel, "a digest file, not a log file; not read as records".into());
+                problem(
+                    rel,
+                    "a digest file, not a log file; not read as records".into(),
+                );
                 continue;
             }
             match trail::decode_log_file(&bytes) {
@@ -204,7 +214,13 @@ pub fn load(dir: &Path) -> Result<Evidence, BundleError> {
         region: manifest.region,
         captured_at: manifest.captured_at,
     };
-    Ok(assemble(provenance, &calls, events, manifest.cloudtrail_window, problems))
+    Ok(assemble(
+        provenance,
+        &calls,
+        events,
+        manifest.cloudtrail_window,
+        problems,
+    ))
 }
 
 /// `api/{service}/{Operation}.json` -> `(service, Operation)`.
@@ -238,7 +254,10 @@ mod tests {
 
     #[test]
     fn api_file_names() {
-        assert_eq!(api_file("api/s3/HeadObject.json"), Some(("s3", "HeadObject")));
+        assert_eq!(
+            api_file("api/s3/HeadObject.json"),
+            Some(("s3", "HeadObject"))
+        );
         assert_eq!(api_file("api/s3/x/HeadObject.json"), None);
         assert_eq!(api_file("api/s3/HeadObject.txt"), None);
     }

@@ -83,7 +83,9 @@ pub fn interpret(calls: &RecordedCalls, captured_at: DateTime<Utc>) -> CallFacts
     for api in TextractApi::ALL {
         for rec in get("textract", api.get_operation()) {
             let Some(job) = s(&rec.request, "JobId") else {
-                facts.problems.push(missing_member("textract", api.get_operation(), "JobId"));
+                facts
+                    .problems
+                    .push(missing_member("textract", api.get_operation(), "JobId"));
                 continue;
             };
             let job_id = JobId(job.to_owned());
@@ -103,7 +105,9 @@ pub fn interpret(calls: &RecordedCalls, captured_at: DateTime<Utc>) -> CallFacts
 
     for rec in get("s3", "HeadObject") {
         let (Some(bucket), Some(key)) = (s(&rec.request, "Bucket"), s(&rec.request, "Key")) else {
-            facts.problems.push(missing_member("s3", "HeadObject", "Bucket/Key"));
+            facts
+                .problems
+                .push(missing_member("s3", "HeadObject", "Bucket/Key"));
             continue;
         };
         facts.heads.push(ObjectHead {
@@ -118,8 +122,11 @@ pub fn interpret(calls: &RecordedCalls, captured_at: DateTime<Utc>) -> CallFacts
 
     for rec in get("s3", "GetBucketEncryption") {
         if let Some(bucket) = s(&rec.request, "Bucket") {
-            facts.buckets.entry(bucket.into()).or_default().default_encryption =
-                Some(outcome(rec, bucket_encryption));
+            facts
+                .buckets
+                .entry(bucket.into())
+                .or_default()
+                .default_encryption = Some(outcome(rec, bucket_encryption));
         }
     }
     for rec in get("s3", "GetBucketVersioning") {
@@ -139,7 +146,9 @@ pub fn interpret(calls: &RecordedCalls, captured_at: DateTime<Utc>) -> CallFacts
                     ..key
                 }),
             },
-            Ok(None) => facts.problems.push(missing_member("kms", "DescribeKey", "KeyMetadata")),
+            Ok(None) => facts
+                .problems
+                .push(missing_member("kms", "DescribeKey", "KeyMetadata")),
             Err(e) => facts.problems.push(EvidenceProblem {
                 subject: format!("kms:DescribeKey {asked}"),
                 reason: e.to_string(),
@@ -154,11 +163,9 @@ pub fn interpret(calls: &RecordedCalls, captured_at: DateTime<Utc>) -> CallFacts
             .as_ref()
             .and_then(|r| r.get("KeyRotationEnabled"))
             .and_then(Value::as_bool);
-        if let Some(key) = facts
-            .keys
-            .iter_mut()
-            .find(|k| k.arn == asked || k.key_id == asked || k.looked_up_as.iter().any(|l| l == asked))
-        {
+        if let Some(key) = facts.keys.iter_mut().find(|k| {
+            k.arn == asked || k.key_id == asked || k.looked_up_as.iter().any(|l| l == asked)
+        }) {
             key.rotation_enabled = enabled;
         }
     }
@@ -228,7 +235,8 @@ pub fn time(v: &Value, member: &str) -> Option<DateTime<Utc>> {
             .map(|t| t.with_timezone(&Utc)),
         Value::Number(n) => {
             let secs = n.as_f64()?;
-            Utc.timestamp_millis_opt((secs * 1000.0).round() as i64).single()
+            Utc.timestamp_millis_opt((secs * 1000.0).round() as i64)
+                .single()
         }
         _ => None,
     }
@@ -237,7 +245,12 @@ pub fn time(v: &Value, member: &str) -> Option<DateTime<Utc>> {
 fn strings(v: &Value, member: &str) -> Vec<String> {
     v.get(member)
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -373,7 +386,9 @@ fn trails(calls: &RecordedCalls, problems: &mut Vec<EvidenceProblem>) -> Vec<Tra
     };
     let mut trails: Vec<TrailConfig> = Vec::new();
     for rec in get("DescribeTrails") {
-        match outcome(rec, |r| r.get("trailList").and_then(Value::as_array).cloned()) {
+        match outcome(rec, |r| {
+            r.get("trailList").and_then(Value::as_array).cloned()
+        }) {
             Ok(Some(list)) => trails.extend(list.iter().filter_map(|t| {
                 Some(TrailConfig {
                     name: s(t, "Name")?.to_owned(),
@@ -436,21 +451,21 @@ fn trails(calls: &RecordedCalls, problems: &mut Vec<EvidenceProblem>) -> Vec<Tra
 }
 
 fn event_selectors(r: &Value) -> EventSelectors {
-    if let Some(adv) = r.get("AdvancedEventSelectors").and_then(Value::as_array) {
-        if !adv.is_empty() {
-            return EventSelectors::Advanced(
-                adv.iter()
-                    .map(|a| AdvancedSelector {
-                        name: s(a, "Name").map(str::to_owned),
-                        field_selectors: a
-                            .get("FieldSelectors")
-                            .and_then(Value::as_array)
-                            .map(|f| f.iter().map(field_selector).collect())
-                            .unwrap_or_default(),
-                    })
-                    .collect(),
-            );
-        }
+    if let Some(adv) = r.get("AdvancedEventSelectors").and_then(Value::as_array)
+        && !adv.is_empty()
+    {
+        return EventSelectors::Advanced(
+            adv.iter()
+                .map(|a| AdvancedSelector {
+                    name: s(a, "Name").map(str::to_owned),
+                    field_selectors: a
+                        .get("FieldSelectors")
+                        .and_then(Value::as_array)
+                        .map(|f| f.iter().map(field_selector).collect())
+                        .unwrap_or_default(),
+                })
+                .collect(),
+        );
     }
     EventSelectors::Basic(
         r.get("EventSelectors")
@@ -516,29 +531,52 @@ mod tests {
     #[test]
     fn head_object_error_is_kept_per_object() {
         let c = calls(&[
-            ("s3", "HeadObject", json!({"Request": {"Bucket": "b", "Key": "k"},
+            (
+                "s3",
+                "HeadObject",
+                json!({"Request": {"Bucket": "b", "Key": "k"},
                 "Response": {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": "arn:k",
-                             "BucketKeyEnabled": true, "LastModified": "2026-11-20T10:00:00+00:00"}})),
-            ("s3", "HeadObject", json!({"Request": {"Bucket": "b", "Key": "k2"},
-                "Error": {"Code": "AccessDenied", "Message": "Access Denied"}})),
+                             "BucketKeyEnabled": true, "LastModified": "2026-11-20T10:00:00+00:00"}}),
+            ),
+            (
+                "s3",
+                "HeadObject",
+                json!({"Request": {"Bucket": "b", "Key": "k2"},
+                "Error": {"Code": "AccessDenied", "Message": "Access Denied"}}),
+            ),
         ]);
         let f = interpret(&c, Utc::now());
         assert_eq!(f.heads.len(), 2);
         let ok = f.heads[0].outcome.as_ref().unwrap();
         assert_eq!(ok.sse.key_id(), Some("arn:k"));
         assert!(ok.bucket_key_enabled);
-        assert_eq!(f.heads[1].outcome.as_ref().unwrap_err().code, "AccessDenied");
+        assert_eq!(
+            f.heads[1].outcome.as_ref().unwrap_err().code,
+            "AccessDenied"
+        );
     }
 
     #[test]
     fn listing_pages_join_and_truncation_is_incomplete() {
         let c = calls(&[
-            ("s3", "ListObjectsV2", json!({"Request": {"Bucket": "b", "Prefix": "p/"},
-                "Response": {"Contents": [{"Key": "p/1"}], "IsTruncated": true, "NextContinuationToken": "t"}})),
-            ("s3", "ListObjectsV2", json!({"Request": {"Bucket": "b", "Prefix": "p/", "ContinuationToken": "t"},
-                "Response": {"Contents": [{"Key": "p/2"}], "IsTruncated": false}})),
-            ("s3", "ListObjectsV2", json!({"Request": {"Bucket": "b", "Prefix": "q/"},
-                "Response": {"Contents": [{"Key": "q/1"}], "IsTruncated": true}})),
+            (
+                "s3",
+                "ListObjectsV2",
+                json!({"Request": {"Bucket": "b", "Prefix": "p/"},
+                "Response": {"Contents": [{"Key": "p/1"}], "IsTruncated": true, "NextContinuationToken": "t"}}),
+            ),
+            (
+                "s3",
+                "ListObjectsV2",
+                json!({"Request": {"Bucket": "b", "Prefix": "p/", "ContinuationToken": "t"},
+                "Response": {"Contents": [{"Key": "p/2"}], "IsTruncated": false}}),
+            ),
+            (
+                "s3",
+                "ListObjectsV2",
+                json!({"Request": {"Bucket": "b", "Prefix": "q/"},
+                "Response": {"Contents": [{"Key": "q/1"}], "IsTruncated": true}}),
+            ),
         ]);
         let f = interpret(&c, Utc::now());
         assert_eq!(f.listings.len(), 2);
@@ -552,25 +590,52 @@ mod tests {
         let meta = json!({"KeyMetadata": {"Arn": "arn:aws:kms:us-east-1:1:key/k1", "KeyId": "k1",
             "KeyManager": "CUSTOMER", "KeyState": "Enabled"}});
         let c = calls(&[
-            ("kms", "DescribeKey", json!({"Request": {"KeyId": "alias/x"}, "Response": meta})),
-            ("kms", "DescribeKey", json!({"Request": {"KeyId": "k1"}, "Response": meta})),
-            ("kms", "GetKeyRotationStatus", json!({"Request": {"KeyId": "k1"}, "Response": {"KeyRotationEnabled": true}})),
+            (
+                "kms",
+                "DescribeKey",
+                json!({"Request": {"KeyId": "alias/x"}, "Response": meta}),
+            ),
+            (
+                "kms",
+                "DescribeKey",
+                json!({"Request": {"KeyId": "k1"}, "Response": meta}),
+            ),
+            (
+                "kms",
+                "GetKeyRotationStatus",
+                json!({"Request": {"KeyId": "k1"}, "Response": {"KeyRotationEnabled": true}}),
+            ),
         ]);
         let f = interpret(&c, Utc::now());
         assert_eq!(f.keys.len(), 1);
         assert_eq!(f.keys[0].looked_up_as, vec!["alias/x", "k1"]);
         assert_eq!(f.keys[0].rotation_enabled, Some(true));
-        assert!(f.aliases.is_none(), "no ListAliases recorded means aliases unknown");
+        assert!(
+            f.aliases.is_none(),
+            "no ListAliases recorded means aliases unknown"
+        );
     }
 
     #[test]
     fn advanced_selectors_win_over_empty_basic_ones() {
         let c = calls(&[
-            ("cloudtrail", "DescribeTrails", json!({"Request": {}, "Response": {"trailList": [{"Name": "t", "TrailARN": "arn:t"}]}})),
-            ("cloudtrail", "GetEventSelectors", json!({"Request": {"TrailName": "arn:t"}, "Response": {
+            (
+                "cloudtrail",
+                "DescribeTrails",
+                json!({"Request": {}, "Response": {"trailList": [{"Name": "t", "TrailARN": "arn:t"}]}}),
+            ),
+            (
+                "cloudtrail",
+                "GetEventSelectors",
+                json!({"Request": {"TrailName": "arn:t"}, "Response": {
                 "EventSelectors": [], "AdvancedEventSelectors": [{"Name": "d", "FieldSelectors": [
-                    {"Field": "eventCategory", "Equals": ["Data"]}]}]}})),
-            ("cloudtrail", "GetTrailStatus", json!({"Request": {"Name": "t"}, "Response": {"IsLogging": true, "StartLoggingTime": 1.7e9}})),
+                    {"Field": "eventCategory", "Equals": ["Data"]}]}]}}),
+            ),
+            (
+                "cloudtrail",
+                "GetTrailStatus",
+                json!({"Request": {"Name": "t"}, "Response": {"IsLogging": true, "StartLoggingTime": 1.7e9}}),
+            ),
         ]);
         let f = interpret(&c, Utc::now());
         let t = &f.trails[0];

@@ -16,7 +16,7 @@ fn table(style: Style, header: &[&str]) -> Table {
     t.load_style(UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic)
         .set_width(style.width)
-        .set_header(header.iter().map(|h| Cell::new(h)));
+        .set_header(header.iter().map(Cell::new));
     if !style.color {
         t.force_no_tty();
     } else {
@@ -58,7 +58,8 @@ fn check_for(findings: &[Finding], ev: &EvidenceRef) -> Option<Status> {
 
 fn job(out: &mut String, j: &JobReport, style: Style) {
     let _ = writeln!(out, "Job {}  {}", j.job_id, j.verdict.label());
-    let mut head: Vec<(&str, String)> = vec![("API", j.api.clone().unwrap_or_else(|| "unknown".into()))];
+    let mut head: Vec<(&str, String)> =
+        vec![("API", j.api.clone().unwrap_or_else(|| "unknown".into()))];
     match &j.requested {
         Some(r) => {
             head.push(("Started", format!("{} by {}", rfc3339(r.time), r.caller)));
@@ -82,7 +83,10 @@ fn job(out: &mut String, j: &JobReport, style: Style) {
                 },
             ));
         }
-        None => head.push(("Requested", "unknown: no Start* record in the evidence".into())),
+        None => head.push((
+            "Requested",
+            "unknown: no Start* record in the evidence".into(),
+        )),
     }
     if let Some(e) = &j.expected {
         head.push(("Expected", e.documented.clone()));
@@ -111,11 +115,23 @@ fn job(out: &mut String, j: &JobReport, style: Style) {
             None => o.to_owned(),
         }
     };
-    let mut life = table(style, &["#", "Time (UTC)", "Action / actor", "Object", "Encryption / key", "Check"]);
+    let mut life = table(
+        style,
+        &[
+            "#",
+            "Time (UTC)",
+            "Action / actor",
+            "Object",
+            "Encryption / key",
+            "Check",
+        ],
+    );
     fit_content(&mut life, &[0, 1, 5]);
     for (col, min) in [(2, 28), (3, 14), (4, 18)] {
         if let Some(c) = life.column_mut(col) {
-            c.set_constraint(comfy_table::ColumnConstraint::LowerBoundary(comfy_table::Width::Fixed(min)));
+            c.set_constraint(comfy_table::ColumnConstraint::LowerBoundary(
+                comfy_table::Width::Fixed(min),
+            ));
         }
     }
     let mut legend = String::new();
@@ -127,7 +143,9 @@ fn job(out: &mut String, j: &JobReport, style: Style) {
             (None, Some(k)) => k.clone(),
             (None, None) => String::new(),
         };
-        let check = check_for(&j.findings, &e.evidence).map(|s| s.to_string()).unwrap_or_default();
+        let check = check_for(&j.findings, &e.evidence)
+            .map(|s| s.to_string())
+            .unwrap_or_default();
         life.add_row(vec![
             Cell::new(n),
             Cell::new(e.time.map(rfc3339).unwrap_or_default()),
@@ -148,7 +166,16 @@ fn job(out: &mut String, j: &JobReport, style: Style) {
     fit_content(&mut f, &[0, 2]);
     for x in j.findings.iter().filter(|f| f.status != Status::Pass) {
         let msg = match &x.object {
-            Some(o) if !x.message.contains(o.as_str()) => format!("{}: {}", short(o.strip_prefix("s3://").and_then(|p| p.split_once('/')).map(|p| p.1).unwrap_or(o)), x.message),
+            Some(o) if !x.message.contains(o.as_str()) => format!(
+                "{}: {}",
+                short(
+                    o.strip_prefix("s3://")
+                        .and_then(|p| p.split_once('/'))
+                        .map(|p| p.1)
+                        .unwrap_or(o)
+                ),
+                x.message
+            ),
             _ => x.message.clone(),
         };
         f.add_row(vec![
@@ -168,7 +195,12 @@ fn job(out: &mut String, j: &JobReport, style: Style) {
         }
     }
     let passed: Vec<&str> = {
-        let mut v: Vec<&str> = j.findings.iter().filter(|f| f.status == Status::Pass).map(|f| f.rule_id.as_str()).collect();
+        let mut v: Vec<&str> = j
+            .findings
+            .iter()
+            .filter(|f| f.status == Status::Pass)
+            .map(|f| f.rule_id.as_str())
+            .collect();
         v.dedup();
         v
     };
@@ -229,7 +261,11 @@ pub fn render(report: &Report, style: Style) -> String {
 pub fn rules_list(rules: &crate::rules::RuleSet, style: Style) -> String {
     let mut t = table(style, &["Rule", "Severity", "Title"]);
     for r in &rules.rules {
-        t.add_row(vec![Cell::new(&r.id), Cell::new(r.severity), Cell::new(&r.title)]);
+        t.add_row(vec![
+            Cell::new(&r.id),
+            Cell::new(r.severity),
+            Cell::new(&r.title),
+        ]);
     }
     format!("{t}\n")
 }
@@ -238,9 +274,16 @@ pub fn rules_list(rules: &crate::rules::RuleSet, style: Style) -> String {
 pub fn rule_detail(rule: &crate::rules::Rule, rules: &crate::rules::RuleSet) -> String {
     let mut out = format!("{}: {}\nSeverity: {}", rule.id, rule.title, rule.severity);
     if let Some(s) = rule.severity_if_stronger {
-        let _ = write!(out, " ({s} when the deviation is toward stronger protection)");
+        let _ = write!(
+            out,
+            " ({s} when the deviation is toward stronger protection)"
+        );
     }
-    let _ = write!(out, "\nFile: rules/{}\n\nRationale\n{}\n\nRemediation\n{}\n\nReferences\n", rule.file, rule.rationale, rule.remediation);
+    let _ = write!(
+        out,
+        "\nFile: rules/{}\n\nRationale\n{}\n\nRemediation\n{}\n\nReferences\n",
+        rule.file, rule.rationale, rule.remediation
+    );
     for r in &rule.references {
         let _ = writeln!(out, "  {r}");
     }

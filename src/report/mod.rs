@@ -211,7 +211,10 @@ fn job_report(rules: &RuleSet, t: &JobTimeline) -> JobReport {
             caller: r.caller.clone(),
             region: r.region.clone(),
             document: r.document.as_ref().map(|d| d.uri()),
-            output: r.output.as_ref().map(|o| format!("s3://{}/{}/", o.bucket, o.prefix.trim_end_matches('/'))),
+            output: r
+                .output
+                .as_ref()
+                .map(|o| format!("s3://{}/{}/", o.bucket, o.prefix.trim_end_matches('/'))),
             output_prefix_defaulted: r.output.as_ref().is_some_and(|o| !o.prefix_given),
             kms_key_id: r.kms_key.as_ref().map(|k| k.given.clone()),
             kms_key_arn: r.kms_key.as_ref().and_then(key_arn),
@@ -247,14 +250,19 @@ fn job_report(rules: &RuleSet, t: &JobTimeline) -> JobReport {
                         etag: h.etag.clone(),
                         version_id: h.version_id.clone(),
                     },
-                    Err(e) => Stored::Error { error: e.to_string() },
+                    Err(e) => Stored::Error {
+                        error: e.to_string(),
+                    },
                 }),
                 writes: o.writes.len(),
                 written_by_textract: o.textract_write().is_some(),
             })
             .collect(),
         timeline: t.entries.clone(),
-        findings: findings.into_iter().filter(|f| f.status != Status::NotApplicable).collect(),
+        findings: findings
+            .into_iter()
+            .filter(|f| f.status != Status::NotApplicable)
+            .collect(),
         proof,
     }
 }
@@ -322,10 +330,12 @@ fn exit_code(jobs: &[JobReport], evidence: &Evidence) -> u8 {
         Some(Verdict::Inconclusive) => exit::INCONCLUSIVE,
         Some(Verdict::Pass) => exit::PASS,
         // Nothing to judge: if evidence was skipped, a job may be hiding in it.
-        None if evidence
-            .problems
-            .iter()
-            .any(|p| matches!(p.scope, ProblemScope::CloudTrail { .. } | ProblemScope::Textract)) =>
+        None if evidence.problems.iter().any(|p| {
+            matches!(
+                p.scope,
+                ProblemScope::CloudTrail { .. } | ProblemScope::Textract
+            )
+        }) =>
         {
             exit::INCONCLUSIVE
         }

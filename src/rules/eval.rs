@@ -84,7 +84,9 @@ fn compare(expected: &Expected, sse: &Sse, key: Option<&ResolvedKey>) -> Compari
     match (expected.row.encryption, sse) {
         (DocumentedEncryption::SseS3, Sse::SseS3) => Comparison::Match,
         (DocumentedEncryption::SseS3, Sse::SseKms { .. }) if aws_s3 => Comparison::AwsS3ForSseS3,
-        (DocumentedEncryption::SseS3, Sse::SseKms { .. } | Sse::DsseKms { .. }) => Comparison::Stronger,
+        (DocumentedEncryption::SseS3, Sse::SseKms { .. } | Sse::DsseKms { .. }) => {
+            Comparison::Stronger
+        }
         (DocumentedEncryption::RequestedCmk, Sse::SseKms { .. } | Sse::DsseKms { .. }) => {
             let want = match expected.key.as_ref().map(|k| &k.arn) {
                 Some(Ok(a)) => a,
@@ -92,7 +94,9 @@ fn compare(expected: &Expected, sse: &Sse, key: Option<&ResolvedKey>) -> Compari
                 None => return Comparison::KeyUnknown("no key was requested".into()),
             };
             match key.and_then(ResolvedKey::arn) {
-                Some(got) if got == want && matches!(sse, Sse::DsseKms { .. }) => Comparison::Stronger,
+                Some(got) if got == want && matches!(sse, Sse::DsseKms { .. }) => {
+                    Comparison::Stronger
+                }
                 Some(got) if got == want => Comparison::Match,
                 _ => Comparison::OtherKey,
             }
@@ -103,14 +107,23 @@ fn compare(expected: &Expected, sse: &Sse, key: Option<&ResolvedKey>) -> Compari
 
 fn describe(sse: &Sse, key: Option<&ResolvedKey>) -> String {
     match (sse, key) {
-        (Sse::SseKms { .. } | Sse::DsseKms { .. }, Some(k)) => format!("{} with {}", sse.label(), k.label()),
-        (Sse::SseKms { .. } | Sse::DsseKms { .. }, None) => format!("{} with no key id (aws/s3)", sse.label()),
+        (Sse::SseKms { .. } | Sse::DsseKms { .. }, Some(k)) => {
+            format!("{} with {}", sse.label(), k.label())
+        }
+        (Sse::SseKms { .. } | Sse::DsseKms { .. }, None) => {
+            format!("{} with no key id (aws/s3)", sse.label())
+        }
         _ => sse.label(),
     }
 }
 
 fn in_bucket(expected: Option<&Expected>) -> Option<&Expected> {
     expected.filter(|e| e.row.location == DocumentedLocation::CustomerBucket)
+}
+
+/// Known from write records but absent from a complete listing of the folder.
+fn gone(t: &JobTimeline, o: &OutputObject) -> bool {
+    !o.listed && o.head.is_none() && matches!(t.listing, Some(Ok(true)))
 }
 
 /// The objects Textract is documented to write (result pages and the access check).
@@ -126,11 +139,19 @@ fn documented_mode(expected: Option<&Expected>, t: &JobTimeline) -> Vec<Outcome>
             vec![],
         )];
     };
-    let start = t.request.as_ref().map(|r| r.event.clone()).into_iter().collect::<Vec<_>>();
+    let start = t
+        .request
+        .as_ref()
+        .map(|r| r.event.clone())
+        .into_iter()
+        .collect::<Vec<_>>();
     if exp.row.location == DocumentedLocation::Textract {
         return vec![outcome(
             Status::Pass,
-            format!("no OutputConfig: results {} (not observable beyond the Start* request)", exp.row.documented),
+            format!(
+                "no OutputConfig: results {} (not observable beyond the Start* request)",
+                exp.row.documented
+            ),
             start,
         )];
     }
@@ -139,11 +160,40 @@ fn documented_mode(expected: Option<&Expected>, t: &JobTimeline) -> Vec<Outcome>
         let judge = |sse: &Sse, key: Option<&ResolvedKey>, what: &str, ev: EvidenceRef| {
             let seen = describe(sse, key);
             let (status, stronger, msg) = match compare(exp, sse, key) {
-                Comparison::Match | Comparison::OtherKey => (Status::Pass, false, format!("{what}: {} as documented", sse.label())),
-                Comparison::KeyUnknown(_) => (Status::Pass, false, format!("{what}: {} as documented (key checked by requested-cmk)", sse.label())),
-                Comparison::AwsS3ForSseS3 => (Status::NotApplicable, false, format!("{what}: {seen}; see row2-aws-managed-key")),
-                Comparison::Weaker => (Status::Fail, false, format!("{what}: {seen}, weaker than documented ({})", exp.row.documented)),
-                Comparison::Stronger => (Status::Fail, true, format!("{what}: {seen}, stronger than documented ({})", exp.row.documented)),
+                Comparison::Match | Comparison::OtherKey => (
+                    Status::Pass,
+                    false,
+                    format!("{what}: {} as documented", sse.label()),
+                ),
+                Comparison::KeyUnknown(_) => (
+                    Status::Pass,
+                    false,
+                    format!(
+                        "{what}: {} as documented (key checked by requested-cmk)",
+                        sse.label()
+                    ),
+                ),
+                Comparison::AwsS3ForSseS3 => (
+                    Status::NotApplicable,
+                    false,
+                    format!("{what}: {seen}; see row2-aws-managed-key"),
+                ),
+                Comparison::Weaker => (
+                    Status::Fail,
+                    false,
+                    format!(
+                        "{what}: {seen}, weaker than documented ({})",
+                        exp.row.documented
+                    ),
+                ),
+                Comparison::Stronger => (
+                    Status::Fail,
+                    true,
+                    format!(
+                        "{what}: {seen}, stronger than documented ({})",
+                        exp.row.documented
+                    ),
+                ),
             };
             let mut res = on(o, outcome(status, msg, vec![ev]));
             res.stronger = stronger;
@@ -151,58 +201,144 @@ fn documented_mode(expected: Option<&Expected>, t: &JobTimeline) -> Vec<Outcome>
         };
         match &o.head {
             Some(Ok(h)) => out.push(judge(&h.sse, o.head_key.as_ref(), "stored", o.evidence())),
-            Some(Err(e)) => out.push(on(o, outcome(Status::Inconclusive, format!("stored encryption unknown: HeadObject failed ({e})"), vec![o.evidence()]))),
-            None => out.push(on(o, outcome(Status::Inconclusive, "stored encryption unknown: HeadObject was not collected", vec![o.evidence()]))),
+            Some(Err(e)) => out.push(on(
+                o,
+                outcome(
+                    Status::Inconclusive,
+                    format!("stored encryption unknown: HeadObject failed ({e})"),
+                    vec![o.evidence()],
+                ),
+            )),
+            None if gone(t, o) => out.push(on(
+                o,
+                outcome(
+                    Status::NotApplicable,
+                    "no longer stored (absent from the complete listing; see output-integrity)",
+                    vec![o.evidence()],
+                ),
+            )),
+            None => out.push(on(
+                o,
+                outcome(
+                    Status::Inconclusive,
+                    "stored encryption unknown: HeadObject was not collected",
+                    vec![o.evidence()],
+                ),
+            )),
         }
         if let Some(w) = o.textract_write() {
-            let j = judge(&w.sse, w.key.as_ref(), "written by Textract", w.event.clone());
+            let j = judge(
+                &w.sse,
+                w.key.as_ref(),
+                "written by Textract",
+                w.event.clone(),
+            );
             if j.status == Status::Fail {
                 out.push(j);
             }
         }
     }
     if out.is_empty() {
-        out.push(outcome(Status::NotApplicable, "no result objects to check (see results-present)", vec![]));
+        out.push(outcome(
+            Status::NotApplicable,
+            "no result objects to check (see results-present)",
+            vec![],
+        ));
     }
     out
 }
 
 fn requested_cmk(expected: Option<&Expected>, t: &JobTimeline) -> Vec<Outcome> {
-    let Some(exp) = expected.filter(|e| e.row.encryption == DocumentedEncryption::RequestedCmk) else {
+    let Some(exp) = expected.filter(|e| e.row.encryption == DocumentedEncryption::RequestedCmk)
+    else {
         return na("no KMSKeyId requested");
     };
     let want = match exp.key.as_ref().map(|k| &k.arn) {
         Some(Ok(a)) => a.clone(),
-        Some(Err(why)) => return vec![outcome(Status::Inconclusive, format!("the requested key cannot be resolved: {why}"), vec![])],
+        Some(Err(why)) => {
+            return vec![outcome(
+                Status::Inconclusive,
+                format!("the requested key cannot be resolved: {why}"),
+                vec![],
+            )];
+        }
         None => return na("no KMSKeyId requested"),
     };
     let key_ref = EvidenceRef::KmsKey { arn: want.clone() };
     let mut out = Vec::new();
-    let mut judge_key = |what: String, got: Option<&ResolvedKey>, ev: EvidenceRef, object: Option<&OutputObject>| {
+    let mut judge_key = |what: String,
+                         got: Option<&ResolvedKey>,
+                         ev: EvidenceRef,
+                         object: Option<&OutputObject>| {
         let mut o = match got.and_then(ResolvedKey::arn) {
-            Some(a) if a == want => outcome(Status::Pass, format!("{what}: the requested key"), vec![ev, key_ref.clone()]),
-            Some(_) if got.is_some_and(ResolvedKey::is_aws_s3) => outcome(Status::Fail, format!("{what}: the AWS managed aws/s3 key, not the requested CMK {want}"), vec![ev]),
-            Some(a) => outcome(Status::Fail, format!("{what}: key {a}, not the requested {want}"), vec![ev]),
-            None if got.is_none() => outcome(Status::Fail, format!("{what}: aws:kms with no key id, i.e. the AWS managed aws/s3 key, not {want}"), vec![ev]),
-            None => outcome(Status::Inconclusive, format!("{what}: key {} cannot be resolved", got.map(|g| g.given.as_str()).unwrap_or("?")), vec![ev]),
+            Some(a) if a == want => outcome(
+                Status::Pass,
+                format!("{what}: the requested key"),
+                vec![ev, key_ref.clone()],
+            ),
+            Some(_) if got.is_some_and(ResolvedKey::is_aws_s3) => outcome(
+                Status::Fail,
+                format!("{what}: the AWS managed aws/s3 key, not the requested CMK {want}"),
+                vec![ev],
+            ),
+            Some(a) => outcome(
+                Status::Fail,
+                format!("{what}: key {a}, not the requested {want}"),
+                vec![ev],
+            ),
+            None if got.is_none() => outcome(
+                Status::Fail,
+                format!(
+                    "{what}: aws:kms with no key id, i.e. the AWS managed aws/s3 key, not {want}"
+                ),
+                vec![ev],
+            ),
+            None => outcome(
+                Status::Inconclusive,
+                format!(
+                    "{what}: key {} cannot be resolved",
+                    got.map(|g| g.given.as_str()).unwrap_or("?")
+                ),
+                vec![ev],
+            ),
         };
         o.object = object.map(|x| x.object.uri());
         out.push(o);
     };
     if exp.row.location == DocumentedLocation::CustomerBucket {
         for o in textract_objects(t) {
-            if let Some(Ok(h)) = &o.head {
-                if h.sse.key_id().is_some() || matches!(h.sse, Sse::SseKms { .. } | Sse::DsseKms { .. }) {
-                    judge_key("stored under".into(), o.head_key.as_ref(), o.evidence(), Some(o));
-                }
+            if let Some(Ok(h)) = &o.head
+                && (h.sse.key_id().is_some()
+                    || matches!(h.sse, Sse::SseKms { .. } | Sse::DsseKms { .. }))
+            {
+                judge_key(
+                    "stored under".into(),
+                    o.head_key.as_ref(),
+                    o.evidence(),
+                    Some(o),
+                );
             }
-            for w in o.writes.iter().filter(|w| matches!(w.sse, Sse::SseKms { .. } | Sse::DsseKms { .. })) {
-                judge_key(format!("{} at {}", w.operation, rfc3339(w.time)), w.key.as_ref(), w.event.clone(), Some(o));
+            for w in o
+                .writes
+                .iter()
+                .filter(|w| matches!(w.sse, Sse::SseKms { .. } | Sse::DsseKms { .. }))
+            {
+                judge_key(
+                    format!("{} at {}", w.operation, rfc3339(w.time)),
+                    w.key.as_ref(),
+                    w.event.clone(),
+                    Some(o),
+                );
             }
         }
     }
     for k in &t.kms_uses {
-        judge_key(format!("kms:{} ({}) at {}", k.operation, k.tie, rfc3339(k.time)), k.key.as_ref(), k.event.clone(), None);
+        judge_key(
+            format!("kms:{} ({}) at {}", k.operation, k.tie, rfc3339(k.time)),
+            k.key.as_ref(),
+            k.event.clone(),
+            None,
+        );
     }
     let saw_key_use = out.iter().any(|o| o.status == Status::Pass);
     if exp.row.location == DocumentedLocation::Textract && !saw_key_use && out.is_empty() {
@@ -212,7 +348,11 @@ fn requested_cmk(expected: Option<&Expected>, t: &JobTimeline) -> Vec<Outcome> {
             vec![key_ref],
         ));
     } else if out.is_empty() {
-        out.push(outcome(Status::NotApplicable, "no SSE-KMS objects or KMS records for this job (see documented-mode)", vec![]));
+        out.push(outcome(
+            Status::NotApplicable,
+            "no SSE-KMS objects or KMS records for this job (see documented-mode)",
+            vec![],
+        ));
     }
     out
 }
@@ -229,7 +369,10 @@ fn row2_aws_managed_key(expected: Option<&Expected>, t: &JobTimeline) -> Vec<Out
             .and_then(|h| h.as_ref().ok())
             .map(|h| (&h.sse, o.head_key.as_ref(), o.evidence()))
             .into_iter()
-            .chain(o.textract_write().map(|w| (&w.sse, w.key.as_ref(), w.event.clone())));
+            .chain(
+                o.textract_write()
+                    .map(|w| (&w.sse, w.key.as_ref(), w.event.clone())),
+            );
         for (sse, key, ev) in observed {
             if compare(exp, sse, key) == Comparison::AwsS3ForSseS3 {
                 out.push(on(o, outcome(
@@ -247,8 +390,16 @@ fn row2_aws_managed_key(expected: Option<&Expected>, t: &JobTimeline) -> Vec<Out
     if out.is_empty() {
         let any = textract_objects(t).next().is_some();
         out.push(outcome(
-            if any { Status::Pass } else { Status::NotApplicable },
-            if any { "no result object uses the aws/s3 key" } else { "no result objects" },
+            if any {
+                Status::Pass
+            } else {
+                Status::NotApplicable
+            },
+            if any {
+                "no result object uses the aws/s3 key"
+            } else {
+                "no result objects"
+            },
             vec![],
         ));
     }
@@ -261,20 +412,52 @@ fn bucket_default_override(expected: Option<&Expected>, t: &JobTimeline) -> Vec<
     };
     let mut out = Vec::new();
     for o in textract_objects(t) {
-        let Some(w) = o.textract_write() else { continue };
+        let Some(w) = o.textract_write() else {
+            continue;
+        };
         let Some(applied) = &w.sse_applied else {
-            out.push(on(o, outcome(Status::Inconclusive, format!("{} record has no SSEApplied: who chose the encryption is unknown", w.operation), vec![w.event.clone()])));
+            out.push(on(
+                o,
+                outcome(
+                    Status::Inconclusive,
+                    format!(
+                        "{} record has no SSEApplied: who chose the encryption is unknown",
+                        w.operation
+                    ),
+                    vec![w.event.clone()],
+                ),
+            ));
             continue;
         };
         if !applied.starts_with("Default_") {
-            out.push(on(o, outcome(Status::Pass, format!("SSEApplied {applied}: the request chose the encryption"), vec![w.event.clone()])));
+            out.push(on(
+                o,
+                outcome(
+                    Status::Pass,
+                    format!("SSEApplied {applied}: the request chose the encryption"),
+                    vec![w.event.clone()],
+                ),
+            ));
             continue;
         }
         let seen = describe(&w.sse, w.key.as_ref());
         let mut res = match compare(exp, &w.sse, w.key.as_ref()) {
-            Comparison::Match => outcome(Status::Pass, format!("SSEApplied {applied}: the bucket default chose {seen}, which is the documented mode"), vec![w.event.clone()]),
+            Comparison::Match => outcome(
+                Status::Pass,
+                format!(
+                    "SSEApplied {applied}: the bucket default chose {seen}, which is the documented mode"
+                ),
+                vec![w.event.clone()],
+            ),
             c => {
-                let mut x = outcome(Status::Fail, format!("SSEApplied {applied}: the bucket default chose {seen} instead of the documented {}", exp.row.documented), vec![w.event.clone()]);
+                let mut x = outcome(
+                    Status::Fail,
+                    format!(
+                        "SSEApplied {applied}: the bucket default chose {seen} instead of the documented {}",
+                        exp.row.documented
+                    ),
+                    vec![w.event.clone()],
+                );
                 x.stronger = matches!(c, Comparison::Stronger | Comparison::AwsS3ForSseS3);
                 x
             }
@@ -283,48 +466,112 @@ fn bucket_default_override(expected: Option<&Expected>, t: &JobTimeline) -> Vec<
         out.push(res);
     }
     if out.is_empty() {
-        out.push(outcome(Status::NotApplicable, "no write records for the results (see evidence-data-events)", vec![]));
+        out.push(outcome(
+            Status::NotApplicable,
+            "no write records for the results (see evidence-data-events)",
+            vec![],
+        ));
     }
     out
 }
 
 fn output_integrity(expected: Option<&Expected>, t: &JobTimeline) -> Vec<Outcome> {
-    if t.output.is_none() || expected.is_some_and(|e| e.row.location == DocumentedLocation::Textract) {
+    if t.output.is_none()
+        || expected.is_some_and(|e| e.row.location == DocumentedLocation::Textract)
+    {
         return na("no output folder");
     }
     let mut out = Vec::new();
     for o in &t.objects {
         let mut bad = Vec::new();
         for w in o.writes.iter().filter(|w| !w.by_textract) {
-            bad.push(outcome(Status::Fail, format!("{} by {} at {}: written by someone other than Textract", w.operation, w.actor, rfc3339(w.time)), vec![w.event.clone()]));
+            bad.push(outcome(
+                Status::Fail,
+                format!(
+                    "{} by {} at {}: written by someone other than Textract",
+                    w.operation,
+                    w.actor,
+                    rfc3339(w.time)
+                ),
+                vec![w.event.clone()],
+            ));
         }
         for d in &o.deletes {
-            bad.push(outcome(Status::Fail, "deleted after Textract wrote it".to_string(), vec![d.clone()]));
+            bad.push(outcome(
+                Status::Fail,
+                "deleted after Textract wrote it".to_string(),
+                vec![d.clone()],
+            ));
         }
         let first = o.textract_write();
+        if first.is_some() && o.kind == ObjectKind::ResultPage && gone(t, o) {
+            bad.push(outcome(
+                Status::Fail,
+                "written by Textract but absent from the complete listing at capture: removed since",
+                vec![o.evidence()],
+            ));
+        }
         if let (Some(w), Some(Ok(h))) = (first, &o.head) {
-            let last_textract = o.writes.iter().filter(|w| w.by_textract).map(|w| w.time).max().unwrap_or(w.time);
-            if let Some(lm) = h.last_modified.filter(|lm| *lm > last_textract + Duration::seconds(60)) {
+            let last_textract = o
+                .writes
+                .iter()
+                .filter(|w| w.by_textract)
+                .map(|w| w.time)
+                .max()
+                .unwrap_or(w.time);
+            if let Some(lm) = h
+                .last_modified
+                .filter(|lm| *lm > last_textract + Duration::seconds(60))
+            {
                 bad.push(outcome(Status::Fail, format!("stored object last modified {} but Textract last wrote it at {}: changed afterwards", rfc3339(lm), rfc3339(last_textract)), vec![o.evidence(), w.event.clone()]));
             }
-            if h.sse.label() != w.sse.label() || o.head_key.as_ref().and_then(|k| k.arn()) != w.key.as_ref().and_then(|k| k.arn()) {
-                bad.push(outcome(Status::Fail, format!("re-encrypted: Textract wrote {}, stored now as {}", describe(&w.sse, w.key.as_ref()), describe(&h.sse, o.head_key.as_ref())), vec![o.evidence(), w.event.clone()]));
+            if h.sse.label() != w.sse.label()
+                || o.head_key.as_ref().and_then(|k| k.arn()) != w.key.as_ref().and_then(|k| k.arn())
+            {
+                bad.push(outcome(
+                    Status::Fail,
+                    format!(
+                        "re-encrypted: Textract wrote {}, stored now as {}",
+                        describe(&w.sse, w.key.as_ref()),
+                        describe(&h.sse, o.head_key.as_ref())
+                    ),
+                    vec![o.evidence(), w.event.clone()],
+                ));
             }
         }
         if !bad.is_empty() {
             out.extend(bad.into_iter().map(|b| on(o, b)));
         } else if let Some(w) = first {
-            out.push(on(o, outcome(Status::Pass, format!("written once by Textract at {} and unchanged since", rfc3339(w.time)), vec![w.event.clone()])));
+            out.push(on(
+                o,
+                outcome(
+                    Status::Pass,
+                    format!(
+                        "written once by Textract at {} and unchanged since",
+                        rfc3339(w.time)
+                    ),
+                    vec![w.event.clone()],
+                ),
+            ));
         } else {
             let msg = match o.kind {
-                ObjectKind::Other => "not a documented Textract output and no record says who wrote it",
+                ObjectKind::Other => {
+                    "not a documented Textract output and no record says who wrote it"
+                }
                 _ => "no write record: who wrote it, and whether it changed since, is unknown",
             };
-            out.push(on(o, outcome(Status::Inconclusive, msg, vec![o.evidence()])));
+            out.push(on(
+                o,
+                outcome(Status::Inconclusive, msg, vec![o.evidence()]),
+            ));
         }
     }
     if out.is_empty() {
-        out.push(outcome(Status::NotApplicable, "no objects in the output folder (see results-present)", vec![]));
+        out.push(outcome(
+            Status::NotApplicable,
+            "no objects in the output folder (see results-present)",
+            vec![],
+        ));
     }
     out
 }
@@ -336,42 +583,97 @@ fn results_present(expected: Option<&Expected>, t: &JobTimeline) -> Vec<Outcome>
     let pages: Vec<&OutputObject> = t
         .objects
         .iter()
-        .filter(|o| o.kind == ObjectKind::ResultPage && (o.listed || !o.writes.is_empty() || matches!(o.head, Some(Ok(_)))))
+        .filter(|o| {
+            o.kind == ObjectKind::ResultPage
+                && (o.listed || !o.writes.is_empty() || matches!(o.head, Some(Ok(_))))
+        })
         .collect();
     let status_ev: Vec<EvidenceRef> = t.status_evidence.clone().into_iter().collect();
-    let status = t.status.as_ref().and_then(|s| s.as_ref().ok()).map(|s| s.status.as_str());
+    let status = t
+        .status
+        .as_ref()
+        .and_then(|s| s.as_ref().ok())
+        .map(|s| s.status.as_str());
     let location = exp.location.clone().unwrap_or_default();
     match status {
         Some("FAILED") => return na("the job FAILED: no results are expected"),
-        Some("IN_PROGRESS") => return vec![outcome(Status::Inconclusive, "the job was still IN_PROGRESS when the evidence was captured", status_ev)],
+        Some("IN_PROGRESS") => {
+            return vec![outcome(
+                Status::Inconclusive,
+                "the job was still IN_PROGRESS when the evidence was captured",
+                status_ev,
+            )];
+        }
         _ => {}
     }
     if !pages.is_empty() {
         let ev = pages.iter().map(|p| p.evidence()).collect();
-        return vec![outcome(Status::Pass, format!("{} result page(s) under {location}", pages.len()), ev)];
+        return vec![outcome(
+            Status::Pass,
+            format!("{} result page(s) under {location}", pages.len()),
+            ev,
+        )];
     }
     let succeeded = matches!(status, Some("SUCCEEDED" | "PARTIAL_SUCCESS"));
     match (&t.listing, succeeded) {
-        (Some(Ok(true)), true) => vec![outcome(Status::Fail, format!("the job SUCCEEDED but {location} holds no result pages"), status_ev)],
-        (Some(Ok(true)), false) => vec![outcome(Status::Inconclusive, format!("{location} holds no result pages and the job's status is unknown"), status_ev)],
-        (Some(Ok(false)), _) => vec![outcome(Status::Inconclusive, format!("the listing of {location} is incomplete"), status_ev)],
-        (Some(Err(e)), _) => vec![outcome(Status::Inconclusive, format!("listing {location} failed: {e}"), status_ev)],
-        (None, _) => vec![outcome(Status::Inconclusive, format!("{location} was not listed and no write records name a result page"), status_ev)],
+        (Some(Ok(true)), true) => vec![outcome(
+            Status::Fail,
+            format!("the job SUCCEEDED but {location} holds no result pages"),
+            status_ev,
+        )],
+        (Some(Ok(true)), false) => vec![outcome(
+            Status::Inconclusive,
+            format!("{location} holds no result pages and the job's status is unknown"),
+            status_ev,
+        )],
+        (Some(Ok(false)), _) => vec![outcome(
+            Status::Inconclusive,
+            format!("the listing of {location} is incomplete"),
+            status_ev,
+        )],
+        (Some(Err(e)), _) => vec![outcome(
+            Status::Inconclusive,
+            format!("listing {location} failed: {e}"),
+            status_ev,
+        )],
+        (None, _) => vec![outcome(
+            Status::Inconclusive,
+            format!("{location} was not listed and no write records name a result page"),
+            status_ev,
+        )],
     }
 }
 
 fn evidence_start_event(_: Option<&Expected>, t: &JobTimeline) -> Vec<Outcome> {
     match &t.request {
-        Some(r) => vec![outcome(Status::Pass, format!("{} by {}", r.api.start_operation(), r.caller), vec![r.event.clone()])],
-        None => vec![outcome(Status::Inconclusive, "no Start* record returning this job id is in the evidence", vec![])],
+        Some(r) => vec![outcome(
+            Status::Pass,
+            format!("{} by {}", r.api.start_operation(), r.caller),
+            vec![r.event.clone()],
+        )],
+        None => vec![outcome(
+            Status::Inconclusive,
+            "no Start* record returning this job id is in the evidence",
+            vec![],
+        )],
     }
 }
 
 fn logging_outcome(l: &Logging, found: Vec<EvidenceRef>, missing_msg: &str) -> Outcome {
     match l {
-        Logging::Logged { trail } if !found.is_empty() => outcome(Status::Pass, format!("logged by {trail}; {} record(s) found", found.len()), found),
-        Logging::Logged { trail } => outcome(Status::Inconclusive, format!("logged by {trail}, but {missing_msg}"), vec![]),
-        Logging::NotLogged { reason } | Logging::Unknown { reason } => outcome(Status::Inconclusive, reason.clone(), vec![]),
+        Logging::Logged { trail } if !found.is_empty() => outcome(
+            Status::Pass,
+            format!("logged by {trail}; {} record(s) found", found.len()),
+            found,
+        ),
+        Logging::Logged { trail } => outcome(
+            Status::Inconclusive,
+            format!("logged by {trail}, but {missing_msg}"),
+            vec![],
+        ),
+        Logging::NotLogged { reason } | Logging::Unknown { reason } => {
+            outcome(Status::Inconclusive, reason.clone(), vec![])
+        }
     }
 }
 
@@ -379,12 +681,21 @@ fn evidence_data_events(_: Option<&Expected>, t: &JobTimeline) -> Vec<Outcome> {
     if t.output.is_none() {
         return na("no OutputConfig: no S3 data events to expect");
     }
-    let writes: Vec<EvidenceRef> = t.objects.iter().flat_map(|o| o.writes.iter().map(|w| w.event.clone())).collect();
-    vec![logging_outcome(&t.coverage.data_events, writes, "no write record for the output folder is in the evidence (log files missing?)")]
+    let writes: Vec<EvidenceRef> = t
+        .objects
+        .iter()
+        .flat_map(|o| o.writes.iter().map(|w| w.event.clone()))
+        .collect();
+    vec![logging_outcome(
+        &t.coverage.data_events,
+        writes,
+        "no write record for the output folder is in the evidence (log files missing?)",
+    )]
 }
 
 fn evidence_kms_events(expected: Option<&Expected>, t: &JobTimeline) -> Vec<Outcome> {
-    let kms_involved = expected.is_some_and(|e| e.row.encryption == DocumentedEncryption::RequestedCmk)
+    let kms_involved = expected
+        .is_some_and(|e| e.row.encryption == DocumentedEncryption::RequestedCmk)
         || t.objects.iter().any(|o| o.head_key.is_some());
     if !kms_involved {
         return na("no KMS key involved");
@@ -392,16 +703,50 @@ fn evidence_kms_events(expected: Option<&Expected>, t: &JobTimeline) -> Vec<Outc
     let found: Vec<EvidenceRef> = t.kms_uses.iter().map(|k| k.event.clone()).collect();
     // With Bucket Keys S3 calls KMS once per session, possibly before the window: a missing
     // record is then expected, so only the logging itself is required.
-    let bucket_keys = t.objects.iter().any(|o| matches!(&o.head, Some(Ok(h)) if h.bucket_key_enabled));
-    match (&t.coverage.kms_events, found.is_empty() && bucket_keys) {
-        (Logging::Logged { trail }, true) => vec![outcome(Status::Pass, format!("logged by {trail}; no KMS record in the window, as expected with S3 Bucket Keys"), vec![])],
-        (l, _) => vec![logging_outcome(l, found, "no KMS record tied to this job is in the evidence")],
+    let bucket_keys = t
+        .objects
+        .iter()
+        .any(|o| matches!(&o.head, Some(Ok(h)) if h.bucket_key_enabled));
+    // Results in a bucket, none stored under SSE-KMS: S3 had no reason to call KMS.
+    let no_kms_objects = t.output.is_some()
+        && t.objects.iter().all(|o| {
+            matches!(&o.head, Some(Ok(h)) if h.sse.key_id().is_none() && !matches!(h.sse, Sse::SseKms { .. } | Sse::DsseKms { .. }))
+        });
+    let expected_absence = if bucket_keys {
+        Some("as expected with S3 Bucket Keys")
+    } else if no_kms_objects {
+        Some("consistent with no object stored under SSE-KMS (see documented-mode)")
+    } else {
+        None
+    };
+    match (
+        &t.coverage.kms_events,
+        expected_absence.filter(|_| found.is_empty()),
+    ) {
+        (Logging::Logged { trail }, Some(why)) => vec![outcome(
+            Status::Pass,
+            format!("logged by {trail}; no KMS record in the window, {why}"),
+            vec![],
+        )],
+        (l, _) => vec![logging_outcome(
+            l,
+            found,
+            "no KMS record tied to this job is in the evidence",
+        )],
     }
 }
 
 fn evidence_window(_: Option<&Expected>, t: &JobTimeline) -> Vec<Outcome> {
     match &t.coverage.job_window {
-        Ok(w) => vec![outcome(Status::Pass, format!("job window {} to {} is inside the CloudTrail evidence window", rfc3339(w.from), rfc3339(w.until)), vec![])],
+        Ok(w) => vec![outcome(
+            Status::Pass,
+            format!(
+                "job window {} to {} is inside the CloudTrail evidence window",
+                rfc3339(w.from),
+                rfc3339(w.until)
+            ),
+            vec![],
+        )],
         Err(why) => vec![outcome(Status::Inconclusive, why.clone(), vec![])],
     }
 }
@@ -410,20 +755,43 @@ fn evidence_readable(_: Option<&Expected>, t: &JobTimeline) -> Vec<Outcome> {
     let mut out: Vec<Outcome> = t
         .problems
         .iter()
-        .map(|p| outcome(Status::Inconclusive, format!("{}: {}", p.subject, p.reason), vec![EvidenceRef::Problem { subject: p.subject.clone() }]))
+        .map(|p| {
+            outcome(
+                Status::Inconclusive,
+                format!("{}: {}", p.subject, p.reason),
+                vec![EvidenceRef::Problem {
+                    subject: p.subject.clone(),
+                }],
+            )
+        })
         .collect();
     for o in &t.objects {
         if let Some(Err(e)) = &o.head {
-            out.push(on(o, outcome(Status::Inconclusive, format!("HeadObject {} failed: {e}", o.object.uri()), vec![o.evidence()])));
+            out.push(on(
+                o,
+                outcome(
+                    Status::Inconclusive,
+                    format!("HeadObject {} failed: {e}", o.object.uri()),
+                    vec![o.evidence()],
+                ),
+            ));
         }
     }
-    if let Some(Err(e)) = &t.status {
-        if e.code != "InvalidJobIdException" {
-            out.push(outcome(Status::Inconclusive, format!("Textract job status could not be read: {e}"), t.status_evidence.clone().into_iter().collect()));
-        }
+    if let Some(Err(e)) = &t.status
+        && e.code != "InvalidJobIdException"
+    {
+        out.push(outcome(
+            Status::Inconclusive,
+            format!("Textract job status could not be read: {e}"),
+            t.status_evidence.clone().into_iter().collect(),
+        ));
     }
     if out.is_empty() {
-        out.push(outcome(Status::Pass, "every piece of evidence bearing on the job was readable", vec![]));
+        out.push(outcome(
+            Status::Pass,
+            "every piece of evidence bearing on the job was readable",
+            vec![],
+        ));
     }
     out
 }

@@ -19,17 +19,50 @@ use crate::timeline::{JobTimeline, ResolvedKey};
 /// The rule files, compiled in so the binary is self-contained. Adding a rule: a file in
 /// `rules/`, a line here, an evaluator in `eval.rs`, a fixture that exercises it.
 const RULE_FILES: &[(&str, &str)] = &[
-    ("documented-mode.toml", include_str!("../../rules/documented-mode.toml")),
-    ("requested-cmk.toml", include_str!("../../rules/requested-cmk.toml")),
-    ("row2-aws-managed-key.toml", include_str!("../../rules/row2-aws-managed-key.toml")),
-    ("bucket-default-override.toml", include_str!("../../rules/bucket-default-override.toml")),
-    ("output-integrity.toml", include_str!("../../rules/output-integrity.toml")),
-    ("results-present.toml", include_str!("../../rules/results-present.toml")),
-    ("evidence-start-event.toml", include_str!("../../rules/evidence-start-event.toml")),
-    ("evidence-data-events.toml", include_str!("../../rules/evidence-data-events.toml")),
-    ("evidence-kms-events.toml", include_str!("../../rules/evidence-kms-events.toml")),
-    ("evidence-window.toml", include_str!("../../rules/evidence-window.toml")),
-    ("evidence-readable.toml", include_str!("../../rules/evidence-readable.toml")),
+    (
+        "documented-mode.toml",
+        include_str!("../../rules/documented-mode.toml"),
+    ),
+    (
+        "requested-cmk.toml",
+        include_str!("../../rules/requested-cmk.toml"),
+    ),
+    (
+        "row2-aws-managed-key.toml",
+        include_str!("../../rules/row2-aws-managed-key.toml"),
+    ),
+    (
+        "bucket-default-override.toml",
+        include_str!("../../rules/bucket-default-override.toml"),
+    ),
+    (
+        "output-integrity.toml",
+        include_str!("../../rules/output-integrity.toml"),
+    ),
+    (
+        "results-present.toml",
+        include_str!("../../rules/results-present.toml"),
+    ),
+    (
+        "evidence-start-event.toml",
+        include_str!("../../rules/evidence-start-event.toml"),
+    ),
+    (
+        "evidence-data-events.toml",
+        include_str!("../../rules/evidence-data-events.toml"),
+    ),
+    (
+        "evidence-kms-events.toml",
+        include_str!("../../rules/evidence-kms-events.toml"),
+    ),
+    (
+        "evidence-window.toml",
+        include_str!("../../rules/evidence-window.toml"),
+    ),
+    (
+        "evidence-readable.toml",
+        include_str!("../../rules/evidence-readable.toml"),
+    ),
 ];
 
 /// Ordered severities (SARIF and `--fail-on` map from these).
@@ -171,11 +204,17 @@ pub struct RuleSet {
 impl RuleSet {
     /// The rules compiled into this binary.
     pub fn builtin() -> Result<RuleSet, RuleError> {
-        Self::from_files(RULE_FILES.iter().map(|(f, t)| (f.to_string(), t.to_string())))
+        Self::from_files(
+            RULE_FILES
+                .iter()
+                .map(|(f, t)| (f.to_string(), t.to_string())),
+        )
     }
 
     /// Parses and validates rule files given as `(file name, contents)`.
-    pub fn from_files(files: impl IntoIterator<Item = (String, String)>) -> Result<RuleSet, RuleError> {
+    pub fn from_files(
+        files: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<RuleSet, RuleError> {
         let mut rules = Vec::new();
         let mut table: Option<(String, Vec<TableRow>)> = None;
         let mut ids = BTreeSet::new();
@@ -197,17 +236,27 @@ impl RuleSet {
                 return Err(invalid(format!("duplicate rule id {:?}", raw.id)));
             }
             if format!("{}.toml", raw.id) != file {
-                return Err(invalid(format!("rule id {:?} must match the file name", raw.id)));
+                return Err(invalid(format!(
+                    "rule id {:?} must match the file name",
+                    raw.id
+                )));
             }
             if eval::evaluator(&raw.id).is_none() {
                 return Err(invalid(format!("no evaluator for rule id {:?}", raw.id)));
             }
-            if raw.references.is_empty() || raw.rationale.trim().is_empty() || raw.remediation.trim().is_empty() {
-                return Err(invalid("rationale, remediation and references are required".into()));
+            if raw.references.is_empty()
+                || raw.rationale.trim().is_empty()
+                || raw.remediation.trim().is_empty()
+            {
+                return Err(invalid(
+                    "rationale, remediation and references are required".into(),
+                ));
             }
             if !raw.table.is_empty() {
                 if let Some((other, _)) = &table {
-                    return Err(invalid(format!("a documented table is already defined in {other}")));
+                    return Err(invalid(format!(
+                        "a documented table is already defined in {other}"
+                    )));
                 }
                 validate_table(&raw.table).map_err(&invalid)?;
                 table = Some((file.clone(), raw.table.clone()));
@@ -254,7 +303,9 @@ impl RuleSet {
         let row = self
             .table
             .iter()
-            .find(|row| row.output_config == r.output.is_some() && row.kms_key == r.kms_key.is_some())?
+            .find(|row| {
+                row.output_config == r.output.is_some() && row.kms_key == r.kms_key.is_some()
+            })?
             .clone();
         Some(Expected {
             location: r
@@ -306,10 +357,14 @@ fn validate_table(rows: &[TableRow]) -> Result<(), String> {
     for r in rows {
         let bucket = r.location == DocumentedLocation::CustomerBucket;
         if bucket != r.output_config {
-            return Err(format!("row {r:?}: location must be customer-bucket exactly when output_config is true"));
+            return Err(format!(
+                "row {r:?}: location must be customer-bucket exactly when output_config is true"
+            ));
         }
         if (r.encryption == DocumentedEncryption::RequestedCmk) != r.kms_key {
-            return Err(format!("row {r:?}: encryption must be requested-cmk exactly when kms_key is true"));
+            return Err(format!(
+                "row {r:?}: encryption must be requested-cmk exactly when kms_key is true"
+            ));
         }
     }
     Ok(())
@@ -372,7 +427,10 @@ mod tests {
 
     #[test]
     fn a_table_missing_a_row_is_refused() {
-        let files = files_with("output_config = true\nkms_key = true", "output_config = true\nkms_key = false");
+        let files = files_with(
+            "output_config = true\nkms_key = true",
+            "output_config = true\nkms_key = false",
+        );
         let err = RuleSet::from_files(files).unwrap_err().to_string();
         assert!(err.contains("documented-mode.toml"), "{err}");
         assert!(err.contains("exactly one row"), "{err}");
@@ -380,7 +438,10 @@ mod tests {
 
     #[test]
     fn unknown_fields_in_a_rule_are_refused_with_the_file_name() {
-        let files = files_with("severity = \"low\"", "severity = \"low\"\nseverty = \"high\"");
+        let files = files_with(
+            "severity = \"low\"",
+            "severity = \"low\"\nseverty = \"high\"",
+        );
         let err = RuleSet::from_files(files).unwrap_err().to_string();
         assert!(err.contains("row2-aws-managed-key.toml"), "{err}");
     }
@@ -388,7 +449,10 @@ mod tests {
     #[test]
     fn a_rule_without_evaluator_is_refused() {
         let mut files = files_with("", "");
-        files.push(("made-up.toml".into(), RULE_FILES[1].1.replace("requested-cmk", "made-up")));
+        files.push((
+            "made-up.toml".into(),
+            RULE_FILES[1].1.replace("requested-cmk", "made-up"),
+        ));
         let err = RuleSet::from_files(files).unwrap_err().to_string();
         assert!(err.contains("no evaluator"), "{err}");
     }

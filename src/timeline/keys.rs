@@ -96,10 +96,13 @@ fn arn_of(
     if given.starts_with("arn:") && given.contains(":key/") {
         return Ok(given.to_owned());
     }
-    let is_alias = given.starts_with("alias/") || (given.starts_with("arn:") && given.contains(":alias/"));
+    let is_alias =
+        given.starts_with("alias/") || (given.starts_with("arn:") && given.contains(":alias/"));
     if is_alias {
         let Some(aliases) = &evidence.aliases else {
-            return Err(format!("alias {given} cannot be resolved: KMS aliases were not collected (ListAliases)"));
+            return Err(format!(
+                "alias {given} cannot be resolved: KMS aliases were not collected (ListAliases)"
+            ));
         };
         let found = aliases
             .iter()
@@ -182,7 +185,10 @@ mod tests {
         assert_eq!(r("k1"), Ok(K1.into()));
         assert_eq!(r(K1), Ok(K1.into()));
         assert_eq!(r("alias/results"), Ok(K1.into()));
-        assert_eq!(r("arn:aws:kms:us-east-1:111122223333:alias/results"), Ok(K1.into()));
+        assert_eq!(
+            r("arn:aws:kms:us-east-1:111122223333:alias/results"),
+            Ok(K1.into())
+        );
         assert!(r("alias/unknown").is_err());
     }
 
@@ -196,7 +202,12 @@ mod tests {
     #[test]
     fn aws_s3_key_is_recognised_by_alias() {
         let ev = evidence(Some(vec![alias("alias/aws/s3", "s3k")]), vec![]);
-        let got = resolve(&ev, "arn:aws:kms:us-east-1:111122223333:key/s3k", None, None);
+        let got = resolve(
+            &ev,
+            "arn:aws:kms:us-east-1:111122223333:key/s3k",
+            None,
+            None,
+        );
         assert!(got.is_aws_s3());
         assert_eq!(got.label(), "alias/aws/s3");
     }

@@ -14,9 +14,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::model::{
-    ACCESS_CHECK_OBJECT, BucketSettings, CallError, DEFAULT_OUTPUT_PREFIX, Evidence, EvidenceProblem,
-    EvidenceRef, HeadFacts, JobId, JobStatusFacts, ProblemScope, S3Object, Sse, TextractApi,
-    TimeWindow, TrailEvent, bucket_arn, get_ci, str_ci,
+    ACCESS_CHECK_OBJECT, BucketSettings, CallError, DEFAULT_OUTPUT_PREFIX, Evidence,
+    EvidenceProblem, EvidenceRef, HeadFacts, JobId, JobStatusFacts, ProblemScope, S3Object, Sse,
+    TextractApi, TimeWindow, TrailEvent, bucket_arn, get_ci, str_ci,
 };
 pub use keys::ResolvedKey;
 use selectors::EventShape;
@@ -224,7 +224,11 @@ pub struct JobTimeline {
 /// Every job id the evidence mentions: `Start*` responses, `Get*` requests, job statuses.
 pub fn discover_jobs(evidence: &Evidence) -> Vec<JobId> {
     let mut ids = BTreeSet::new();
-    for ev in evidence.events.iter().filter(|e| e.event_source == TEXTRACT && !e.failed()) {
+    for ev in evidence
+        .events
+        .iter()
+        .filter(|e| e.event_source == TEXTRACT && !e.failed())
+    {
         if TextractApi::from_start_operation(&ev.event_name).is_some() {
             ids.extend(str_ci(&ev.response_elements, "jobId").map(|j| JobId(j.into())));
         } else if TextractApi::from_get_operation(&ev.event_name).is_some() {
@@ -247,12 +251,11 @@ pub fn build(evidence: &Evidence, job: &JobId) -> JobTimeline {
                 && str_ci(&e.response_elements, "jobId") == Some(job.0.as_str())
         })
         .collect();
-    let request = starts.first().map(|s| read_request(evidence, s, &starts[1..]));
+    let request = starts
+        .first()
+        .map(|s| read_request(evidence, s, &starts[1..]));
     let status = evidence.job_statuses.iter().find(|s| &s.job_id == job);
-    let api = request
-        .as_ref()
-        .map(|r| r.api)
-        .or(status.map(|s| s.api));
+    let api = request.as_ref().map(|r| r.api).or(status.map(|s| s.api));
     let output = match &request {
         Some(r) => r.output.clone(),
         None => infer_output(evidence, job),
@@ -348,7 +351,9 @@ fn read_request(evidence: &Evidence, start: &TrailEvent, again: &[&TrailEvent]) 
 fn infer_output(evidence: &Evidence, job: &JobId) -> Option<OutputLocation> {
     let needle = format!("/{job}/");
     let from_key = |bucket: &str, key: &str| {
-        let at = key.find(&needle).or_else(|| key.starts_with(&needle[1..]).then_some(0))?;
+        let at = key
+            .find(&needle)
+            .or_else(|| key.starts_with(&needle[1..]).then_some(0))?;
         Some(OutputLocation {
             bucket: bucket.to_owned(),
             prefix: key[..at].to_owned(),
@@ -359,7 +364,12 @@ fn infer_output(evidence: &Evidence, job: &JobId) -> Option<OutputLocation> {
         .listings
         .iter()
         .find_map(|l| from_key(&l.bucket, &l.prefix))
-        .or_else(|| evidence.heads.iter().find_map(|h| from_key(&h.object.bucket, &h.object.key)))
+        .or_else(|| {
+            evidence
+                .heads
+                .iter()
+                .find_map(|h| from_key(&h.object.bucket, &h.object.key))
+        })
         .or_else(|| {
             evidence.events.iter().find_map(|e| {
                 let (b, k) = s3_target(e)?;
@@ -382,8 +392,15 @@ fn s3_target(e: &TrailEvent) -> Option<(&str, &str)> {
 /// Keys a `DeleteObjects` record names (`delete.Object[].Key`), else its object resources.
 fn deleted_keys(e: &TrailEvent, bucket: &str) -> Vec<String> {
     let from_body = get_ci(&e.request_parameters, "delete/Object").map(|o| match o {
-        Value::Array(list) => list.iter().filter_map(|x| str_ci(x, "Key")).map(str::to_owned).collect(),
-        single => str_ci(single, "Key").map(str::to_owned).into_iter().collect(),
+        Value::Array(list) => list
+            .iter()
+            .filter_map(|x| str_ci(x, "Key"))
+            .map(str::to_owned)
+            .collect(),
+        single => str_ci(single, "Key")
+            .map(str::to_owned)
+            .into_iter()
+            .collect(),
     });
     from_body.unwrap_or_else(|| {
         let prefix = format!("{}/", bucket_arn(bucket));
@@ -402,7 +419,9 @@ fn by_textract(e: &TrailEvent) -> bool {
 fn kind_of(key: &str, job_prefix: &str) -> ObjectKind {
     match key.strip_prefix(job_prefix) {
         Some(ACCESS_CHECK_OBJECT) => ObjectKind::AccessCheck,
-        Some(rest) if !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit()) => ObjectKind::ResultPage,
+        Some(rest) if !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit()) => {
+            ObjectKind::ResultPage
+        }
         _ => ObjectKind::Other,
     }
 }
@@ -413,7 +432,10 @@ fn collect_objects(evidence: &Evidence, t: &mut JobTimeline, out: &OutputLocatio
         .request
         .as_ref()
         .map(|r| (Some(r.region.clone()), r.account.clone()))
-        .unwrap_or((evidence.provenance.region.clone(), evidence.provenance.account.clone()));
+        .unwrap_or((
+            evidence.provenance.region.clone(),
+            evidence.provenance.account.clone(),
+        ));
     let resolve = |k: &str| keys::resolve(evidence, k, region.as_deref(), account.as_deref());
     let mut objects: BTreeMap<String, OutputObject> = BTreeMap::new();
 
@@ -456,12 +478,19 @@ fn collect_objects(evidence: &Evidence, t: &mut JobTimeline, out: &OutputLocatio
             if bucket != out.bucket {
                 continue;
             }
-            for k in deleted_keys(e, bucket).iter().filter(|k| k.starts_with(&prefix)) {
-                entry(&mut objects, &out.bucket, k, &prefix).deletes.push(e.evidence());
+            for k in deleted_keys(e, bucket)
+                .iter()
+                .filter(|k| k.starts_with(&prefix))
+            {
+                entry(&mut objects, &out.bucket, k, &prefix)
+                    .deletes
+                    .push(e.evidence());
             }
             continue;
         }
-        let Some((bucket, key)) = s3_target(e) else { continue };
+        let Some((bucket, key)) = s3_target(e) else {
+            continue;
+        };
         if bucket != out.bucket || !key.starts_with(&prefix) {
             continue;
         }
@@ -475,8 +504,16 @@ fn collect_objects(evidence: &Evidence, t: &mut JobTimeline, out: &OutputLocatio
         let header = |v: &Value, name: &str| str_ci(v, name).map(str::to_owned);
         let sse_value = header(&e.response_elements, "x-amz-server-side-encryption")
             .or_else(|| header(&e.request_parameters, "x-amz-server-side-encryption"));
-        let key_id = header(&e.response_elements, "x-amz-server-side-encryption-aws-kms-key-id")
-            .or_else(|| header(&e.request_parameters, "x-amz-server-side-encryption-aws-kms-key-id"));
+        let key_id = header(
+            &e.response_elements,
+            "x-amz-server-side-encryption-aws-kms-key-id",
+        )
+        .or_else(|| {
+            header(
+                &e.request_parameters,
+                "x-amz-server-side-encryption-aws-kms-key-id",
+            )
+        });
         let sse = Sse::from_header(sse_value.as_deref(), key_id.as_deref());
         let write = Write {
             event: e.evidence(),
@@ -489,7 +526,9 @@ fn collect_objects(evidence: &Evidence, t: &mut JobTimeline, out: &OutputLocatio
             sse_applied: str_ci(&e.additional_event_data, "SSEApplied").map(str::to_owned),
             requested_sse: header(&e.request_parameters, "x-amz-server-side-encryption"),
         };
-        entry(&mut objects, &out.bucket, key, &prefix).writes.push(write);
+        entry(&mut objects, &out.bucket, key, &prefix)
+            .writes
+            .push(write);
     }
     t.objects = objects.into_values().collect();
 }
@@ -500,19 +539,21 @@ fn entry<'a>(
     key: &str,
     prefix: &str,
 ) -> &'a mut OutputObject {
-    objects.entry(key.to_owned()).or_insert_with(|| OutputObject {
-        object: S3Object {
-            bucket: bucket.to_owned(),
-            key: key.to_owned(),
-            version_id: None,
-        },
-        kind: kind_of(key, prefix),
-        listed: false,
-        head: None,
-        head_key: None,
-        writes: Vec::new(),
-        deletes: Vec::new(),
-    })
+    objects
+        .entry(key.to_owned())
+        .or_insert_with(|| OutputObject {
+            object: S3Object {
+                bucket: bucket.to_owned(),
+                key: key.to_owned(),
+                version_id: None,
+            },
+            kind: kind_of(key, prefix),
+            listed: false,
+            head: None,
+            head_key: None,
+            writes: Vec::new(),
+            deletes: Vec::new(),
+        })
 }
 
 /// The time range the job's own activity spans: from the `Start*` call (or its first event)
@@ -524,8 +565,17 @@ fn job_span(t: &JobTimeline) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
             .iter()
             .flat_map(|o| o.writes.iter().filter(|w| w.by_textract).map(|w| w.time)),
     );
-    times.extend(t.kms_uses.iter().filter(|k| k.tie != "bucket").map(|k| k.time));
-    let from = t.request.as_ref().map(|r| r.time).or(times.iter().min().copied())?;
+    times.extend(
+        t.kms_uses
+            .iter()
+            .filter(|k| k.tie != "bucket")
+            .map(|k| k.time),
+    );
+    let from = t
+        .request
+        .as_ref()
+        .map(|r| r.time)
+        .or(times.iter().min().copied())?;
     let until = times.into_iter().max().unwrap_or(from).max(from);
     Some((from, until))
 }
@@ -552,7 +602,10 @@ fn collect_kms(evidence: &Evidence, t: &mut JobTimeline) {
         .request
         .as_ref()
         .map(|r| (Some(r.region.clone()), r.account.clone()))
-        .unwrap_or((evidence.provenance.region.clone(), evidence.provenance.account.clone()));
+        .unwrap_or((
+            evidence.provenance.region.clone(),
+            evidence.provenance.account.clone(),
+        ));
     for e in evidence
         .events
         .iter()
@@ -564,9 +617,10 @@ fn collect_kms(evidence: &Evidence, t: &mut JobTimeline) {
             .or_else(|| e.resource_arns("AWS::KMS::Key").next())
             .map(|k| keys::resolve(evidence, k, region.as_deref(), account.as_deref()));
         let in_span = span.is_some_and(|w| w.contains(e.event_time));
-        let mentions_job = context
-            .and_then(Value::as_object)
-            .is_some_and(|c| c.values().any(|v| v.as_str().is_some_and(|s| s.contains(&t.job_id.0))));
+        let mentions_job = context.and_then(Value::as_object).is_some_and(|c| {
+            c.values()
+                .any(|v| v.as_str().is_some_and(|s| s.contains(&t.job_id.0)))
+        });
         let (tie, object_key) = if let Some(k) = s3_arn.and_then(|a| object_arns.get(a)) {
             ("object", Some(k.clone()))
         } else if s3_arn.is_some() && s3_arn == bucket.as_deref() && in_span {
@@ -597,11 +651,15 @@ fn collect_kms(evidence: &Evidence, t: &mut JobTimeline) {
 /// The job's window and whether the CloudTrail evidence covers it.
 fn job_window(evidence: &Evidence, t: &JobTimeline) -> Result<TimeWindow, String> {
     let Some((from, until)) = job_span(t) else {
-        return Err("no record of the job's start or of any write it made: its time is unknown".into());
+        return Err(
+            "no record of the job's start or of any write it made: its time is unknown".into(),
+        );
     };
     let job = TimeWindow { from, until };
     match evidence.cloudtrail_window {
-        None => Err("the evidence does not state which time range its CloudTrail records cover".into()),
+        None => {
+            Err("the evidence does not state which time range its CloudTrail records cover".into())
+        }
         Some(w) if w.contains(from) && w.contains(until) => Ok(job),
         Some(w) => Err(format!(
             "the job ran {} to {}, the CloudTrail evidence covers {} to {}",
@@ -643,7 +701,11 @@ fn coverage(evidence: &Evidence, t: &JobTimeline, window: Result<TimeWindow, Str
                     read_only: false,
                     resource: Some(("AWS::S3::Object", &arn)),
                 },
-                &format!("S3 write data events for s3://{}/{}", out.bucket, out.job_prefix(&t.job_id)),
+                &format!(
+                    "S3 write data events for s3://{}/{}",
+                    out.bucket,
+                    out.job_prefix(&t.job_id)
+                ),
             )
         }
     };
@@ -678,7 +740,9 @@ fn trail_logs(
 ) -> Logging {
     if evidence.trails.is_empty() {
         return Logging::Unknown {
-            reason: format!("no trail configuration in the evidence, so whether {what} were logged is unknown"),
+            reason: format!(
+                "no trail configuration in the evidence, so whether {what} were logged is unknown"
+            ),
         };
     }
     let mut unknown = Vec::new();
@@ -687,7 +751,10 @@ fn trail_logs(
         let name = trail.arn.clone().unwrap_or_else(|| trail.name.clone());
         let in_region = trail.is_multi_region
             || region.is_none()
-            || trail.home_region.as_deref().is_none_or(|h| Some(h) == region);
+            || trail
+                .home_region
+                .as_deref()
+                .is_none_or(|h| Some(h) == region);
         if !in_region {
             not.push(format!("{name} is a single-Region trail elsewhere"));
             continue;
@@ -703,11 +770,14 @@ fn trail_logs(
             }
             Some(true) => {}
         }
-        if let (Some(since), Some(start)) = (trail.start_logging_time, start) {
-            if since > start {
-                not.push(format!("{name} started logging at {}, after the job started", rfc3339(since)));
-                continue;
-            }
+        if let (Some(since), Some(start)) = (trail.start_logging_time, start)
+            && since > start
+        {
+            not.push(format!(
+                "{name} started logging at {}, after the job started",
+                rfc3339(since)
+            ));
+            continue;
         }
         match &trail.selectors {
             None => unknown.push(format!("{name}: event selectors not collected")),
@@ -718,7 +788,10 @@ fn trail_logs(
     }
     if !unknown.is_empty() {
         Logging::Unknown {
-            reason: format!("whether {what} were logged is unknown: {}", unknown.join("; ")),
+            reason: format!(
+                "whether {what} were logged is unknown: {}",
+                unknown.join("; ")
+            ),
         }
     } else {
         Logging::NotLogged {
@@ -781,7 +854,11 @@ fn entries(evidence: &Evidence, t: &JobTimeline) -> Vec<Entry> {
             evidence: r.event.clone(),
         });
         for again in &r.resubmissions {
-            let time = evidence.events.iter().find(|e| &e.evidence() == again).map(|e| e.event_time);
+            let time = evidence
+                .events
+                .iter()
+                .find(|e| &e.evidence() == again)
+                .map(|e| e.event_time);
             out.push(Entry {
                 time,
                 actor: r.caller.clone(),
@@ -797,7 +874,8 @@ fn entries(evidence: &Evidence, t: &JobTimeline) -> Vec<Entry> {
             for e in evidence.events.iter().filter(|e| {
                 s3_target(e) == Some((doc.bucket.as_str(), doc.key.as_str()))
                     && e.event_time >= r.time
-                    && job_span(t).is_some_and(|(_, until)| e.event_time <= until + Duration::minutes(5))
+                    && job_span(t)
+                        .is_some_and(|(_, until)| e.event_time <= until + Duration::minutes(5))
             }) {
                 out.push(Entry {
                     time: Some(e.event_time),
@@ -820,7 +898,9 @@ fn entries(evidence: &Evidence, t: &JobTimeline) -> Vec<Entry> {
                 .filter(|e| {
                     s3_target(e).is_some_and(|(b, k)| b == o.bucket && k.starts_with(&prefix))
                         || (matches!(e.event_name.as_str(), "DeleteObject" | "DeleteObjects")
-                            && deleted_keys(e, &o.bucket).iter().any(|k| k.starts_with(&prefix)))
+                            && deleted_keys(e, &o.bucket)
+                                .iter()
+                                .any(|k| k.starts_with(&prefix)))
                 })
                 .collect()
         }
@@ -834,11 +914,17 @@ fn entries(evidence: &Evidence, t: &JobTimeline) -> Vec<Entry> {
             .find(|w| w.event == e.evidence());
         let (encryption, key) = match write {
             Some(w) => {
-                let bk = str_ci(&e.response_elements, "x-amz-server-side-encryption-bucket-key-enabled")
-                    .is_some_and(|v| v == "true")
-                    || get_ci(&e.response_elements, "x-amz-server-side-encryption-bucket-key-enabled")
-                        .and_then(Value::as_bool)
-                        .unwrap_or(false);
+                let bk = str_ci(
+                    &e.response_elements,
+                    "x-amz-server-side-encryption-bucket-key-enabled",
+                )
+                .is_some_and(|v| v == "true")
+                    || get_ci(
+                        &e.response_elements,
+                        "x-amz-server-side-encryption-bucket-key-enabled",
+                    )
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false);
                 let (mut l, k) = enc_label(&w.sse, w.key.as_ref(), bk);
                 if let Some(a) = &w.sse_applied {
                     l = format!("{l} ({a})");
@@ -916,7 +1002,7 @@ fn entries(evidence: &Evidence, t: &JobTimeline) -> Vec<Entry> {
             evidence: o.evidence(),
         });
     }
-    out.sort_by(|a, b| a.time.cmp(&b.time));
+    out.sort_by_key(|a| a.time);
     out
 }
 

@@ -151,16 +151,56 @@ mod tests {
     #[test]
     fn basic_selector_table() {
         let cases: &[(&str, EventSelectors, EventShape, bool)] = &[
-            ("all buckets", basic("All", true, &[], &["arn:aws:s3"]), put(), true),
-            ("this bucket", basic("All", true, &[], &["arn:aws:s3:::results/"]), put(), true),
-            ("this prefix", basic("WriteOnly", true, &[], &["arn:aws:s3:::results/secure/"]), put(), true),
-            ("other bucket", basic("All", true, &[], &["arn:aws:s3:::other/"]), put(), false),
-            ("reads only", basic("ReadOnly", true, &[], &["arn:aws:s3"]), put(), false),
-            ("no data resources", basic("All", true, &[], &[]), put(), false),
+            (
+                "all buckets",
+                basic("All", true, &[], &["arn:aws:s3"]),
+                put(),
+                true,
+            ),
+            (
+                "this bucket",
+                basic("All", true, &[], &["arn:aws:s3:::results/"]),
+                put(),
+                true,
+            ),
+            (
+                "this prefix",
+                basic("WriteOnly", true, &[], &["arn:aws:s3:::results/secure/"]),
+                put(),
+                true,
+            ),
+            (
+                "other bucket",
+                basic("All", true, &[], &["arn:aws:s3:::other/"]),
+                put(),
+                false,
+            ),
+            (
+                "reads only",
+                basic("ReadOnly", true, &[], &["arn:aws:s3"]),
+                put(),
+                false,
+            ),
+            (
+                "no data resources",
+                basic("All", true, &[], &[]),
+                put(),
+                false,
+            ),
             ("kms logged", basic("All", true, &[], &[]), gdk(), true),
-            ("kms excluded", basic("All", true, &["kms.amazonaws.com"], &[]), gdk(), false),
+            (
+                "kms excluded",
+                basic("All", true, &["kms.amazonaws.com"], &[]),
+                gdk(),
+                false,
+            ),
             ("mgmt off", basic("All", false, &[], &[]), gdk(), false),
-            ("write-only drops read-only kms calls", basic("WriteOnly", true, &[], &[]), gdk(), false),
+            (
+                "write-only drops read-only kms calls",
+                basic("WriteOnly", true, &[], &[]),
+                gdk(),
+                false,
+            ),
         ];
         for (name, sel, ev, want) in cases {
             assert_eq!(logs(sel, ev), *want, "{name}");
@@ -179,18 +219,85 @@ mod tests {
         };
         let cases: Vec<(&str, EventSelectors, EventShape, bool)> = vec![
             ("all objects", data(vec![]), put(), true),
-            ("bucket prefix", data(vec![fs("resources.ARN", "StartsWith", &["arn:aws:s3:::results/"])]), put(), true),
-            ("other prefix", data(vec![fs("resources.ARN", "StartsWith", &["arn:aws:s3:::other/"])]), put(), false),
-            ("excluded prefix", data(vec![fs("resources.ARN", "NotStartsWith", &["arn:aws:s3:::results/"])]), put(), false),
-            ("reads only", data(vec![fs("readOnly", "Equals", &["true"])]), put(), false),
-            ("writes only", data(vec![fs("readOnly", "Equals", &["false"])]), put(), true),
-            ("put only", data(vec![fs("eventName", "Equals", &["PutObject"])]), put(), true),
-            ("identity condition cannot guarantee", data(vec![fs("userIdentity.arn", "NotStartsWith", &["arn:aws:iam::1:role/x"])]), put(), false),
-            ("management all", advanced(vec![vec![fs("eventCategory", "Equals", &["Management"])]]), gdk(), true),
-            ("management without kms", advanced(vec![vec![
-                fs("eventCategory", "Equals", &["Management"]),
-                fs("eventSource", "NotEquals", &["kms.amazonaws.com"])]]), gdk(), false),
-            ("management only selector does not log data", advanced(vec![vec![fs("eventCategory", "Equals", &["Management"])]]), put(), false),
+            (
+                "bucket prefix",
+                data(vec![fs(
+                    "resources.ARN",
+                    "StartsWith",
+                    &["arn:aws:s3:::results/"],
+                )]),
+                put(),
+                true,
+            ),
+            (
+                "other prefix",
+                data(vec![fs(
+                    "resources.ARN",
+                    "StartsWith",
+                    &["arn:aws:s3:::other/"],
+                )]),
+                put(),
+                false,
+            ),
+            (
+                "excluded prefix",
+                data(vec![fs(
+                    "resources.ARN",
+                    "NotStartsWith",
+                    &["arn:aws:s3:::results/"],
+                )]),
+                put(),
+                false,
+            ),
+            (
+                "reads only",
+                data(vec![fs("readOnly", "Equals", &["true"])]),
+                put(),
+                false,
+            ),
+            (
+                "writes only",
+                data(vec![fs("readOnly", "Equals", &["false"])]),
+                put(),
+                true,
+            ),
+            (
+                "put only",
+                data(vec![fs("eventName", "Equals", &["PutObject"])]),
+                put(),
+                true,
+            ),
+            (
+                "identity condition cannot guarantee",
+                data(vec![fs(
+                    "userIdentity.arn",
+                    "NotStartsWith",
+                    &["arn:aws:iam::1:role/x"],
+                )]),
+                put(),
+                false,
+            ),
+            (
+                "management all",
+                advanced(vec![vec![fs("eventCategory", "Equals", &["Management"])]]),
+                gdk(),
+                true,
+            ),
+            (
+                "management without kms",
+                advanced(vec![vec![
+                    fs("eventCategory", "Equals", &["Management"]),
+                    fs("eventSource", "NotEquals", &["kms.amazonaws.com"]),
+                ]]),
+                gdk(),
+                false,
+            ),
+            (
+                "management only selector does not log data",
+                advanced(vec![vec![fs("eventCategory", "Equals", &["Management"])]]),
+                put(),
+                false,
+            ),
         ];
         for (name, sel, ev, want) in &cases {
             assert_eq!(logs(sel, ev), *want, "{name}");

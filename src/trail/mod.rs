@@ -1,58 +1,60 @@
-//! CloudTrail trail log files: decoding (gzip + `{"Records":[…]}`) and time ranges from names.
+//! Stage 1b: CloudTrail trail log files, from a folder to the few records that matter.
 //!
-//! First, simple version: the fast parallel scanner replaces the internals, keeping these
-//! signatures (the bundle loader calls them).
+//! The pipeline inside: [`layout`] lists a trail folder and prunes it by the jobs' time
+//! windows (delivery lag included), [`inflate`] decompresses a file, [`filter`] decides
+//! from raw bytes which records can matter and from parsed ones which do, and [`scan`] runs
+//! that in parallel with bounded memory, turning unusable files into evidence problems.
+//! [`synth`] writes realistic synthetic trails for tests and the benchmark.
 
-use std::io::Read;
+pub mod filter;
+pub mod inflate;
+pub mod layout;
+pub mod scan;
+pub mod synth;
 
-use chrono::{DateTime, Duration, NaiveDateTime, Utc};
-use serde::Deserialize;
+use chrono::{DateTime, Utc};
+
+pub use filter::RecordFilter;
+pub use layout::{FileKind, Listing, LogName, TrailDirError, TrailFile, list_trail_dir};
+pub use scan::{ScanOptions, ScanOutcome, ScanProgress, ScanStats, scan_files, scan_trail_dir};
 
 use crate::model::TrailEvent;
 
-/// Why a log file could not be used.
+/// Why a log file could not be used (all of its records are then dropped).
 #[derive(Debug, thiserror::Error)]
 pub enum TrailFileError {
+    #[error("cannot read file: {0}")]
+    Read(std::io::Error),
+    #[error("empty file")]
+    Empty,
     #[error("gzip stream is corrupt or truncated: {0}")]
     Gzip(std::io::Error),
     #[error("invalid CloudTrail log JSON: {0}")]
-    Json(serde_json::Error),
-}
-
-#[derive(Deserialize)]
-struct LogFile {
-    #[serde(rename = "Records")]
-    records: Vec<TrailEvent>,
+    Json(String),
+    #[error("record {index} is not a CloudTrail record: {source}")]
+    Record {
+        index: usize,
+        source: serde_json::Error,
+    },
 }
 
 /// Decodes one log file's bytes (gzip detected by its magic bytes, else plain JSON) into
-/// its records. Any error rejects the whole file: a partial file could hide the one event
-/// that matters.
+/// all its records. Any error rejects the whole file: a partial file could hide the one
+/// event that matters.
 pub fn decode_log_file(bytes: &[u8]) -> Result<Vec<TrailEvent>, TrailFileError> {
-    let json: std::borrow::Cow<[u8]> = if bytes.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        flate2::read::MultiGzDecoder::new(bytes)
-            .read_to_end(&mut out)
-            .map_err(TrailFileError::Gzip)?;
-        out.into()
+    let mut inflater = inflate::Inflater::default();
+    let json = if inflate::is_gzip(bytes) {
+        inflater.inflate(bytes).map_err(TrailFileError::Gzip)?
     } else {
-        bytes.into()
+        bytes
     };
-    let file: LogFile = serde_json::from_slice(&json).map_err(TrailFileError::Json)?;
-    Ok(file.records)
+    scan::select_records(json, &RecordFilter::all(), &mut ScanStats::default())
 }
 
 /// The time range a CloudTrail log file's records may fall in, from its name
-/// (`{account}_CloudTrail_{region}_{YYYYMMDDTHHmmZ}_{unique}.json.gz`). The name's time is
-/// the delivery time: records are up to about 15 minutes older (widened to an hour here, as
-/// late delivery happens), never newer than five minutes after it.
+/// (`{account}_CloudTrail_{region}_{YYYYMMDDTHHmmZ}_{unique}.json.gz`): the name's time is
+/// the delivery time, records are older by up to [`layout::DELIVERY_LAG_MARGIN`] and newer
+/// by at most [`layout::CLOCK_SKEW_MARGIN`].
 pub fn file_time_range(path: &str) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
-    let name = path.rsplit('/').next()?;
-    let stamp = name
-        .split('_')
-        .find(|p| p.len() == 14 && p.as_bytes()[8] == b'T' && p.ends_with('Z'))?;
-    let t = NaiveDateTime::parse_from_str(stamp, "%Y%m%dT%H%MZ")
-        .ok()?
-        .and_utc();
-    Some((t - Duration::hours(1), t + Duration::minutes(5)))
+    layout::parse_log_name(path).map(|n| n.time_range())
 }

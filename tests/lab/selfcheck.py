@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
+import traceback
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -306,6 +306,18 @@ def run_api_shapes(c: Checks, lab: Lab) -> None:
             (len(page["Events"]), len(rest["Events"])))
     c.check("[api] LookupEvents EndTime", lab.ct.lookup_events(
         EndTime=time.time() - 3600)["Events"] == [])
+    plain = lab.tx.start_document_analysis(
+        DocumentLocation=params["DocumentLocation"], FeatureTypes=["TABLES"],
+        OutputConfig={"S3Bucket": OUTPUT_BUCKET})
+    listing = lab.s3.list_objects_v2(Bucket=OUTPUT_BUCKET, Prefix="textract_output/")
+    c.check("[api] default prefix textract_output", sorted(
+        o["Key"] for o in listing.get("Contents", [])) == [
+        f"textract_output/{plain['JobId']}/{n}" for n in (".s3_access_check", "1", "2")])
+    lab.faults({"wrong_key": "alias/does-not-exist"})
+    broken = lab.tx.start_document_analysis(**params, KMSKeyId=setup["kms"]["alias"])["JobId"]
+    lab.faults({"wrong_key": None})
+    c.check("[api] failed output write fails the job", lab.tx.get_document_analysis(
+        JobId=broken)["JobStatus"] == "FAILED")
     raw: list[bytes] = []
     lab.s3.meta.events.register("after-call.s3.GetBucketVersioning",
                                 lambda http_response, **_: raw.append(http_response.content))
@@ -335,7 +347,8 @@ def main() -> int:
                 run_scenario(c, lab, name)
             run_faults(c, lab)
             run_api_shapes(c, lab)
-        except (ClientError, urllib.error.URLError, KeyError) as exc:
+        except Exception as exc:  # any crash is a failed check, with its trace
+            traceback.print_exc()
             c.check("no unexpected error", False, repr(exc))
         finally:
             if args.endpoint is None:

@@ -1,0 +1,1 @@
+"""The local AWS lab for textract-audit (see tests/lab/README.md)."""

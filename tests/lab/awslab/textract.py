@@ -224,12 +224,17 @@ class Textract:
         writer = job.actor.on_behalf(SOURCE)
         session = f"textract:{job.job_id}"
         headers = self._output_encryption(job)
-        self.s3.put_object(job.output_bucket, f"{job.folder()}/{ACCESS_CHECK}", b"", headers,
-                           writer, session)
-        for page in range(1, job.pages + 1):
-            body = json.dumps(job.result_document(page)).encode()
-            self.s3.put_object(job.output_bucket, f"{job.folder()}/{page}", body, headers,
-                               writer, session)
+        objects = [(ACCESS_CHECK, b"")] + [
+            (str(page), json.dumps(job.result_document(page)).encode())
+            for page in range(1, job.pages + 1)
+        ]
+        for name, body in objects:
+            reply = self.s3.put_object(job.output_bucket, f"{job.folder()}/{name}", body,
+                                       headers, writer, session)
+            if not reply.ok:
+                job.status = "FAILED"
+                job.status_message = f"Unable to write output to S3 (HTTP {reply.status})"
+                return
         overwrite = self.faults.get("overwrite_after_completion")
         if overwrite:
             self._overwrite(job, overwrite.get("key_suffix", ""))

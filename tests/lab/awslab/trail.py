@@ -20,7 +20,7 @@ from moto.cloudtrail.models import cloudtrail_backends
 
 from .common import ACCOUNT_ID, Actor, Reply, aws_json_error, ct_time, json_reply, new_id, utcnow
 
-#: ``put(bucket, key, body)`` used to deliver log files (an S3 write that is not itself logged).
+#: ``deliver(bucket, key, gzip_body, trail_kms_key)``: writes one log file (not itself logged).
 Deliver = Callable[[str, str, bytes, str | None], None]
 
 LOOKUP_PAGE_MAX = 50

@@ -1,0 +1,462 @@
+//! Stage 1b (trail files), step 1: listing a trail directory and pruning it by time.
+//!
+//! Knows CloudTrail's delivery layout (`AWSLogs/[{o-id}/]{account}/CloudTrail/{region}/
+//! YYYY/MM/DD/{account}_CloudTrail_{region}_{YYYYMMDDTHHmmZ}_{unique}.json.gz`), reads
+//! account, region and delivery time from names, and skips whole date directories whose
+//! files cannot hold events of any job window. Any other folder of `.json.gz`/`.json` files
+//! is accepted too; their files are read whatever their time.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
+
+use crate::model::{EvidenceProblem, ProblemScope, TimeWindow};
+
+/// How much older than its file's name time a record can be. CloudTrail documents
+/// delivery "within about 15 minutes"; late deliveries of up to an hour have been seen, so
+/// the margin is four times the documented lag.
+pub const DELIVERY_LAG_MARGIN: Duration = Duration::hours(1);
+
+/// How much newer than its file's name time a record can be: none in principle, five
+/// minutes for clock skew between the recording host and the delivering one.
+pub const CLOCK_SKEW_MARGIN: Duration = Duration::minutes(5);
+
+/// What a file found under the trail directory is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    /// A log file (`.json.gz` or `.json`): read.
+    Log,
+    /// A digest file (`CloudTrail-Digest` in its path): integrity data, not records.
+    Digest,
+    /// Anything else: not read, reported.
+    Other,
+}
+
+/// What a CloudTrail log file name says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogName {
+    pub account: String,
+    pub region: String,
+    /// The delivery time in the name (`YYYYMMDDTHHmmZ`).
+    pub delivered: DateTime<Utc>,
+    /// The organization id (`o-…`) for organization trails, from the path.
+    pub org_id: Option<String>,
+}
+
+impl LogName {
+    /// The time range this file's records can fall in (see [`DELIVERY_LAG_MARGIN`]).
+    pub fn time_range(&self) -> (DateTime<Utc>, DateTime<Utc>) {
+        (
+            self.delivered - DELIVERY_LAG_MARGIN,
+            self.delivered + CLOCK_SKEW_MARGIN,
+        )
+    }
+}
+
+/// One listed file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrailFile {
+    pub path: PathBuf,
+    pub kind: FileKind,
+    /// Parsed from the name; `None` when the name is not a CloudTrail name.
+    pub name: Option<LogName>,
+    /// Size on disk (compressed size for `.json.gz`).
+    pub size: u64,
+}
+
+impl TrailFile {
+    /// The file's record time range, `(None, None)` when its name has no time.
+    pub fn time_range(&self) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+        match &self.name {
+            Some(n) => {
+                let (from, until) = n.time_range();
+                (Some(from), Some(until))
+            }
+            None => (None, None),
+        }
+    }
+
+    /// A problem about this file, scoped to the CloudTrail time range it covers.
+    pub fn problem(&self, reason: impl Into<String>) -> EvidenceProblem {
+        let (from, until) = self.time_range();
+        EvidenceProblem {
+            subject: self.path.display().to_string(),
+            reason: reason.into(),
+            scope: ProblemScope::CloudTrail { from, until },
+        }
+    }
+}
+
+/// The files to read, after pruning, and what the walk saw.
+#[derive(Debug, Default)]
+pub struct Listing {
+    /// Log files to read, sorted by path.
+    pub files: Vec<TrailFile>,
+    /// Every file seen (log, digest, other), pruned ones included.
+    pub files_listed: u64,
+    /// Log files left out because their name time is outside every window.
+    pub files_pruned: u64,
+    /// Digest and other files, not read.
+    pub files_skipped: u64,
+    /// Date directories (`YYYY/MM/DD`, `YYYY/MM`, `YYYY`) left out without being listed.
+    pub dirs_pruned: u64,
+    /// Directories that could not be read, misplaced digests and unknown objects.
+    pub problems: Vec<EvidenceProblem>,
+}
+
+/// Why a trail directory could not be listed at all.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot list trail directory {path}: {source}")]
+pub struct TrailDirError {
+    pub path: PathBuf,
+    #[source]
+    pub source: std::io::Error,
+}
+
+/// Classifies a path by its name: digest when `CloudTrail-Digest` is in the path, log for
+/// `.json.gz`/`.json`, other otherwise.
+pub fn classify(path: &Path) -> FileKind {
+    let text = path.to_string_lossy();
+    if text.contains("CloudTrail-Digest") {
+        FileKind::Digest
+    } else if text.ends_with(".json.gz") || text.ends_with(".json") {
+        FileKind::Log
+    } else {
+        FileKind::Other
+    }
+}
+
+/// Parses `{account}_CloudTrail_{region}_{YYYYMMDDTHHmmZ}_{unique}.json[.gz]` out of a
+/// path; the organization id comes from an `o-…` folder right after `AWSLogs`.
+pub fn parse_log_name(path: &str) -> Option<LogName> {
+    let name = path.rsplit(['/', '\\']).next()?;
+    let mut parts = name.splitn(5, '_');
+    let account = parts.next()?;
+    if parts.next()? != "CloudTrail" {
+        return None;
+    }
+    let region = parts.next()?;
+    let stamp = parts.next()?;
+    parts.next()?; // the unique part must be there
+    if account.is_empty() || region.is_empty() || stamp.len() != 14 {
+        return None;
+    }
+    let delivered = NaiveDateTime::parse_from_str(stamp, "%Y%m%dT%H%MZ")
+        .ok()?
+        .and_utc();
+    let mut components = path.split(['/', '\\']);
+    let org_id = components
+        .by_ref()
+        .find(|c| *c == "AWSLogs")
+        .and_then(|_| components.next())
+        .filter(|c| c.starts_with("o-"))
+        .map(str::to_owned);
+    Some(LogName {
+        account: account.to_owned(),
+        region: region.to_owned(),
+        delivered,
+        org_id,
+    })
+}
+
+/// Whether a record time range overlaps any window; no windows means everything is wanted.
+fn wanted(windows: &[TimeWindow], from: DateTime<Utc>, until: DateTime<Utc>) -> bool {
+    windows.is_empty() || windows.iter().any(|w| w.overlaps(Some(from), Some(until)))
+}
+
+/// For a directory at `CloudTrail/{region}/YYYY[/MM[/DD]]`, the delivery times its files
+/// can have, as `[start, end)`.
+fn date_dir_span(components: &[String]) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    let at = components.iter().rposition(|c| c == "CloudTrail")?;
+    let date: Vec<u32> = components
+        .get(at + 2..)?
+        .iter()
+        .map(|c| c.parse().ok())
+        .collect::<Option<_>>()?;
+    let day = |y: i32, m: u32, d: u32| {
+        Some(
+            NaiveDate::from_ymd_opt(y, m, d)?
+                .and_hms_opt(0, 0, 0)?
+                .and_utc(),
+        )
+    };
+    match date[..] {
+        [y] => Some((day(y as i32, 1, 1)?, day(y as i32 + 1, 1, 1)?)),
+        [y, m] => {
+            let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+            Some((day(y as i32, m, 1)?, day(ny as i32, nm, 1)?))
+        }
+        [y, m, d] => {
+            let start = day(y as i32, m, d)?;
+            Some((start, start + Duration::days(1)))
+        }
+        _ => None,
+    }
+}
+
+/// Lists `root` recursively and prunes by `windows` (empty: keep everything). Folders named
+/// `CloudTrail-Digest` and `CloudTrail-Insight` are not entered: they hold no event records.
+pub fn list_trail_dir(root: &Path, windows: &[TimeWindow]) -> Result<Listing, TrailDirError> {
+    let mut listing = Listing::default();
+    let meta = std::fs::metadata(root).map_err(|source| TrailDirError {
+        path: root.to_owned(),
+        source,
+    })?;
+    if meta.is_file() {
+        visit_file(root.to_owned(), meta.len(), windows, &mut listing);
+    } else {
+        std::fs::read_dir(root).map_err(|source| TrailDirError {
+            path: root.to_owned(),
+            source,
+        })?;
+        walk(root, &mut Vec::new(), windows, &mut listing);
+    }
+    listing.files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(listing)
+}
+
+fn walk(dir: &Path, components: &mut Vec<String>, windows: &[TimeWindow], out: &mut Listing) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) => {
+            let scope = match date_dir_span(components) {
+                Some((start, end)) => ProblemScope::CloudTrail {
+                    from: Some(start - DELIVERY_LAG_MARGIN),
+                    until: Some(end + CLOCK_SKEW_MARGIN),
+                },
+                None => ProblemScope::CloudTrail {
+                    from: None,
+                    until: None,
+                },
+            };
+            out.problems.push(EvidenceProblem {
+                subject: dir.display().to_string(),
+                reason: format!("cannot list directory: {e}"),
+                scope,
+            });
+            return;
+        }
+    };
+    for entry in entries {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) => {
+                out.problems.push(EvidenceProblem {
+                    subject: dir.display().to_string(),
+                    reason: format!("cannot list directory: {e}"),
+                    scope: ProblemScope::CloudTrail {
+                        from: None,
+                        until: None,
+                    },
+                });
+                continue;
+            }
+        };
+        let path = entry.path();
+        // Follows symlinks, as a user pointing at a folder of links expects.
+        let Ok(meta) = std::fs::metadata(&path) else {
+            out.problems.push(EvidenceProblem {
+                subject: path.display().to_string(),
+                reason: "cannot read file metadata (dangling link?)".into(),
+                scope: ProblemScope::CloudTrail {
+                    from: None,
+                    until: None,
+                },
+            });
+            continue;
+        };
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if meta.is_dir() {
+            if name == "CloudTrail-Digest" || name == "CloudTrail-Insight" {
+                continue;
+            }
+            components.push(name);
+            match date_dir_span(components) {
+                Some((start, end))
+                    if !wanted(
+                        windows,
+                        start - DELIVERY_LAG_MARGIN,
+                        end + CLOCK_SKEW_MARGIN,
+                    ) =>
+                {
+                    out.dirs_pruned += 1;
+                }
+                _ => walk(&path, components, windows, out),
+            }
+            components.pop();
+        } else {
+            visit_file(path, meta.len(), windows, out);
+        }
+    }
+}
+
+fn visit_file(path: PathBuf, size: u64, windows: &[TimeWindow], out: &mut Listing) {
+    out.files_listed += 1;
+    let kind = classify(&path);
+    let name = parse_log_name(&path.to_string_lossy());
+    let file = TrailFile {
+        path,
+        kind,
+        name,
+        size,
+    };
+    match kind {
+        FileKind::Log => match &file.name {
+            Some(n) if !wanted(windows, n.time_range().0, n.time_range().1) => {
+                out.files_pruned += 1;
+            }
+            _ => out.files.push(file),
+        },
+        FileKind::Digest => {
+            out.files_skipped += 1;
+            out.problems
+                .push(file.problem("digest file outside a CloudTrail-Digest folder: not read"));
+        }
+        FileKind::Other => {
+            out.files_skipped += 1;
+            out.problems
+                .push(file.problem("not a CloudTrail log file (.json.gz or .json): not read"));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn parses_standard_and_org_trail_names() {
+        let p = "bucket/AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/20/\
+                 111122223333_CloudTrail_us-east-1_20261120T1005Z_a1B2c3D4e5F6g7H8.json.gz";
+        let n = parse_log_name(p).unwrap();
+        assert_eq!(n.account, "111122223333");
+        assert_eq!(n.region, "us-east-1");
+        assert_eq!(n.delivered, t("2026-11-20T10:05:00Z"));
+        assert_eq!(n.org_id, None);
+
+        let org = "AWSLogs/o-abc123def4/111122223333/CloudTrail/eu-west-3/2026/01/02/\
+                   111122223333_CloudTrail_eu-west-3_20260102T2355Z_x.json.gz";
+        let n = parse_log_name(org).unwrap();
+        assert_eq!(n.org_id.as_deref(), Some("o-abc123def4"));
+        assert_eq!(n.region, "eu-west-3");
+        assert_eq!(n.delivered, t("2026-01-02T23:55:00Z"));
+
+        assert_eq!(parse_log_name("plain/events.json.gz"), None);
+        assert_eq!(
+            parse_log_name("111122223333_CloudTrail_us-east-1_20261340T1005Z_a.json.gz"),
+            None,
+            "month 13 is not a time"
+        );
+        assert_eq!(
+            parse_log_name(
+                "111122223333_CloudTrail-Digest_us-east-1_t_us-east-1_20261120T100500Z.json.gz"
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn classifies_logs_digests_and_others() {
+        assert_eq!(classify(Path::new("a/b.json.gz")), FileKind::Log);
+        assert_eq!(classify(Path::new("a/b.json")), FileKind::Log);
+        assert_eq!(
+            classify(Path::new(
+                "AWSLogs/1/CloudTrail-Digest/r/2026/01/01/x.json.gz"
+            )),
+            FileKind::Digest
+        );
+        assert_eq!(classify(Path::new("a/README.md")), FileKind::Other);
+    }
+
+    #[test]
+    fn file_range_is_widened_by_the_documented_margins() {
+        let n = parse_log_name("1_CloudTrail_r_20261120T1005Z_u.json.gz").unwrap();
+        assert_eq!(
+            n.time_range(),
+            (t("2026-11-20T09:05:00Z"), t("2026-11-20T10:10:00Z"))
+        );
+    }
+
+    fn write(root: &Path, rel: &str) {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, b"{}").unwrap();
+    }
+
+    #[test]
+    fn prunes_files_and_date_directories_at_the_edges() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = "AWSLogs/111122223333/CloudTrail/us-east-1";
+        let f = |day: &str, stamp: &str| {
+            format!("{base}/{day}/111122223333_CloudTrail_us-east-1_{stamp}_u.json.gz")
+        };
+        // Window 2026-11-20 10:00..10:30.
+        let w = [TimeWindow {
+            from: t("2026-11-20T10:00:00Z"),
+            until: t("2026-11-20T10:30:00Z"),
+        }];
+        // Delivered 5 min before the window starts: records are older still, but
+        // clock skew makes it possible: kept.
+        write(dir.path(), &f("2026/11/20", "20261120T0955Z"));
+        // Delivered 6 minutes before: pruned.
+        write(dir.path(), &f("2026/11/20", "20261120T0954Z"));
+        // Delivered an hour after the window ends: its records may be that old: kept.
+        write(dir.path(), &f("2026/11/20", "20261120T1130Z"));
+        // One minute later: pruned.
+        write(dir.path(), &f("2026/11/20", "20261120T1131Z"));
+        // The next day's directory is pruned without listing.
+        write(dir.path(), &f("2026/11/21", "20261121T0000Z"));
+        // A whole other month and year.
+        write(dir.path(), &f("2026/10/20", "20261020T1000Z"));
+        write(dir.path(), &f("2025/11/20", "20251120T1000Z"));
+        // No time in the name: always read. Digest and other files: skipped, reported.
+        write(dir.path(), "loose/events.json");
+        write(dir.path(), "loose/CloudTrail-Digest-copy.json.gz");
+        write(dir.path(), "loose/notes.txt");
+        // Digest folders are not entered.
+        write(
+            dir.path(),
+            "AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2026/11/20/d.json.gz",
+        );
+
+        let l = list_trail_dir(dir.path(), &w).unwrap();
+        let names: Vec<String> = l
+            .files
+            .iter()
+            .map(|f| f.path.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "111122223333_CloudTrail_us-east-1_20261120T0955Z_u.json.gz",
+                "111122223333_CloudTrail_us-east-1_20261120T1130Z_u.json.gz",
+                "events.json"
+            ]
+        );
+        assert_eq!(l.files_pruned, 2);
+        assert_eq!(l.dirs_pruned, 3, "2026/11/21, 2026/10 and 2025");
+        assert_eq!(l.files_skipped, 2);
+        assert_eq!(l.files_listed, 7);
+        assert_eq!(l.problems.len(), 2);
+        assert!(l.problems.iter().all(|p| p.scope
+            == ProblemScope::CloudTrail {
+                from: None,
+                until: None
+            }));
+
+        // No windows: nothing pruned.
+        let all = list_trail_dir(dir.path(), &[]).unwrap();
+        assert_eq!(all.files.len(), 8);
+        assert_eq!((all.files_pruned, all.dirs_pruned), (0, 0));
+    }
+
+    #[test]
+    fn a_missing_directory_is_an_error_naming_it() {
+        let e = list_trail_dir(Path::new("/nonexistent/trail"), &[]).unwrap_err();
+        assert!(e.to_string().contains("/nonexistent/trail"), "{e}");
+    }
+}

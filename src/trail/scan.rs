@@ -1,0 +1,566 @@
+//! Stage 1b (trail files), step 4: the parallel scan of listed log files.
+//!
+//! Each worker takes the next file, reads it, inflates it into its own reused buffer, runs
+//! the [`RecordFilter`] prefilter over the whole file, and only when that may match splits
+//! `Records` into raw record slices (sonic-rs lazy iteration, no trees) and parses the
+//! records that pass the prefilter. Memory is bounded by one file per worker plus the
+//! matched events. A file that fails anywhere loses all its records and becomes an
+//! [`EvidenceProblem`]: a partial file could hide the decisive event.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use sonic_rs::JsonValueTrait;
+
+use crate::model::{EvidenceProblem, TimeWindow, TrailEvent};
+
+use super::TrailFileError;
+use super::filter::RecordFilter;
+use super::inflate::{Inflater, is_gzip};
+use super::layout::{Listing, TrailDirError, TrailFile, list_trail_dir};
+
+/// Counters a scan updates as it goes, for a progress display (read them from another
+/// thread while [`scan_files`] runs).
+#[derive(Debug, Default)]
+pub struct ScanProgress {
+    pub files_total: AtomicU64,
+    pub files_done: AtomicU64,
+    pub bytes_compressed_done: AtomicU64,
+    pub bytes_uncompressed_done: AtomicU64,
+}
+
+/// What a scan did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScanStats {
+    /// Files seen under the trail directory.
+    pub files_listed: u64,
+    /// Log files left out by time (see `layout::DELIVERY_LAG_MARGIN`).
+    pub files_pruned: u64,
+    /// Date directories left out by time without listing them.
+    pub dirs_pruned: u64,
+    /// Log files opened and inflated.
+    pub files_read: u64,
+    /// Read files that the prefilter skipped whole (no needle, no telling escape).
+    pub files_prefiltered: u64,
+    /// Digest and other files, not read.
+    pub files_skipped: u64,
+    /// Files that became problems.
+    pub files_bad: u64,
+    pub bytes_compressed: u64,
+    pub bytes_uncompressed: u64,
+    /// Records split out of files that passed the file prefilter.
+    pub records_seen: u64,
+    /// Records kept.
+    pub records_matched: u64,
+    pub elapsed: Duration,
+}
+
+/// The result of a scan: kept events (in file order, then record order), what it did, and
+/// the files that could not be used.
+#[derive(Debug, Clone, Default)]
+pub struct ScanOutcome {
+    pub events: Vec<TrailEvent>,
+    pub stats: ScanStats,
+    pub problems: Vec<EvidenceProblem>,
+}
+
+/// How to scan.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ScanOptions<'a> {
+    /// Job windows; files that cannot hold events in any of them are not read. Empty:
+    /// read everything.
+    pub windows: &'a [TimeWindow],
+    /// Worker threads; 0 means one per available core.
+    pub threads: usize,
+    pub progress: Option<&'a ScanProgress>,
+}
+
+/// Lists `root`, prunes it by `options.windows` and scans what is left.
+pub fn scan_trail_dir(
+    root: &Path,
+    filter: &RecordFilter,
+    options: &ScanOptions,
+) -> Result<ScanOutcome, TrailDirError> {
+    let started = Instant::now();
+    let listing = list_trail_dir(root, options.windows)?;
+    let mut outcome = scan_files(&listing.files, filter, options);
+    let Listing {
+        files_listed,
+        files_pruned,
+        files_skipped,
+        dirs_pruned,
+        mut problems,
+        ..
+    } = listing;
+    problems.append(&mut outcome.problems);
+    outcome.problems = problems;
+    outcome.stats = ScanStats {
+        files_listed,
+        files_pruned,
+        files_skipped,
+        dirs_pruned,
+        elapsed: started.elapsed(),
+        ..outcome.stats
+    };
+    Ok(outcome)
+}
+
+/// Scans the given log files in parallel (whatever their kind: the caller chose them).
+pub fn scan_files(
+    files: &[TrailFile],
+    filter: &RecordFilter,
+    options: &ScanOptions,
+) -> ScanOutcome {
+    let started = Instant::now();
+    let threads = match options.threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    }
+    .min(files.len().max(1));
+    if let Some(p) = options.progress {
+        p.files_total
+            .fetch_add(files.len() as u64, Ordering::Relaxed);
+    }
+    let next = AtomicU64::new(0);
+    let parts: Vec<WorkerResult> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| s.spawn(|| worker(files, filter, options.progress, &next)))
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| {
+                w.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
+
+    let mut stats = ScanStats::default();
+    let mut kept = Vec::new();
+    let mut problems = Vec::new();
+    for part in parts {
+        stats.files_read += part.stats.files_read;
+        stats.files_prefiltered += part.stats.files_prefiltered;
+        stats.files_bad += part.stats.files_bad;
+        stats.bytes_compressed += part.stats.bytes_compressed;
+        stats.bytes_uncompressed += part.stats.bytes_uncompressed;
+        stats.records_seen += part.stats.records_seen;
+        kept.extend(part.kept);
+        problems.extend(part.problems);
+    }
+    kept.sort_by_key(|(file, _)| *file);
+    problems.sort_by_key(|(file, _)| *file);
+    let events: Vec<TrailEvent> = kept.into_iter().flat_map(|(_, events)| events).collect();
+    stats.records_matched = events.len() as u64;
+    stats.elapsed = started.elapsed();
+    ScanOutcome {
+        events,
+        stats,
+        problems: problems.into_iter().map(|(_, p)| p).collect(),
+    }
+}
+
+#[derive(Default)]
+struct WorkerResult {
+    stats: ScanStats,
+    kept: Vec<(usize, Vec<TrailEvent>)>,
+    problems: Vec<(usize, EvidenceProblem)>,
+}
+
+fn worker(
+    files: &[TrailFile],
+    filter: &RecordFilter,
+    progress: Option<&ScanProgress>,
+    next: &AtomicU64,
+) -> WorkerResult {
+    let mut result = WorkerResult::default();
+    let mut raw = Vec::new();
+    let mut inflater = Inflater::default();
+    loop {
+        let index = next.fetch_add(1, Ordering::Relaxed) as usize;
+        let Some(file) = files.get(index) else {
+            return result;
+        };
+        let mut uncompressed = 0;
+        match scan_file(
+            file,
+            filter,
+            &mut raw,
+            &mut inflater,
+            &mut result.stats,
+            &mut uncompressed,
+        ) {
+            Ok(events) if !events.is_empty() => result.kept.push((index, events)),
+            Ok(_) => {}
+            Err(e) => {
+                result.stats.files_bad += 1;
+                result.problems.push((index, file.problem(e.to_string())));
+            }
+        }
+        if let Some(p) = progress {
+            p.files_done.fetch_add(1, Ordering::Relaxed);
+            p.bytes_compressed_done
+                .fetch_add(raw.len() as u64, Ordering::Relaxed);
+            p.bytes_uncompressed_done
+                .fetch_add(uncompressed, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Reads one file; `Err` is why the whole file is unusable.
+fn scan_file(
+    file: &TrailFile,
+    filter: &RecordFilter,
+    raw: &mut Vec<u8>,
+    inflater: &mut Inflater,
+    stats: &mut ScanStats,
+    uncompressed: &mut u64,
+) -> Result<Vec<TrailEvent>, TrailFileError> {
+    raw.clear();
+    std::fs::File::open(&file.path)
+        .and_then(|mut f| std::io::Read::read_to_end(&mut f, raw))
+        .map_err(TrailFileError::Read)?;
+    stats.files_read += 1;
+    stats.bytes_compressed += raw.len() as u64;
+    let json: &[u8] = if is_gzip(raw) {
+        inflater.inflate(raw).map_err(TrailFileError::Gzip)?
+    } else {
+        raw
+    };
+    *uncompressed = json.len() as u64;
+    stats.bytes_uncompressed += json.len() as u64;
+    select_records(json, filter, stats)
+}
+
+/// The records of one log file's JSON that `filter` keeps.
+pub(crate) fn select_records(
+    json: &[u8],
+    filter: &RecordFilter,
+    stats: &mut ScanStats,
+) -> Result<Vec<TrailEvent>, TrailFileError> {
+    let trimmed = json.trim_ascii();
+    if trimmed.is_empty() {
+        return Err(TrailFileError::Empty);
+    }
+    // Checked even for files the prefilter skips: a cut-off file lost records, and a file
+    // without `Records` is not a log file.
+    if !(trimmed.starts_with(b"{") && trimmed.ends_with(b"}")) {
+        return Err(TrailFileError::Json(
+            "not a {\"Records\": [...]} object (truncated?)".into(),
+        ));
+    }
+    if memchr::memmem::find(trimmed, b"\"Records\"").is_none() {
+        return Err(TrailFileError::Json("no \"Records\" member".into()));
+    }
+    if !filter.may_match(trimmed) {
+        stats.files_prefiltered += 1;
+        return Ok(Vec::new());
+    }
+    let invalid = |e: sonic_rs::Error| TrailFileError::Json(e.to_string());
+    let mut records = None;
+    for entry in sonic_rs::to_object_iter(trimmed) {
+        let (key, value) = entry.map_err(invalid)?;
+        if key == "Records" {
+            records = Some(value);
+        }
+    }
+    let records = records.ok_or_else(|| TrailFileError::Json("no \"Records\" member".into()))?;
+    if !records.is_array() {
+        return Err(TrailFileError::Json("\"Records\" is not an array".into()));
+    }
+    let mut kept = Vec::new();
+    for (index, record) in sonic_rs::to_array_iter(records.as_raw_str()).enumerate() {
+        let raw = record.map_err(invalid)?;
+        let raw = raw.as_raw_str();
+        stats.records_seen += 1;
+        if !filter.may_match(raw.as_bytes()) {
+            continue;
+        }
+        let record_error = |e: serde_json::Error| TrailFileError::Record { index, source: e };
+        let value = serde_json::from_str(raw).map_err(record_error)?;
+        if let Some(event) = filter.select(value).map_err(record_error)? {
+            kept.push(event);
+        }
+    }
+    Ok(kept)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::path::PathBuf;
+
+    use serde::Deserialize;
+    use serde_json::Value;
+
+    use super::*;
+    use crate::model::ProblemScope;
+    use crate::trail::synth::{CorpusSpec, write_corpus};
+    use crate::trail::{decode_log_file, inflate::Inflater};
+
+    fn samples_dir() -> PathBuf {
+        let dir = std::env::var_os("TEXTRACT_AUDIT_SAMPLES").map_or_else(
+            || PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/samples")),
+            PathBuf::from,
+        );
+        assert!(
+            dir.is_dir(),
+            "samples not found at {}: set TEXTRACT_AUDIT_SAMPLES",
+            dir.display()
+        );
+        dir.join("stratus-red-team")
+    }
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    fn put(root: &Path, rel: &str, bytes: &[u8]) -> PathBuf {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, bytes).unwrap();
+        p
+    }
+
+    fn options() -> ScanOptions<'static> {
+        ScanOptions {
+            threads: 2,
+            ..ScanOptions::default()
+        }
+    }
+
+    #[test]
+    fn real_samples_decode_and_scan() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut total = 0;
+        for entry in std::fs::read_dir(samples_dir()).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "json") {
+                continue;
+            }
+            let array: Vec<Value> = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+            let file = format!(
+                "{{\"Records\":{}}}",
+                std::fs::read_to_string(&path).unwrap()
+            );
+            let events = decode_log_file(&gzip(file.as_bytes())).unwrap();
+            assert_eq!(events.len(), array.len(), "{}", path.display());
+            assert_eq!(decode_log_file(file.as_bytes()).unwrap(), events);
+            total += events.len();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            put(dir.path(), &format!("{name}.gz"), &gzip(file.as_bytes()));
+        }
+        assert_eq!(total, 310, "the samples README counts 310 records");
+
+        // The sample that updates event selectors, found by its event name: a needle that
+        // occurs in exactly one place of the whole corpus.
+        let filter = RecordFilter::needles(&["PutEventSelectors".into()]);
+        let out = scan_trail_dir(dir.path(), &filter, &options()).unwrap();
+        assert!(out.problems.is_empty(), "{:?}", out.problems);
+        assert_eq!(out.stats.files_read, 35);
+        assert!(out.stats.files_prefiltered >= 30, "{:?}", out.stats);
+        let names: Vec<&str> = out.events.iter().map(|e| e.event_name.as_str()).collect();
+        assert_eq!(names, ["PutEventSelectors"]);
+        assert_eq!(
+            out.events[0].actor(),
+            "arn:aws:iam::958312252124:user/christophe"
+        );
+    }
+
+    const JOB: &str = "9a8b7c6d5e4f30211203f4e5d6c7b8a99a8b7c6d5e4f30211203f4e5d6c7b8a9";
+
+    fn record(name: &str, key: &str) -> String {
+        format!(
+            r#"{{"eventID":"{name}","eventTime":"2026-11-20T10:00:00Z","eventSource":"s3.amazonaws.com","eventName":"{name}","requestParameters":{{"key":"{key}"}}}}"#
+        )
+    }
+
+    #[test]
+    fn bad_files_become_named_problems_and_the_scan_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = "AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/20";
+        let name =
+            |stamp: &str| format!("{base}/111122223333_CloudTrail_us-east-1_{stamp}_u.json.gz");
+        let good = format!(
+            r#"{{"Records":[{}]}}"#,
+            record("Good", &format!("out/{JOB}/1"))
+        );
+        put(dir.path(), &name("20261120T1000Z"), &gzip(good.as_bytes()));
+        let truncated = gzip(good.as_bytes());
+        put(
+            dir.path(),
+            &name("20261120T1005Z"),
+            &truncated[..truncated.len() - 10],
+        );
+        put(
+            dir.path(),
+            &name("20261120T1010Z"),
+            &gzip(format!(r#"{{"Records":[{},{{"eventID": ]}}"#, record("Lost", JOB)).as_bytes()),
+        );
+        let bad_type =
+            record("Typed", &format!("out/{JOB}/2")).replace(r#""2026-11-20T10:00:00Z""#, "12");
+        put(
+            dir.path(),
+            &name("20261120T1015Z"),
+            &gzip(format!(r#"{{"Records":[{},{bad_type}]}}"#, record("Lost2", JOB)).as_bytes()),
+        );
+        put(dir.path(), &name("20261120T1020Z"), b"");
+        put(dir.path(), &name("20261120T1025Z"), &gzip(b""));
+        // Cut off after a record that does not match: still a problem (records were lost).
+        put(
+            dir.path(),
+            &name("20261120T1030Z"),
+            &gzip(br#"{"Records":[{"eventID":"x"},"#),
+        );
+        put(
+            dir.path(),
+            &name("20261120T1035Z"),
+            &gzip(br#"{"NotRecords":[]}"#),
+        );
+        put(
+            dir.path(),
+            &format!("{base}/CloudTrail-Digest.json.gz"),
+            b"{}",
+        );
+        put(dir.path(), "stray/object.bin", b"\x00\x01");
+
+        let filter = RecordFilter::needles(&[JOB.to_owned()]);
+        let out = scan_trail_dir(dir.path(), &filter, &options()).unwrap();
+        let names: Vec<&str> = out.events.iter().map(|e| e.event_name.as_str()).collect();
+        assert_eq!(names, ["Good"], "bad files lose all their records");
+
+        let reason = |stamp: &str| {
+            let p = out
+                .problems
+                .iter()
+                .find(|p| p.subject.contains(stamp))
+                .unwrap_or_else(|| panic!("no problem for {stamp}: {:?}", out.problems));
+            let t: chrono::DateTime<chrono::Utc> = format!(
+                "{}-{}-{}T{}:{}:00Z",
+                &stamp[..4],
+                &stamp[4..6],
+                &stamp[6..8],
+                &stamp[9..11],
+                &stamp[11..13]
+            )
+            .parse()
+            .unwrap();
+            assert_eq!(
+                p.scope,
+                ProblemScope::CloudTrail {
+                    from: Some(t - chrono::Duration::hours(1)),
+                    until: Some(t + chrono::Duration::minutes(5))
+                }
+            );
+            p.reason.clone()
+        };
+        assert!(reason("20261120T1005Z").starts_with("gzip stream is corrupt"));
+        assert!(reason("20261120T1010Z").starts_with("invalid CloudTrail log JSON"));
+        assert!(reason("20261120T1015Z").starts_with("record 1 is not a CloudTrail record"));
+        assert_eq!(reason("20261120T1020Z"), "empty file");
+        assert_eq!(reason("20261120T1025Z"), "empty file");
+        assert!(reason("20261120T1030Z").contains("truncated"));
+        assert!(reason("20261120T1035Z").contains("no \"Records\""));
+        let unknown = |needle: &str| {
+            let p = out
+                .problems
+                .iter()
+                .find(|p| p.subject.contains(needle))
+                .unwrap();
+            assert_eq!(
+                p.scope,
+                ProblemScope::CloudTrail {
+                    from: None,
+                    until: None
+                }
+            );
+            p.reason.clone()
+        };
+        assert!(unknown("CloudTrail-Digest.json.gz").starts_with("digest file"));
+        assert!(unknown("object.bin").starts_with("not a CloudTrail log file"));
+        assert_eq!(out.problems.len(), 9);
+        assert_eq!(out.stats.files_bad, 7);
+        assert_eq!(out.stats.files_skipped, 2);
+        assert_eq!(out.stats.files_read, 8);
+        assert_eq!(out.stats.records_matched, 1);
+    }
+
+    #[derive(Deserialize)]
+    struct RawFile {
+        #[serde(rename = "Records")]
+        records: Vec<Value>,
+    }
+
+    /// The straightforward way: inflate and parse every record of every file, then apply
+    /// the exact rule.
+    fn full_parse(dir: &Path, filter: &RecordFilter) -> Vec<TrailEvent> {
+        let listing = list_trail_dir(dir, &[]).unwrap();
+        let mut inflater = Inflater::default();
+        let mut out = Vec::new();
+        for f in &listing.files {
+            let gz = std::fs::read(&f.path).unwrap();
+            let file: RawFile = serde_json::from_slice(inflater.inflate(&gz).unwrap()).unwrap();
+            for r in file.records {
+                out.extend(filter.select(r).unwrap());
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn prefiltered_scan_equals_full_parse_on_a_generated_corpus() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = CorpusSpec {
+            target_bytes: 6 << 20,
+            file_bytes: 400_000,
+            seed: 7,
+            jobs: 3,
+            ..CorpusSpec::default()
+        };
+        let corpus = write_corpus(dir.path(), &spec).unwrap();
+        assert_eq!(corpus.targets.len(), 3);
+        let ids: Vec<String> = corpus.targets.iter().map(|t| t.job_id.clone()).collect();
+        let cases = [
+            (
+                RecordFilter::needles(&[ids[0].clone(), ids[2].clone()]),
+                true,
+            ),
+            (
+                RecordFilter::jobs(&ids[1..2], &[corpus.targets[1].bucket.clone()]),
+                true,
+            ),
+            // Only ever written escaped (\u00e9, \u00f6, \u003d): found through escapes.
+            (
+                RecordFilter::needles(&["résumé".into(), "jörg".into()]),
+                false,
+            ),
+            (
+                RecordFilter::needles(&["AccessDenied".into(), "=".into()]),
+                false,
+            ),
+            (RecordFilter::discovery(), false),
+        ];
+        for (i, (filter, rare)) in cases.iter().enumerate() {
+            let expected = full_parse(dir.path(), filter);
+            let out = scan_trail_dir(dir.path(), filter, &options()).unwrap();
+            assert!(out.problems.is_empty(), "{:?}", out.problems);
+            assert!(!expected.is_empty(), "case {i} must match something");
+            assert_eq!(out.events.len(), expected.len(), "case {i}");
+            assert!(
+                out.events == expected,
+                "case {i}: same events in the same order"
+            );
+            assert_eq!(out.stats.records_matched, expected.len() as u64);
+            if *rare {
+                assert!(
+                    out.stats.files_prefiltered > 0 && out.stats.records_seen < corpus.records,
+                    "case {i}: the prefilter must have skipped work: {:?}",
+                    out.stats
+                );
+            }
+        }
+    }
+}
