@@ -6,10 +6,13 @@
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand};
 
-use crate::evidence::bundle;
+use crate::evidence::{self, Gathered, bundle, live};
 use crate::model::JobId;
 use crate::render::{self, Format, Style};
 use crate::report::{self, exit};
@@ -18,7 +21,7 @@ use crate::rules::RuleSet;
 const EXIT_CODES: &str = "\
 Exit codes:
   0  every job PASS
-  1  runtime error (unreadable bundle, I/O failure)
+  1  runtime error (unreadable bundle, I/O failure, no AWS call answered at all)
   2  usage error
   3  at least one job FAIL
   4  no FAIL, but at least one job INCONCLUSIVE (evidence missing or unusable)
@@ -34,8 +37,10 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Verify Textract jobs from recorded evidence.
+    /// Verify Textract jobs, live from AWS or from an evidence bundle.
     Verify(VerifyArgs),
+    /// Collect the evidence for Textract jobs from AWS into an evidence bundle.
+    Collect(CollectArgs),
     /// List the rules, or show one.
     Rules(RulesArgs),
     /// Work with evidence bundles.
@@ -45,14 +50,111 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// Job id to verify (repeatable); every job found in the evidence when omitted.
-    #[arg(long = "job-id", value_name = "ID")]
+    /// Job id to verify (repeatable). Required live; with --evidence, every job found in
+    /// the bundle when omitted.
+    #[arg(
+        long = "job-id",
+        value_name = "ID",
+        required_unless_present = "evidence"
+    )]
     pub job_ids: Vec<String>,
-    /// An evidence bundle directory (see docs/evidence-bundle.md).
-    #[arg(long, value_name = "DIR")]
-    pub evidence: PathBuf,
+    /// Verify from this evidence bundle directory (see docs/evidence-bundle.md) instead of
+    /// reading AWS.
+    #[arg(long, value_name = "DIR", conflicts_with = "aws")]
+    pub evidence: Option<PathBuf>,
+    // Trail log file sources (`--trail-dir DIR`, `--trail s3://BUCKET[/PREFIX]`) are added
+    // here by the trail scanner; their records join the live or bundle evidence.
+    #[command(flatten)]
+    pub aws: AwsArgs,
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CollectArgs {
+    /// Job id to collect evidence for (repeatable).
+    #[arg(long = "job-id", value_name = "ID", required = true)]
+    pub job_ids: Vec<String>,
+    /// The bundle directory to write (created; must not hold a bundle already).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+/// How to reach AWS. Credentials come from the SDK's default chain (environment, profile,
+/// SSO, credential process, container or instance role).
+#[derive(Debug, Args)]
+#[group(id = "aws", multiple = true)]
+#[command(next_help_heading = "AWS (live evidence)")]
+pub struct AwsArgs {
+    /// AWS Region [default: the SDK's chain: AWS_REGION, then the profile].
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+    /// Named profile from the AWS config files [default: AWS_PROFILE, then `default`].
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Send every AWS call to this endpoint (e.g. a local emulator); AWS_ENDPOINT_URL works
+    /// too. S3 is then addressed path-style.
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// Start of the CloudTrail window read with LookupEvents (RFC 3339)
+    /// [default: 7 days before --until, as Textract keeps jobs 7 days].
+    #[arg(long, value_name = "TIME")]
+    pub from: Option<DateTime<Utc>>,
+    /// End of the CloudTrail window (RFC 3339) [default: now].
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<DateTime<Utc>>,
+    /// SDK retry mode: `adaptive` also slows down when AWS throttles.
+    #[arg(long, value_enum, default_value = "standard")]
+    pub retry_mode: RetryModeArg,
+    /// Attempts per AWS call, the first included.
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_attempts: u32,
+    /// Time limit on each attempt of an AWS call, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout: u64,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum RetryModeArg {
+    Standard,
+    Adaptive,
+}
+
+impl AwsArgs {
+    fn options(&self) -> live::Options {
+        live::Options {
+            profile: self.profile.clone(),
+            region: self.region.clone(),
+            endpoint_url: self.endpoint_url.clone(),
+            from: self.from,
+            until: self.until,
+            retry_mode: match self.retry_mode {
+                RetryModeArg::Standard => live::RetryMode::Standard,
+                RetryModeArg::Adaptive => live::RetryMode::Adaptive,
+            },
+            max_attempts: self.max_attempts,
+            attempt_timeout: Duration::from_secs(self.timeout),
+        }
+    }
+}
+
+/// Reads the jobs' evidence from AWS. Every failed call is one line on standard error; it
+/// is an error only when no call was answered at all (nothing to verify from).
+fn gather_live(aws: &AwsArgs, jobs: &[JobId]) -> Result<Gathered> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let gathered = runtime.block_on(live::collect(&aws.options(), jobs, evidence::now()))?;
+    for line in live::failure_lines(&gathered.calls) {
+        eprintln!("{line}");
+    }
+    if !live::anything_read(&gathered.calls) {
+        bail!("no AWS call succeeded (see the lines above): nothing to verify from");
+    }
+    Ok(gathered)
 }
 
 /// Flags shared by every command that prints a report.
@@ -128,8 +230,11 @@ pub fn run(cli: Cli) -> Result<u8> {
     let rules = RuleSet::builtin().context("the built-in rules are invalid")?;
     match cli.command {
         Command::Verify(args) => {
-            let evidence = bundle::load(&args.evidence)?;
             let jobs: Vec<JobId> = args.job_ids.into_iter().map(JobId).collect();
+            let evidence = match &args.evidence {
+                Some(dir) => bundle::load(dir)?,
+                None => gather_live(&args.aws, &jobs)?.into_evidence(),
+            };
             let report = report::build(&evidence, &rules, &jobs);
             let to_terminal = args.output.output.is_none() && std::io::stdout().is_terminal();
             emit(
@@ -144,6 +249,19 @@ pub fn run(cli: Cli) -> Result<u8> {
                     code
                 },
             )
+        }
+        Command::Collect(args) => {
+            let jobs: Vec<JobId> = args.job_ids.into_iter().map(JobId).collect();
+            let gathered = gather_live(&args.aws, &jobs)?;
+            let collector = format!(
+                "{} {} collect ({})",
+                env!("CARGO_PKG_NAME"),
+                env!("CARGO_PKG_VERSION"),
+                gathered.provenance.sources.join(", ")
+            );
+            let n = bundle::write(&args.out, &gathered, &collector)?;
+            eprintln!("collected {n} evidence file(s) into {}", args.out.display());
+            Ok(exit::PASS)
         }
         Command::Rules(args) => {
             let text = match (&args.command, args.format) {

@@ -16,7 +16,7 @@ use serde_json::Value;
 use crate::model::{
     ACCESS_CHECK_OBJECT, BucketSettings, CallError, DEFAULT_OUTPUT_PREFIX, Evidence,
     EvidenceProblem, EvidenceRef, HeadFacts, JobId, JobStatusFacts, ProblemScope, S3Object, Sse,
-    TextractApi, TimeWindow, TrailEvent, bucket_arn, get_ci, str_ci,
+    TextractApi, TimeWindow, TrailEvent, bucket_arn, get_ci, job_output_prefix, str_ci,
 };
 pub use keys::ResolvedKey;
 use selectors::EventShape;
@@ -60,12 +60,7 @@ pub struct OutputLocation {
 impl OutputLocation {
     /// The job's folder: `{prefix}/{JobId}/`.
     pub fn job_prefix(&self, job: &JobId) -> String {
-        let p = self.prefix.trim_end_matches('/');
-        if p.is_empty() {
-            format!("{job}/")
-        } else {
-            format!("{p}/{job}/")
-        }
+        job_output_prefix(&self.prefix, job)
     }
 }
 
