@@ -5,24 +5,26 @@
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Duration, Utc};
 use clap::{Args, Parser, Subcommand};
 
-use crate::evidence::bundle;
-use crate::evidence::local::{self, LocalSources, Wanted};
-use crate::model::{Evidence, JobId, TimeWindow};
+use crate::evidence::local::{self, Wanted};
+use crate::evidence::{self, Gathered, bundle, live};
+use crate::model::{Evidence, JobId, Provenance, TimeWindow};
 use crate::render::{self, Format, Style};
+use crate::report::Report;
 use crate::report::{self, exit};
 use crate::rules::RuleSet;
+use crate::timeline;
 use crate::trail::ScanProgress;
-use crate::{report::Report, timeline};
 
 const EXIT_CODES: &str = "\
 Exit codes:
   0  every job PASS
-  1  runtime error (unreadable bundle, I/O failure)
+  1  runtime error (unreadable bundle, I/O failure, no AWS call answered at all)
   2  usage error
   3  at least one job FAIL
   4  no FAIL, but at least one job INCONCLUSIVE (evidence missing or unusable)
@@ -38,10 +40,12 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Verify Textract jobs from recorded evidence.
+    /// Verify Textract jobs, live from AWS, from an evidence bundle or from trail log files.
     Verify(VerifyArgs),
     /// Discover every Textract job started in a time window and verify them all.
     Audit(AuditArgs),
+    /// Collect the evidence for Textract jobs from AWS into an evidence bundle.
+    Collect(CollectArgs),
     /// List the rules, or show one.
     Rules(RulesArgs),
     /// Work with evidence bundles.
@@ -51,19 +55,16 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// Job id to verify (repeatable); every job found in the evidence when omitted.
+    /// Job id to verify (repeatable). Required live; from local sources, every job found
+    /// when omitted.
     #[arg(long = "job-id", value_name = "ID")]
     pub job_ids: Vec<String>,
     #[command(flatten)]
     pub sources: SourceArgs,
     #[command(flatten)]
-    pub read: ReadArgs,
-    /// Only trail files that can hold events from this time on are read (RFC 3339).
-    #[arg(long, value_name = "TIME", value_parser = parse_time)]
-    pub from: Option<DateTime<Utc>>,
-    /// Only trail files that can hold events up to this time are read (RFC 3339).
-    #[arg(long, value_name = "TIME", value_parser = parse_time, requires = "from")]
-    pub until: Option<DateTime<Utc>>,
+    pub window: WindowArgs,
+    #[command(flatten)]
+    pub aws: AwsArgs,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -73,44 +74,135 @@ pub struct AuditArgs {
     /// The window: jobs started in the last DURATION (e.g. 24h, 7d, 90m).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, conflicts_with_all = ["from", "until"], required_unless_present = "from")]
     pub since: Option<Duration>,
-    /// The window's start (RFC 3339).
-    #[arg(long, value_name = "TIME", value_parser = parse_time, requires = "until")]
-    pub from: Option<DateTime<Utc>>,
-    /// The window's end (RFC 3339).
-    #[arg(long, value_name = "TIME", value_parser = parse_time, requires = "from")]
-    pub until: Option<DateTime<Utc>>,
+    #[command(flatten)]
+    pub window: WindowArgs,
     #[command(flatten)]
     pub sources: SourceArgs,
     #[command(flatten)]
-    pub read: ReadArgs,
+    pub aws: AwsArgs,
     #[command(flatten)]
     pub output: OutputArgs,
 }
 
-/// Where evidence comes from (collecting from live AWS is not available in this version, so
-/// at least one local source is required).
 #[derive(Debug, Args)]
-#[group(id = "source", required = true, multiple = true)]
-pub struct SourceArgs {
-    /// An evidence bundle directory (see docs/evidence-bundle.md).
+pub struct CollectArgs {
+    /// Job id to collect evidence for (repeatable).
+    #[arg(long = "job-id", value_name = "ID", required = true)]
+    pub job_ids: Vec<String>,
+    /// The bundle directory to write (created; must not hold a bundle already).
     #[arg(long, value_name = "DIR")]
-    pub evidence: Option<PathBuf>,
-    /// A downloaded trail: the AWSLogs/… layout or a directory of .json.gz/.json log files
-    /// (repeatable).
+    pub out: PathBuf,
+    /// Downloaded trail log files whose records of these jobs join the bundle (repeatable).
     #[arg(long = "trail-dir", value_name = "DIR")]
     pub trail_dirs: Vec<PathBuf>,
+    #[command(flatten)]
+    pub window: WindowArgs,
+    #[command(flatten)]
+    pub aws: AwsArgs,
 }
 
-/// How to read the sources.
+/// Where evidence comes from besides live AWS.
 #[derive(Debug, Args)]
-pub struct ReadArgs {
+pub struct SourceArgs {
+    /// Verify from this evidence bundle (see docs/evidence-bundle.md) instead of reading AWS.
+    #[arg(long, value_name = "DIR", conflicts_with = "aws")]
+    pub evidence: Option<PathBuf>,
+    /// A downloaded trail: the AWSLogs/… layout or a directory of .json.gz/.json log files
+    /// (repeatable). Its records join the live or bundle evidence.
+    #[arg(long = "trail-dir", value_name = "DIR")]
+    pub trail_dirs: Vec<PathBuf>,
     /// Make no network call of any kind (no credential lookup either): only --evidence and
     /// --trail-dir are read, and what would need AWS is INCONCLUSIVE.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "aws")]
     pub offline: bool,
     /// No progress display on standard error.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+impl SourceArgs {
+    /// Whether AWS is read: neither a bundle nor `--offline` was given.
+    fn live(&self) -> bool {
+        self.evidence.is_none() && !self.offline
+    }
+}
+
+/// The CloudTrail time window.
+#[derive(Debug, Args)]
+pub struct WindowArgs {
+    /// Start of the CloudTrail window (RFC 3339): LookupEvents reads from here, trail files
+    /// that cannot hold later events are skipped [live default: 7 days before --until, as
+    /// Textract keeps jobs 7 days].
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub from: Option<DateTime<Utc>>,
+    /// End of the CloudTrail window (RFC 3339) [default: now].
+    #[arg(long, value_name = "TIME", value_parser = parse_time, requires = "from")]
+    pub until: Option<DateTime<Utc>>,
+}
+
+impl WindowArgs {
+    /// The window the user gave, if any; `None` with a message when it is backwards.
+    fn resolve(&self) -> Result<Option<TimeWindow>, String> {
+        let Some(from) = self.from else {
+            return Ok(None);
+        };
+        let until = self.until.unwrap_or_else(Utc::now);
+        if from > until {
+            return Err("--from must not be after --until".into());
+        }
+        Ok(Some(TimeWindow { from, until }))
+    }
+}
+
+/// How to reach AWS. Credentials come from the SDK's default chain (environment, profile,
+/// SSO, credential process, container or instance role).
+#[derive(Debug, Args)]
+#[group(id = "aws", multiple = true)]
+#[command(next_help_heading = "AWS (live evidence)")]
+pub struct AwsArgs {
+    /// AWS Region [default: the SDK's chain: AWS_REGION, then the profile].
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+    /// Named profile from the AWS config files [default: AWS_PROFILE, then `default`].
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Send every AWS call to this endpoint (e.g. a local emulator); AWS_ENDPOINT_URL works
+    /// too. S3 is then addressed path-style.
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// SDK retry mode: `adaptive` also slows down when AWS throttles.
+    #[arg(long, value_enum, default_value = "standard")]
+    pub retry_mode: RetryModeArg,
+    /// Attempts per AWS call, the first included.
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_attempts: u32,
+    /// Time limit on each attempt of an AWS call, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout: u64,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum RetryModeArg {
+    Standard,
+    Adaptive,
+}
+
+impl AwsArgs {
+    fn options(&self, window: &WindowArgs) -> live::Options {
+        live::Options {
+            profile: self.profile.clone(),
+            region: self.region.clone(),
+            endpoint_url: self.endpoint_url.clone(),
+            from: window.from,
+            until: window.until,
+            retry_mode: match self.retry_mode {
+                RetryModeArg::Standard => live::RetryMode::Standard,
+                RetryModeArg::Adaptive => live::RetryMode::Adaptive,
+            },
+            max_attempts: self.max_attempts,
+            attempt_timeout: std::time::Duration::from_secs(self.timeout),
+        }
+    }
 }
 
 /// Flags shared by every command that prints a report.
@@ -181,27 +273,83 @@ fn emit(text: &str, output: &OutputArgs) -> Result<()> {
     }
 }
 
-/// Reads the sources, drawing scan progress on standard error when it is a terminal.
+/// Reads the jobs' evidence from AWS. Every failed call is one line on standard error; it
+/// is an error only when no call was answered at all (nothing to verify from).
+/// An empty `jobs` discovers every job started in the window.
+fn gather_live(aws: &AwsArgs, window: &WindowArgs, jobs: &[JobId]) -> Result<Gathered> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let gathered = runtime.block_on(live::collect(&aws.options(window), jobs, evidence::now()))?;
+    for line in live::failure_lines(&gathered.calls) {
+        eprintln!("{line}");
+    }
+    if !live::anything_read(&gathered.calls) {
+        bail!("no AWS call succeeded (see the lines above): nothing to verify from");
+    }
+    Ok(gathered)
+}
+
+/// Builds the evidence: a bundle, else live AWS (unless `--offline`), and on top the records
+/// of every trail directory. `jobs` narrows the trail scan and the live collection; empty
+/// means discovery.
 fn gather(
     sources: &SourceArgs,
-    read: &ReadArgs,
-    window: Option<TimeWindow>,
-    wanted: &Wanted,
+    window: &WindowArgs,
+    aws: &AwsArgs,
+    jobs: &[JobId],
 ) -> Result<Evidence> {
-    let local_sources = LocalSources {
-        bundle: sources.evidence.clone(),
-        trail_dirs: sources.trail_dirs.clone(),
-        window,
+    let mut evidence = match (&sources.evidence, sources.live()) {
+        (Some(dir), _) => bundle::load(dir)?,
+        (None, true) => gather_live(aws, window, jobs)?.into_evidence(),
+        (None, false) => Evidence::new(Provenance {
+            sources: Vec::new(),
+            account: None,
+            region: None,
+            captured_at: evidence::now(),
+        }),
+    };
+    let user_window = window.resolve().map_err(anyhow::Error::msg)?;
+    scan_trails(
+        &mut evidence,
+        &sources.trail_dirs,
+        user_window,
+        jobs,
+        sources.quiet,
+    )?;
+    Ok(evidence)
+}
+
+/// Adds the trail directories' records, drawing progress on standard error when it is a
+/// terminal.
+fn scan_trails(
+    evidence: &mut Evidence,
+    dirs: &[PathBuf],
+    window: Option<TimeWindow>,
+    jobs: &[JobId],
+    quiet: bool,
+) -> Result<()> {
+    if dirs.is_empty() {
+        return Ok(());
+    }
+    let wanted = if jobs.is_empty() {
+        Wanted::Discovery
+    } else {
+        Wanted::Jobs {
+            ids: jobs.to_vec(),
+            buckets: timeline::output_buckets(evidence, jobs),
+        }
     };
     let progress = ScanProgress::default();
-    let show = !read.quiet && !sources.trail_dirs.is_empty() && std::io::stderr().is_terminal();
-    let done = std::sync::atomic::AtomicBool::new(false);
+    let show = !quiet && std::io::stderr().is_terminal();
+    let done = AtomicBool::new(false);
     std::thread::scope(|s| {
         if show {
             s.spawn(|| draw_progress(&progress, &done));
         }
-        let result = local::read(&local_sources, wanted, Some(&progress));
-        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        let result = local::add_trail_dirs(evidence, dirs, window, &wanted, Some(&progress));
+        done.store(true, Ordering::Relaxed);
         result
     })
 }
@@ -278,20 +426,17 @@ pub fn run(cli: Cli) -> Result<u8> {
     let rules = RuleSet::builtin().context("the built-in rules are invalid")?;
     match cli.command {
         Command::Verify(args) => {
-            let window = args.from.map(|from| TimeWindow {
-                from,
-                until: args.until.unwrap_or_else(Utc::now),
-            });
+            if let Some(code) = check_sources(&args.sources, &args.window) {
+                return Ok(code);
+            }
             let jobs: Vec<JobId> = args.job_ids.into_iter().map(JobId).collect();
-            let wanted = if jobs.is_empty() {
-                Wanted::Discovery
-            } else {
-                Wanted::Jobs {
-                    ids: jobs.clone(),
-                    buckets: Vec::new(),
-                }
-            };
-            let evidence = gather(&args.sources, &args.read, window, &wanted)?;
+            if jobs.is_empty() && args.sources.live() {
+                eprintln!(
+                    "error: verifying live needs --job-id (to find every job in a window, use `audit`)"
+                );
+                return Ok(exit::USAGE);
+            }
+            let evidence = gather(&args.sources, &args.window, &args.aws, &jobs)?;
             let jobs = if jobs.is_empty() {
                 timeline::discover_jobs(&evidence)
             } else {
@@ -300,24 +445,65 @@ pub fn run(cli: Cli) -> Result<u8> {
             finish(report::build(&evidence, &rules, &jobs), &args.output)
         }
         Command::Audit(args) => {
-            let window = match (args.since, args.from, args.until) {
-                (Some(d), _, _) => {
+            if let Some(code) = check_sources(&args.sources, &args.window) {
+                return Ok(code);
+            }
+            let window = match (args.since, args.window.resolve()) {
+                (Some(d), _) => {
                     let until = Utc::now();
                     TimeWindow {
                         from: until - d,
                         until,
                     }
                 }
-                (None, Some(from), Some(until)) if from <= until => TimeWindow { from, until },
-                (None, Some(_), Some(_)) => {
-                    eprintln!("error: --from must not be after --until");
-                    return Ok(exit::USAGE);
-                }
-                _ => unreachable!("clap requires --since or --from with --until"),
+                (None, Ok(Some(w))) => w,
+                (None, _) => unreachable!("clap requires --since or --from, checked above"),
             };
-            let evidence = gather(&args.sources, &args.read, Some(window), &Wanted::Discovery)?;
+            let window_args = WindowArgs {
+                from: Some(window.from),
+                until: Some(window.until),
+            };
+            let evidence = gather(&args.sources, &window_args, &args.aws, &[])?;
             let jobs = timeline::jobs_started_in(&evidence, &window);
             finish(report::build(&evidence, &rules, &jobs), &args.output)
+        }
+        Command::Collect(args) => {
+            if let Err(e) = args.window.resolve() {
+                eprintln!("error: {e}");
+                return Ok(exit::USAGE);
+            }
+            let jobs: Vec<JobId> = args.job_ids.into_iter().map(JobId).collect();
+            let mut gathered = gather_live(&args.aws, &args.window, &jobs)?;
+            if !args.trail_dirs.is_empty() {
+                // The trail's records of these jobs join the bundle as recorded.
+                let mut found = Evidence::new(gathered.provenance.clone());
+                scan_trails(
+                    &mut found,
+                    &args.trail_dirs,
+                    args.window.resolve().ok().flatten(),
+                    &jobs,
+                    false,
+                )?;
+                for problem in &found.problems {
+                    eprintln!("warning: {}: {}", problem.subject, problem.reason);
+                }
+                gathered.records.extend(
+                    found
+                        .events
+                        .iter()
+                        .map(|e| serde_json::to_value(e).expect("records serialize")),
+                );
+                gathered.provenance.sources.extend(found.provenance.sources);
+            }
+            let collector = format!(
+                "{} {} collect ({})",
+                env!("CARGO_PKG_NAME"),
+                env!("CARGO_PKG_VERSION"),
+                gathered.provenance.sources.join(", ")
+            );
+            let n = bundle::write(&args.out, &gathered, &collector)?;
+            eprintln!("collected {n} evidence file(s) into {}", args.out.display());
+            Ok(exit::PASS)
         }
         Command::Rules(args) => {
             let text = match (&args.command, args.format) {
@@ -348,4 +534,17 @@ pub fn run(cli: Cli) -> Result<u8> {
             Ok(exit::PASS)
         }
     }
+}
+
+/// Usage checks clap cannot express: a backwards window, `--offline` with nothing to read.
+fn check_sources(sources: &SourceArgs, window: &WindowArgs) -> Option<u8> {
+    if let Err(e) = window.resolve() {
+        eprintln!("error: {e}");
+        return Some(exit::USAGE);
+    }
+    if sources.offline && sources.evidence.is_none() && sources.trail_dirs.is_empty() {
+        eprintln!("error: --offline needs --evidence DIR or --trail-dir DIR to read");
+        return Some(exit::USAGE);
+    }
+    None
 }

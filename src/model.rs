@@ -14,6 +14,17 @@ use serde_json::Value;
 /// Default `S3Prefix` Textract uses when `OutputConfig` names only a bucket.
 pub const DEFAULT_OUTPUT_PREFIX: &str = "textract_output";
 
+/// A job's output folder under the output prefix: `{prefix}/{JobId}/` (`{JobId}/` when the
+/// prefix is empty).
+pub fn job_output_prefix(prefix: &str, job: &JobId) -> String {
+    let p = prefix.trim_end_matches('/');
+    if p.is_empty() {
+        format!("{job}/")
+    } else {
+        format!("{p}/{job}/")
+    }
+}
+
 /// The object Textract writes to test write access before the result pages.
 pub const ACCESS_CHECK_OBJECT: &str = ".s3_access_check";
 

@@ -594,14 +594,30 @@ fn audit_discovers_the_jobs_started_in_the_window_from_a_trail_dir() {
     for j in r["jobs"].as_array().unwrap() {
         assert_ne!(j["verdict"], "pass");
     }
-    let usage = run(&[
+    let backwards = run(&[
         "audit",
+        "--offline",
         "--trail-dir",
         "x",
         "--from",
         "2026-11-20T10:00:00Z",
+        "--until",
+        "2026-11-20T09:00:00Z",
     ]);
-    assert_eq!(usage.status.code(), Some(2), "--from needs --until");
+    assert_eq!(backwards.status.code(), Some(2), "a backwards window");
+    let nothing = run(&["audit", "--offline", "--since", "1d"]);
+    assert_eq!(nothing.status.code(), Some(2), "--offline needs a source");
+    let both = run(&[
+        "audit",
+        "--offline",
+        "--region",
+        "us-east-1",
+        "--since",
+        "1d",
+        "--trail-dir",
+        "x",
+    ]);
+    assert_eq!(both.status.code(), Some(2), "--offline refuses AWS flags");
 }
 
 #[test]
@@ -682,6 +698,7 @@ fn verify_offline_on_a_plain_directory_of_trail_files() {
 fn an_audit_window_without_log_files_is_inconclusive_not_clean() {
     let out = run(&[
         "audit",
+        "--offline",
         "--trail-dir",
         "fixtures/demo/cloudtrail",
         "--from",

@@ -1,4 +1,5 @@
-//! On-disk evidence bundles (`docs/evidence-bundle.md`): load, and seal a hand-made one.
+//! On-disk evidence bundles (`docs/evidence-bundle.md`): load, write what a source gathered,
+//! and seal a hand-made one.
 //!
 //! Loading fails as a whole only when the bundle cannot be interpreted at all (no manifest,
 //! wrong schema). Every other defect (a missing, altered, unlisted or unreadable file) is an
@@ -13,7 +14,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{CallRecord, RecordedCalls, assemble, interpret};
+use super::{CallRecord, Gathered, RecordedCalls, assemble, interpret};
 use crate::model::{Evidence, EvidenceProblem, ProblemScope, Provenance, TimeWindow, TrailEvent};
 use crate::trail;
 
@@ -58,6 +59,53 @@ pub enum BundleError {
     },
     #[error("{}: schema {found:?} is not supported (this version reads {SCHEMA:?})", path.display())]
     Schema { path: PathBuf, found: String },
+    #[error("{}: already holds an evidence bundle; choose a new directory", .0.display())]
+    Exists(PathBuf),
+}
+
+/// Where `write` puts the CloudTrail records a source read through `LookupEvents`.
+pub const LOOKUP_EVENTS_FILE: &str = "cloudtrail/lookup-events.json";
+
+/// Writes what a source gathered as a bundle in `dir` (created if needed; a directory that
+/// already holds a manifest is refused): `api/{service}/{Operation}.json` per operation,
+/// the CloudTrail records as [`LOOKUP_EVENTS_FILE`] and a manifest with every file's
+/// SHA-256. Returns the number of evidence files.
+pub fn write(dir: &Path, gathered: &Gathered, collector: &str) -> Result<usize, BundleError> {
+    let manifest_path = dir.join(MANIFEST);
+    if manifest_path.exists() {
+        return Err(BundleError::Exists(dir.to_owned()));
+    }
+    let mut files = BTreeMap::new();
+    let mut put = |rel: String, bytes: Vec<u8>| -> Result<(), BundleError> {
+        let path = dir.join(&rel);
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).map_err(io(parent))?;
+        }
+        fs::write(&path, &bytes).map_err(io(&path))?;
+        files.insert(rel, sha256_hex(&bytes));
+        Ok(())
+    };
+    for ((service, op), records) in &gathered.calls {
+        let mut text = serde_json::to_string_pretty(records).expect("call records serialize");
+        text.push('\n');
+        put(format!("api/{service}/{op}.json"), text.into_bytes())?;
+    }
+    if gathered.cloudtrail_window.is_some() || !gathered.records.is_empty() {
+        put(LOOKUP_EVENTS_FILE.to_owned(), gathered.log_file())?;
+    }
+    let manifest = Manifest {
+        schema: SCHEMA.to_owned(),
+        captured_at: gathered.provenance.captured_at,
+        account: gathered.provenance.account.clone(),
+        region: gathered.provenance.region.clone(),
+        cloudtrail_window: gathered.cloudtrail_window,
+        collector: Some(collector.to_owned()),
+        files,
+    };
+    let mut text = serde_json::to_string_pretty(&manifest).expect("manifest serializes");
+    text.push('\n');
+    fs::write(&manifest_path, text).map_err(io(&manifest_path))?;
+    Ok(manifest.files.len())
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BundleError + '_ {

@@ -32,6 +32,7 @@ pub const KNOWN_OPERATIONS: &[(&str, &str)] = &[
     ("cloudtrail", "DescribeTrails"),
     ("cloudtrail", "GetTrailStatus"),
     ("cloudtrail", "GetEventSelectors"),
+    ("cloudtrail", "LookupEvents"),
 ];
 
 /// Which evidence a failed or unreadable call of this service takes away.
@@ -173,6 +174,27 @@ pub fn interpret(calls: &RecordedCalls, facts: &mut Evidence) {
                 subject: "kms:ListAliases".into(),
                 reason: "a recorded page failed; alias names cannot be resolved".into(),
                 scope: ProblemScope::Kms,
+            });
+        }
+    }
+
+    // The events a LookupEvents page returned are CloudTrail records (kept as such); the
+    // call itself only matters when it failed: the window it was to read is not covered.
+    for rec in get("cloudtrail", "LookupEvents") {
+        if let Err(e) = outcome(rec, |_| ()) {
+            let (from, until) = (
+                time(&rec.request, "StartTime"),
+                time(&rec.request, "EndTime"),
+            );
+            let source = rec
+                .request
+                .pointer("/LookupAttributes/0/AttributeValue")
+                .and_then(Value::as_str)
+                .unwrap_or("all sources");
+            facts.problems.push(EvidenceProblem {
+                subject: format!("cloudtrail:LookupEvents {source}"),
+                reason: format!("{e}; CloudTrail management events were not read"),
+                scope: ProblemScope::CloudTrail { from, until },
             });
         }
     }

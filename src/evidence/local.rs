@@ -1,26 +1,17 @@
-//! Local sources, read with no network at all: an evidence bundle and downloaded trails.
+//! Downloaded trails, read with no network at all.
 //!
 //! Trail directories add CloudTrail records (S3 data events above all, which exist only in
-//! trail log files) to whatever the bundle holds; every file that could not be used is an
+//! trail log files) to whatever a bundle or live AWS gave; every file that could not be used is an
 //! [`EvidenceProblem`] naming it.
 
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 
-use super::{bundle, normalize_events};
+use super::normalize_events;
 use crate::model::rfc3339;
-use crate::model::{Evidence, EvidenceProblem, JobId, ProblemScope, Provenance, TimeWindow};
+use crate::model::{Evidence, EvidenceProblem, JobId, ProblemScope, TimeWindow};
 use crate::trail::{self, FileKind, RecordFilter, ScanOptions, ScanProgress};
-
-/// What to read.
-#[derive(Debug, Default)]
-pub struct LocalSources {
-    pub bundle: Option<PathBuf>,
-    pub trail_dirs: Vec<PathBuf>,
-    /// The window the user says the trail evidence is for; files outside it are not read.
-    pub window: Option<TimeWindow>,
-}
 
 /// Which records a trail scan keeps.
 #[derive(Debug, Clone)]
@@ -34,24 +25,15 @@ pub enum Wanted {
     Discovery,
 }
 
-/// Reads the sources into one evidence model. `progress` receives the scan's counters.
-pub fn read(
-    sources: &LocalSources,
+/// Adds the records of every trail directory to `evidence`, with every unusable file as a
+/// problem. `window` (the user's) limits the files read; `progress` receives the counters.
+pub fn add_trail_dirs(
+    evidence: &mut Evidence,
+    dirs: &[PathBuf],
+    window: Option<TimeWindow>,
     wanted: &Wanted,
     progress: Option<&ScanProgress>,
-) -> anyhow::Result<Evidence> {
-    let mut evidence = match &sources.bundle {
-        Some(dir) => bundle::load(dir)?,
-        None => Evidence::new(Provenance {
-            sources: Vec::new(),
-            account: None,
-            region: None,
-            captured_at: super::now(),
-        }),
-    };
-    if sources.trail_dirs.is_empty() {
-        return Ok(evidence);
-    }
+) -> anyhow::Result<()> {
     let filter = match wanted {
         Wanted::Jobs { ids, buckets } => {
             let ids: Vec<String> = ids.iter().map(|j| j.0.clone()).collect();
@@ -59,9 +41,9 @@ pub fn read(
         }
         Wanted::Discovery => RecordFilter::discovery(),
     };
-    let windows: Vec<TimeWindow> = sources.window.into_iter().collect();
+    let windows: Vec<TimeWindow> = window.into_iter().collect();
     let mut span: Option<(DateTime<Utc>, DateTime<Utc>)> = None;
-    for dir in &sources.trail_dirs {
+    for dir in dirs {
         let listing = trail::list_trail_dir(dir, &windows)?;
         for f in listing.files.iter().filter(|f| f.kind == FileKind::Log) {
             if let (Some(from), Some(until)) = f.time_range() {
@@ -80,7 +62,7 @@ pub fn read(
             // Nothing to read is not the same as nothing happened.
             evidence.problems.push(EvidenceProblem {
                 subject: dir.display().to_string(),
-                reason: match sources.window {
+                reason: match window {
                     Some(w) => format!(
                         "no CloudTrail log file here can hold events from {} to {}",
                         rfc3339(w.from),
@@ -89,8 +71,8 @@ pub fn read(
                     None => "no CloudTrail log files found".into(),
                 },
                 scope: ProblemScope::CloudTrail {
-                    from: sources.window.map(|w| w.from),
-                    until: sources.window.map(|w| w.until),
+                    from: window.map(|w| w.from),
+                    until: window.map(|w| w.until),
                 },
             });
         }
@@ -115,7 +97,7 @@ pub fn read(
     // The window the trail evidence speaks for: what the user said, else the bundle's, else
     // the span the log files' names cover (files present; a missing file is not detectable
     // without digests, so this is the weakest claim and is said so in the sources).
-    if let Some(w) = sources.window {
+    if let Some(w) = window {
         evidence.cloudtrail_window = Some(w);
     } else if evidence.cloudtrail_window.is_none()
         && let Some((from, until)) = span
@@ -125,5 +107,5 @@ pub fn read(
             "CloudTrail window inferred from log file names (no --from/--until given)".into(),
         );
     }
-    Ok(evidence)
+    Ok(())
 }

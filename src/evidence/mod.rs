@@ -40,11 +40,63 @@ pub type RecordedCalls = BTreeMap<(String, String), Vec<CallRecord>>;
 
 pub mod bundle;
 pub mod interpret;
+pub mod live;
 pub mod local;
 
 use chrono::{DateTime, Utc};
 
-use crate::model::{Evidence, EvidenceProblem, Provenance, TimeWindow, TrailEvent};
+use crate::model::{Evidence, EvidenceProblem, ProblemScope, Provenance, TimeWindow, TrailEvent};
+use crate::trail;
+
+/// What a source gathered before interpretation; exactly what a bundle stores, so that
+/// verifying a source and verifying the bundle collected from it give the same report.
+#[derive(Debug, Clone)]
+pub struct Gathered {
+    pub provenance: Provenance,
+    pub calls: RecordedCalls,
+    /// CloudTrail records as CloudTrail writes them (`LookupEvents`' parsed `CloudTrailEvent`).
+    pub records: Vec<Value>,
+    /// The window the CloudTrail records were read for; `None` when it could not be read.
+    pub cloudtrail_window: Option<TimeWindow>,
+}
+
+impl Gathered {
+    /// `{"Records": […]}`: the records as a trail log file holds them.
+    pub fn log_file(&self) -> Vec<u8> {
+        let mut text =
+            serde_json::to_string_pretty(&serde_json::json!({ "Records": self.records }))
+                .expect("JSON values serialize");
+        text.push('\n');
+        text.into_bytes()
+    }
+
+    /// The evidence model. The records are decoded as the bundle loader decodes a log file,
+    /// so a malformed record rejects them all here exactly as it rejects the collected file.
+    pub fn into_evidence(self) -> Evidence {
+        let mut problems = Vec::new();
+        let events = match trail::decode_log_file(&self.log_file()) {
+            Ok(events) => events,
+            Err(e) => {
+                problems.push(EvidenceProblem {
+                    subject: "cloudtrail:LookupEvents records".into(),
+                    reason: format!("{e}; the records are not used"),
+                    scope: ProblemScope::CloudTrail {
+                        from: self.cloudtrail_window.map(|w| w.from),
+                        until: self.cloudtrail_window.map(|w| w.until),
+                    },
+                });
+                Vec::new()
+            }
+        };
+        assemble(
+            self.provenance,
+            &self.calls,
+            events,
+            self.cloudtrail_window,
+            problems,
+        )
+    }
+}
 
 /// Builds the evidence model from what a source gathered: recorded calls are interpreted,
 /// CloudTrail records are kept as they are (deduplicated by `eventID`, as the same record

@@ -17,7 +17,7 @@ use crate::model::rfc3339;
 use crate::model::{
     ACCESS_CHECK_OBJECT, BucketSettings, CallError, DEFAULT_OUTPUT_PREFIX, Evidence,
     EvidenceProblem, EvidenceRef, HeadFacts, JobId, JobStatusFacts, ProblemScope, S3Object, Sse,
-    TextractApi, TimeWindow, TrailEvent, bucket_arn, get_ci, str_ci,
+    TextractApi, TimeWindow, TrailEvent, bucket_arn, get_ci, job_output_prefix, str_ci,
 };
 pub use keys::ResolvedKey;
 use selectors::EventShape;
@@ -61,12 +61,7 @@ pub struct OutputLocation {
 impl OutputLocation {
     /// The job's folder: `{prefix}/{JobId}/`.
     pub fn job_prefix(&self, job: &JobId) -> String {
-        let p = self.prefix.trim_end_matches('/');
-        if p.is_empty() {
-            format!("{job}/")
-        } else {
-            format!("{p}/{job}/")
-        }
+        job_output_prefix(&self.prefix, job)
     }
 }
 
@@ -238,6 +233,16 @@ pub fn discover_jobs(evidence: &Evidence) -> Vec<JobId> {
     }
     ids.extend(evidence.job_statuses.iter().map(|s| s.job_id.clone()));
     ids.into_iter().collect()
+}
+
+/// The output buckets the jobs' `Start*` records name (to find Bucket Key KMS calls, whose
+/// encryption context is the bucket, not an object).
+pub fn output_buckets(evidence: &Evidence, jobs: &[JobId]) -> Vec<String> {
+    let buckets: BTreeSet<String> = jobs
+        .iter()
+        .filter_map(|j| build(evidence, j).output.map(|o| o.bucket))
+        .collect();
+    buckets.into_iter().collect()
 }
 
 /// The jobs whose `Start*` record falls in `window` (what `audit` verifies).

@@ -1,0 +1,679 @@
+//! Integration tests against the local AWS lab (`tests/lab/`): the real binary reads live
+//! evidence through the AWS SDK over HTTP, for the four rows of the documented table and each
+//! fault the lab injects, and `collect` then offline `verify --evidence` gives the same report.
+//!
+//! They need a running lab, named by `TEXTRACT_AUDIT_LAB_ENDPOINT`; without it each test says
+//! how to run them and passes. `.ci/run` starts the lab and sets the variable; by hand:
+//!
+//! ```sh
+//! endpoint=$(LAB_PYTHON=.venv/bin/python tests/lab/start.sh .lab)
+//! TEXTRACT_AUDIT_LAB_ENDPOINT=$endpoint cargo test --test lab
+//! tests/lab/stop.sh .lab
+//! ```
+//!
+//! The lab is one shared account, so the tests take turns (one lock). S3 data events exist only
+//! in trail log files, which live evidence does not read: every job's `evidence-data-events`
+//! check is INCONCLUSIVE here, so no live job PASSes, and FAIL cases FAIL on `HeadObject`.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::Command;
+use std::sync::{Mutex, MutexGuard};
+
+use serde_json::{Value, json};
+
+const ENV: &str = "TEXTRACT_AUDIT_LAB_ENDPOINT";
+static LAB_LOCK: Mutex<()> = Mutex::new(());
+
+/// The lab, held for one test; `None` (with the how-to line printed) when no lab is running.
+fn lab() -> Option<Lab> {
+    let Ok(endpoint) = std::env::var(ENV) else {
+        // Straight to stderr, past the test harness's capture, so a plain `cargo test` shows it.
+        let _ = writeln!(
+            std::io::stderr(),
+            "skipped: no AWS lab; run `.ci/run`, or start one with \
+             `endpoint=$(tests/lab/start.sh .lab)` and run `{ENV}=$endpoint cargo test --test lab`"
+        );
+        return None;
+    };
+    let guard = LAB_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = Lab {
+        endpoint: endpoint.trim_end_matches('/').to_owned(),
+        _turn: guard,
+    };
+    lab.control("POST", "reset", &json!({}));
+    Some(lab)
+}
+
+struct Lab {
+    endpoint: String,
+    _turn: MutexGuard<'static, ()>,
+}
+
+/// One run of the binary.
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn report(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}\nstderr: {}", self.stdout, self.stderr))
+    }
+}
+
+impl Lab {
+    /// A minimal HTTP/1.1 exchange with the lab (the control API and the lab's own set-up
+    /// calls; what is under test talks to the lab through the AWS SDK).
+    fn http(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &Value,
+    ) -> (u16, Value) {
+        let addr = self
+            .endpoint
+            .strip_prefix("http://")
+            .expect("an http:// endpoint");
+        let body = body.to_string();
+        let mut stream = TcpStream::connect(addr).expect("the lab accepts connections");
+        let mut request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+            body.len()
+        );
+        for (k, v) in headers {
+            request.push_str(&format!("{k}: {v}\r\n"));
+        }
+        request.push_str("\r\n");
+        request.push_str(&body);
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).unwrap();
+        let raw = String::from_utf8_lossy(&raw);
+        let (head, payload) = raw.split_once("\r\n\r\n").expect("an HTTP response");
+        let status = head
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .expect("a status");
+        // Chunked replies: keep the JSON between the first '{' and the last '}'.
+        let json = match (payload.find('{'), payload.rfind('}')) {
+            (Some(a), Some(b)) => serde_json::from_str(&payload[a..=b]).unwrap_or(Value::Null),
+            _ => Value::Null,
+        };
+        (status, json)
+    }
+
+    fn control(&self, method: &str, name: &str, body: &Value) -> Value {
+        let (status, reply) = self.http(method, &format!("/_lab/{name}"), &[], body);
+        assert_eq!(status, 200, "/_lab/{name}: {reply}");
+        reply
+    }
+
+    /// An AWS JSON-protocol call made by the test itself to set the lab up.
+    fn aws_json(&self, service: &str, target: &str, body: &Value) -> Value {
+        let auth = format!(
+            "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/{service}/aws4_request, \
+             SignedHeaders=host, Signature=0"
+        );
+        let (status, reply) = self.http(
+            "POST",
+            "/",
+            &[
+                ("X-Amz-Target", target),
+                ("Content-Type", "application/x-amz-json-1.1"),
+                ("Authorization", &auth),
+            ],
+            body,
+        );
+        assert_eq!(status, 200, "{target}: {reply}");
+        reply
+    }
+
+    /// Creates `scenario` (the lab starts empty) and returns its description.
+    fn seed(&self, scenario: &str) -> Value {
+        self.control(
+            "POST",
+            "seed",
+            &json!({"scenario": scenario, "run_job": false}),
+        )
+    }
+
+    /// Starts the seeded scenario's job; faults set before apply to it.
+    fn start(&self, seed: &Value) -> String {
+        let api = seed["job"]["api"].as_str().unwrap();
+        let started = self.aws_json(
+            "textract",
+            &format!("Textract.{api}"),
+            &seed["job"]["params"],
+        );
+        started["JobId"].as_str().expect("a JobId").to_owned()
+    }
+
+    /// Creates `scenario`, sets `faults`, then starts its job. Returns the seed description
+    /// and the job id.
+    fn job(&self, scenario: &str, faults: &Value) -> (Value, String) {
+        let seed = self.seed(scenario);
+        self.faults(faults);
+        let job = self.start(&seed);
+        (seed, job)
+    }
+
+    fn faults(&self, faults: &Value) {
+        if faults.as_object().is_some_and(|f| !f.is_empty()) {
+            self.control("POST", "faults", faults);
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        let out = Command::new(env!("CARGO_BIN_EXE_textract-audit"))
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", "/nonexistent/textract-audit-lab-config")
+            .env(
+                "AWS_SHARED_CREDENTIALS_FILE",
+                "/nonexistent/textract-audit-lab-credentials",
+            )
+            .output()
+            .expect("the binary runs");
+        Run {
+            code: out.status.code().expect("exited"),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// `verify` live for `jobs`, JSON report, with `extra` flags.
+    fn verify(&self, jobs: &[&str], extra: &[&str]) -> Run {
+        let mut args = vec![
+            "verify",
+            "--region",
+            "us-east-1",
+            "--endpoint-url",
+            &self.endpoint,
+        ];
+        for j in jobs {
+            args.extend(["--job-id", j]);
+        }
+        args.extend(["--format", "json"]);
+        args.extend(extra);
+        self.run(&args)
+    }
+}
+
+/// `rule -> status` of one job's findings, the worst status per rule.
+fn statuses(job: &Value) -> std::collections::BTreeMap<String, String> {
+    let rank = |s: &str| match s {
+        "fail" => 3,
+        "inconclusive" => 2,
+        "pass" => 1,
+        _ => 0,
+    };
+    let mut out = std::collections::BTreeMap::new();
+    for f in job["findings"].as_array().unwrap() {
+        let (rule, status) = (
+            f["rule_id"].as_str().unwrap(),
+            f["status"].as_str().unwrap(),
+        );
+        let e = out
+            .entry(rule.to_owned())
+            .or_insert_with(|| status.to_owned());
+        if rank(status) > rank(e) {
+            *e = status.to_owned();
+        }
+    }
+    out
+}
+
+/// Runs `scenario`'s job with `faults` live and checks the verdict, the exit code and the
+/// worst status of each rule named in `expect` (`(rule, status)`).
+fn check(
+    lab: &Lab,
+    scenario: &str,
+    faults: Value,
+    verdict: &str,
+    code: i32,
+    expect: &[(&str, &str)],
+) -> Run {
+    let (_, job) = lab.job(scenario, &faults);
+    let run = lab.verify(&[&job], &[]);
+    assert_verdict(&run, &job, verdict, code, expect);
+    run
+}
+
+fn assert_verdict(run: &Run, job: &str, verdict: &str, code: i32, expect: &[(&str, &str)]) {
+    let report = run.report();
+    let j = &report["jobs"][0];
+    let got = statuses(j);
+    let context = format!(
+        "job {job}: exit {}, {got:?}\nstderr:\n{}",
+        run.code, run.stderr
+    );
+    assert_eq!(j["job_id"], job, "{context}");
+    assert_eq!(j["verdict"], verdict, "{context}");
+    assert_eq!(run.code, code, "{context}");
+    for (rule, status) in expect {
+        assert_eq!(
+            got.get(*rule).map(String::as_str),
+            Some(*status),
+            "{rule}: {context}"
+        );
+    }
+}
+
+/// Without trail log files, S3 data events are never evidence: INCONCLUSIVE, never PASS.
+const NO_DATA_EVENTS: (&str, &str) = ("evidence-data-events", "inconclusive");
+
+#[test]
+fn row1_textract_default_passes() {
+    let Some(lab) = lab() else { return };
+    check(
+        &lab,
+        "row1",
+        json!({}),
+        "pass",
+        0,
+        &[
+            ("documented-mode", "pass"),
+            ("evidence-start-event", "pass"),
+        ],
+    );
+}
+
+#[test]
+fn row2_sse_s3_is_inconclusive_only_for_data_events() {
+    let Some(lab) = lab() else { return };
+    let run = check(
+        &lab,
+        "row2",
+        json!({}),
+        "inconclusive",
+        4,
+        &[
+            ("documented-mode", "pass"),
+            ("results-present", "pass"),
+            ("row2-aws-managed-key", "pass"),
+            NO_DATA_EVENTS,
+        ],
+    );
+    assert!(run.stderr.is_empty(), "no call failed: {}", run.stderr);
+}
+
+#[test]
+fn row3_textract_cmk_passes() {
+    let Some(lab) = lab() else { return };
+    check(
+        &lab,
+        "row3",
+        json!({}),
+        "pass",
+        0,
+        &[("requested-cmk", "pass"), ("evidence-kms-events", "pass")],
+    );
+}
+
+#[test]
+fn row4_sse_kms_with_the_cmk_is_inconclusive_only_for_data_events() {
+    let Some(lab) = lab() else { return };
+    for scenario in ["row4", "row4-bucket-key"] {
+        check(
+            &lab,
+            scenario,
+            json!({}),
+            "inconclusive",
+            4,
+            &[
+                ("documented-mode", "pass"),
+                ("requested-cmk", "pass"),
+                ("evidence-kms-events", "pass"),
+                ("evidence-window", "pass"),
+                NO_DATA_EVENTS,
+            ],
+        );
+    }
+}
+
+#[test]
+fn fault_wrong_key_fails_requested_cmk() {
+    let Some(lab) = lab() else { return };
+    // The seed empties the lab: the other key is made after it.
+    let seed = lab.seed("row4");
+    let other = lab.aws_json(
+        "kms",
+        "TrentService.CreateKey",
+        &json!({"Description": "not the job's key"}),
+    );
+    lab.faults(&json!({"wrong_key": other["KeyMetadata"]["Arn"]}));
+    let job = lab.start(&seed);
+    let run = lab.verify(&[&job], &[]);
+    assert_verdict(
+        &run,
+        &job,
+        "fail",
+        3,
+        &[
+            ("requested-cmk", "fail"),
+            ("results-present", "pass"),
+            NO_DATA_EVENTS,
+        ],
+    );
+}
+
+#[test]
+fn fault_sse_s3_instead_of_kms_fails_documented_mode() {
+    let Some(lab) = lab() else { return };
+    check(
+        &lab,
+        "row4",
+        json!({"sse_s3_instead_of_kms": true}),
+        "fail",
+        3,
+        &[("documented-mode", "fail")],
+    );
+}
+
+#[test]
+fn fault_aws_s3_key_fails_rows_2_and_4() {
+    let Some(lab) = lab() else { return };
+    check(
+        &lab,
+        "row4",
+        json!({"use_aws_s3_key": true}),
+        "fail",
+        3,
+        &[("requested-cmk", "fail")],
+    );
+    check(
+        &lab,
+        "row2",
+        json!({"use_aws_s3_key": true}),
+        "fail",
+        3,
+        &[("row2-aws-managed-key", "fail")],
+    );
+}
+
+#[test]
+fn fault_overwrite_after_completion_fails_on_the_head() {
+    let Some(lab) = lab() else { return };
+    let run = check(
+        &lab,
+        "row4",
+        json!({"overwrite_after_completion": {"key_suffix": "/1"}}),
+        "fail",
+        3,
+        &[("documented-mode", "fail"), ("requested-cmk", "pass")],
+    );
+    // The live evidence cannot say who wrote: that needs the data events.
+    assert_eq!(
+        statuses(&run.report()["jobs"][0])["output-integrity"],
+        "inconclusive"
+    );
+}
+
+#[test]
+fn faults_on_trail_delivery_do_not_change_live_evidence() {
+    let Some(lab) = lab() else { return };
+    // Dropped data events and KMS events left out of log files touch only trail log files;
+    // LookupEvents still has the KMS events and live evidence never had data events.
+    for faults in [
+        json!({"drop_data_events": true}),
+        json!({"exclude_kms_events": true}),
+    ] {
+        check(
+            &lab,
+            "row4",
+            faults,
+            "inconclusive",
+            4,
+            &[
+                ("requested-cmk", "pass"),
+                ("evidence-kms-events", "pass"),
+                NO_DATA_EVENTS,
+            ],
+        );
+    }
+    // A trail that excludes KMS events cannot prove their absence.
+    check(
+        &lab,
+        "row4-no-kms-events",
+        json!({}),
+        "inconclusive",
+        4,
+        &[("evidence-kms-events", "inconclusive")],
+    );
+}
+
+#[test]
+fn fault_job_failed_or_in_progress_is_not_a_pass() {
+    let Some(lab) = lab() else { return };
+    for (status, expect) in [
+        ("FAILED", vec![NO_DATA_EVENTS]),
+        (
+            "IN_PROGRESS",
+            vec![("results-present", "inconclusive"), NO_DATA_EVENTS],
+        ),
+    ] {
+        let run = check(
+            &lab,
+            "row2",
+            json!({"job_status": status}),
+            "inconclusive",
+            4,
+            &expect,
+        );
+        assert_eq!(run.report()["jobs"][0]["job_status"], status);
+    }
+}
+
+#[test]
+fn fault_throttling_within_retries_is_absorbed_beyond_them_is_inconclusive() {
+    let Some(lab) = lab() else { return };
+    let (_, job) = lab.job("row4", &json!({}));
+    lab.faults(&json!({"throttle": {"operation": "LookupEvents", "count": 1}}));
+    let run = lab.verify(&[&job], &[]);
+    assert_verdict(
+        &run,
+        &job,
+        "inconclusive",
+        4,
+        &[("evidence-window", "pass"), ("requested-cmk", "pass")],
+    );
+    assert!(
+        run.stderr.is_empty(),
+        "retried, not reported: {}",
+        run.stderr
+    );
+
+    lab.faults(&json!({"throttle": {"operation": "LookupEvents", "count": 4}}));
+    let run = lab.verify(&[&job], &["--max-attempts", "2"]);
+    assert_verdict(
+        &run,
+        &job,
+        "inconclusive",
+        4,
+        &[("evidence-window", "inconclusive")],
+    );
+    let report = run.report();
+    assert!(
+        report["evidence"]["cloudtrail_window"].is_null(),
+        "no window claimed"
+    );
+    assert!(
+        run.stderr.lines().any(|l| l
+            .starts_with("warning: cloudtrail:LookupEvents textract.amazonaws.com events")
+            && l.contains("ThrottlingException")),
+        "{}",
+        run.stderr
+    );
+    let skipped = report["evidence"]["skipped"].as_array().unwrap();
+    assert!(skipped.iter().any(|p| {
+        p["subject"]
+            .as_str()
+            .unwrap()
+            .starts_with("cloudtrail:LookupEvents")
+    }));
+}
+
+#[test]
+fn fault_access_denied_names_the_object_and_is_inconclusive() {
+    let Some(lab) = lab() else { return };
+    let (seed, job) = lab.job("row4", &json!({}));
+    lab.faults(&json!({"access_denied": {"operation": "HeadObject", "key_suffix": "/2"}}));
+    let run = lab.verify(&[&job], &[]);
+    assert_verdict(
+        &run,
+        &job,
+        "inconclusive",
+        4,
+        &[
+            ("evidence-readable", "inconclusive"),
+            ("requested-cmk", "pass"),
+        ],
+    );
+    let object = format!(
+        "s3://{}/{}/{job}/2",
+        seed["output"]["bucket"].as_str().unwrap(),
+        seed["output"]["prefix"].as_str().unwrap()
+    );
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(
+        lines,
+        [format!("warning: s3:HeadObject {object}: 403: Forbidden")],
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn unknown_job_id_continues_and_says_so() {
+    let Some(lab) = lab() else { return };
+    lab.job("row4", &json!({}));
+    let unknown = "0".repeat(64);
+    let run = lab.verify(&[&unknown], &[]);
+    assert_verdict(
+        &run,
+        &unknown,
+        "inconclusive",
+        4,
+        &[("evidence-start-event", "inconclusive")],
+    );
+    assert!(
+        run.stderr.lines().any(|l| l.starts_with(&format!(
+            "note: textract:GetDocumentAnalysis {unknown}: InvalidJobIdException"
+        ))),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn unreachable_endpoint_is_a_runtime_error() {
+    let Some(lab) = lab() else { return };
+    // A port nobody listens on: take one from the OS and free it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let run = lab.run(&[
+        "verify",
+        "--job-id",
+        "j",
+        "--region",
+        "us-east-1",
+        "--endpoint-url",
+        &endpoint,
+        "--max-attempts",
+        "1",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stdout.is_empty());
+    assert!(
+        run.stderr
+            .lines()
+            .any(|l| l.starts_with("warning: cloudtrail:LookupEvents")
+                && l.contains("DispatchFailure")),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .lines()
+            .last()
+            .unwrap()
+            .starts_with("error: no AWS call succeeded"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn collected_bundle_verifies_to_the_same_report() {
+    let Some(lab) = lab() else { return };
+    let (_, job) = lab.job("row4", &json!({}));
+    lab.faults(&json!({"access_denied": {"operation": "HeadObject", "key_suffix": "/2"}}));
+    // A fixed window ending before either run, so that both read the same CloudTrail range
+    // (each run's own Get* call is a management event too, after the window).
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let until = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let window = ["--from", "2026-01-01T00:00:00Z", "--until", &until];
+    let live = lab.verify(&[&job], &window);
+    assert_eq!(live.code, 4, "{}", live.stderr);
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("bundle");
+    let out = out.to_str().unwrap();
+    let mut args = vec![
+        "collect",
+        "--job-id",
+        &job,
+        "--region",
+        "us-east-1",
+        "--endpoint-url",
+        &lab.endpoint,
+        "--out",
+        out,
+    ];
+    args.extend(window);
+    let collected = lab.run(&args);
+    assert_eq!(collected.code, 0, "{}", collected.stderr);
+    assert!(
+        collected.stderr.contains("403: Forbidden"),
+        "failures are reported: {}",
+        collected.stderr
+    );
+    for file in [
+        "manifest.json",
+        "cloudtrail/lookup-events.json",
+        "api/cloudtrail/LookupEvents.json",
+        "api/s3/HeadObject.json",
+        "api/textract/GetDocumentAnalysis.json",
+    ] {
+        assert!(dir.path().join("bundle").join(file).exists(), "{file}");
+    }
+    let offline = lab.run(&["verify", "--evidence", out, "--format", "json"]);
+    assert_eq!(offline.code, live.code, "{}", offline.stderr);
+
+    // Two collections a moment apart: the capture time (and with it `generated_at` and the
+    // status times) is the one thing allowed to differ; the sources say where each came from.
+    let (mut live, mut offline) = (live.report(), offline.report());
+    let stamp = |r: &Value| r["evidence"]["captured_at"].as_str().unwrap().to_owned();
+    let live_text = live.to_string().replace(&stamp(&live), &stamp(&offline));
+    live = serde_json::from_str(&live_text).unwrap();
+    for r in [&mut live, &mut offline] {
+        r["evidence"]["sources"] = Value::Null;
+    }
+    assert_eq!(live, offline);
+}
