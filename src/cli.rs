@@ -11,6 +11,7 @@ use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Duration, Utc};
 use clap::{Args, Parser, Subcommand};
 
+use crate::evidence::live::trail_s3::{self, TrailLocation};
 use crate::evidence::local::{self, Wanted};
 use crate::evidence::{self, Gathered, bundle, live};
 use crate::model::{Evidence, JobId, Provenance, TimeWindow};
@@ -111,9 +112,13 @@ pub struct SourceArgs {
     /// (repeatable). Its records join the live or bundle evidence.
     #[arg(long = "trail-dir", value_name = "DIR")]
     pub trail_dirs: Vec<PathBuf>,
+    /// The trail's bucket: its log files for the window are listed by date folder, downloaded
+    /// and scanned like --trail-dir (repeatable; uses the AWS flags).
+    #[arg(long = "trail", value_name = "s3://BUCKET[/PREFIX]", value_parser = TrailLocation::parse)]
+    pub trails: Vec<TrailLocation>,
     /// Make no network call of any kind (no credential lookup either): only --evidence and
     /// --trail-dir are read, and what would need AWS is INCONCLUSIVE.
-    #[arg(long, conflicts_with = "aws")]
+    #[arg(long, conflicts_with_all = ["aws", "trails"])]
     pub offline: bool,
     /// No progress display on standard error.
     #[arg(long, short)]
@@ -277,11 +282,8 @@ fn emit(text: &str, output: &OutputArgs) -> Result<()> {
 /// is an error only when no call was answered at all (nothing to verify from).
 /// An empty `jobs` discovers every job started in the window.
 fn gather_live(aws: &AwsArgs, window: &WindowArgs, jobs: &[JobId]) -> Result<Gathered> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    let gathered = runtime.block_on(live::collect(&aws.options(window), jobs, evidence::now()))?;
+    let gathered =
+        runtime()?.block_on(live::collect(&aws.options(window), jobs, evidence::now()))?;
     for line in live::failure_lines(&gathered.calls) {
         eprintln!("{line}");
     }
@@ -289,6 +291,61 @@ fn gather_live(aws: &AwsArgs, window: &WindowArgs, jobs: &[JobId]) -> Result<Gat
         bail!("no AWS call succeeded (see the lines above): nothing to verify from");
     }
     Ok(gathered)
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+/// Downloads the trail buckets' log files for the window into a temporary folder and scans
+/// them like trail directories; problems and sources then name the S3 objects, not the copies.
+fn scan_trail_buckets(
+    evidence: &mut Evidence,
+    sources: &SourceArgs,
+    aws: &AwsArgs,
+    window: &WindowArgs,
+    jobs: &[JobId],
+) -> Result<()> {
+    if sources.trails.is_empty() {
+        return Ok(());
+    }
+    let user_window = window.resolve().map_err(anyhow::Error::msg)?;
+    // Without a window from the user, the live evidence's window bounds the download.
+    let bound = user_window.or(evidence.cloudtrail_window);
+    let tmp = tempfile::tempdir().context("creating a folder for the downloaded trail files")?;
+    let downloaded = runtime()?.block_on(trail_s3::download_all(
+        &aws.options(window),
+        &sources.trails,
+        bound,
+        tmp.path(),
+    ))?;
+    for ((root, got), loc) in downloaded.into_iter().zip(&sources.trails) {
+        let first_source = evidence.provenance.sources.len();
+        let first_problem = evidence.problems.len();
+        evidence.problems.extend(got.problems);
+        scan_trails(
+            evidence,
+            std::slice::from_ref(&root),
+            bound,
+            jobs,
+            sources.quiet,
+        )?;
+        let local = format!("{}/", root.display());
+        let remote = loc.uri("");
+        for p in &mut evidence.problems[first_problem..] {
+            p.subject = p.subject.replace(&local, &remote);
+        }
+        for s in &mut evidence.provenance.sources[first_source..] {
+            *s = s.replace(
+                &format!("trail-dir {}", root.display()),
+                &format!("trail {}", loc.uri(&loc.prefix)),
+            ) + &format!(" ({} objects, {} bytes downloaded)", got.objects, got.bytes);
+        }
+    }
+    Ok(())
 }
 
 /// Builds the evidence: a bundle, else live AWS (unless `--offline`), and on top the records
@@ -318,6 +375,7 @@ fn gather(
         jobs,
         sources.quiet,
     )?;
+    scan_trail_buckets(&mut evidence, sources, aws, window, jobs)?;
     Ok(evidence)
 }
 

@@ -35,6 +35,16 @@ pub struct WireError {
     pub message: String,
 }
 
+impl std::fmt::Display for WireError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.message.is_empty() {
+            f.write_str(&self.code)
+        } else {
+            write!(f, "{}: {}", self.code, self.message)
+        }
+    }
+}
+
 /// Recorded calls keyed by `(service, Operation)`, e.g. `("s3", "HeadObject")`.
 pub type RecordedCalls = BTreeMap<(String, String), Vec<CallRecord>>;
 
