@@ -93,9 +93,9 @@ pub struct CollectArgs {
     /// The bundle directory to write (created; must not hold a bundle already).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-    /// Downloaded trail log files whose records of these jobs join the bundle (repeatable).
-    #[arg(long = "trail-dir", value_name = "DIR")]
-    pub trail_dirs: Vec<PathBuf>,
+    /// Trail log files whose records of these jobs join the bundle.
+    #[command(flatten)]
+    pub trail: TrailArgs,
     #[command(flatten)]
     pub window: WindowArgs,
     #[command(flatten)]
@@ -108,6 +108,17 @@ pub struct SourceArgs {
     /// Verify from this evidence bundle (see docs/evidence-bundle.md) instead of reading AWS.
     #[arg(long, value_name = "DIR", conflicts_with = "aws")]
     pub evidence: Option<PathBuf>,
+    #[command(flatten)]
+    pub trail: TrailArgs,
+    /// Make no network call of any kind (no credential lookup either): only --evidence and
+    /// --trail-dir are read, and what would need AWS is INCONCLUSIVE.
+    #[arg(long, conflicts_with_all = ["aws", "trails"])]
+    pub offline: bool,
+}
+
+/// Trail log files: downloaded, or in the trail's bucket.
+#[derive(Debug, Args)]
+pub struct TrailArgs {
     /// A downloaded trail: the AWSLogs/… layout or a directory of .json.gz/.json log files
     /// (repeatable). Its records join the live or bundle evidence.
     #[arg(long = "trail-dir", value_name = "DIR")]
@@ -116,10 +127,6 @@ pub struct SourceArgs {
     /// and scanned like --trail-dir (repeatable; uses the AWS flags).
     #[arg(long = "trail", value_name = "s3://BUCKET[/PREFIX]", value_parser = TrailLocation::parse)]
     pub trails: Vec<TrailLocation>,
-    /// Make no network call of any kind (no credential lookup either): only --evidence and
-    /// --trail-dir are read, and what would need AWS is INCONCLUSIVE.
-    #[arg(long, conflicts_with_all = ["aws", "trails"])]
-    pub offline: bool,
     /// No progress display on standard error.
     #[arg(long, short)]
     pub quiet: bool,
@@ -300,29 +307,31 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("starting the async runtime")
 }
 
-/// Downloads the trail buckets' log files for the window into a temporary folder and scans
-/// them like trail directories; problems and sources then name the S3 objects, not the copies.
-fn scan_trail_buckets(
+/// Adds the records of every trail source: directories as they are, buckets by downloading
+/// the window's log files into a temporary folder first (problems and sources then name the
+/// S3 objects, not the copies). `jobs` narrows the scan; empty means discovery.
+fn add_trails(
     evidence: &mut Evidence,
-    sources: &SourceArgs,
+    trail: &TrailArgs,
     aws: &AwsArgs,
     window: &WindowArgs,
     jobs: &[JobId],
 ) -> Result<()> {
-    if sources.trails.is_empty() {
+    let user_window = window.resolve().map_err(anyhow::Error::msg)?;
+    scan_trails(evidence, &trail.trail_dirs, user_window, jobs, trail.quiet)?;
+    if trail.trails.is_empty() {
         return Ok(());
     }
-    let user_window = window.resolve().map_err(anyhow::Error::msg)?;
     // Without a window from the user, the live evidence's window bounds the download.
     let bound = user_window.or(evidence.cloudtrail_window);
     let tmp = tempfile::tempdir().context("creating a folder for the downloaded trail files")?;
     let downloaded = runtime()?.block_on(trail_s3::download_all(
         &aws.options(window),
-        &sources.trails,
+        &trail.trails,
         bound,
         tmp.path(),
     ))?;
-    for ((root, got), loc) in downloaded.into_iter().zip(&sources.trails) {
+    for ((root, got), loc) in downloaded.into_iter().zip(&trail.trails) {
         let first_source = evidence.provenance.sources.len();
         let first_problem = evidence.problems.len();
         evidence.problems.extend(got.problems);
@@ -331,7 +340,7 @@ fn scan_trail_buckets(
             std::slice::from_ref(&root),
             bound,
             jobs,
-            sources.quiet,
+            trail.quiet,
         )?;
         let local = format!("{}/", root.display());
         let remote = loc.uri("");
@@ -367,15 +376,7 @@ fn gather(
             captured_at: evidence::now(),
         }),
     };
-    let user_window = window.resolve().map_err(anyhow::Error::msg)?;
-    scan_trails(
-        &mut evidence,
-        &sources.trail_dirs,
-        user_window,
-        jobs,
-        sources.quiet,
-    )?;
-    scan_trail_buckets(&mut evidence, sources, aws, window, jobs)?;
+    add_trails(&mut evidence, &sources.trail, aws, window, jobs)?;
     Ok(evidence)
 }
 
@@ -532,27 +533,21 @@ pub fn run(cli: Cli) -> Result<u8> {
             }
             let jobs: Vec<JobId> = args.job_ids.into_iter().map(JobId).collect();
             let mut gathered = gather_live(&args.aws, &args.window, &jobs)?;
-            if !args.trail_dirs.is_empty() {
-                // The trail's records of these jobs join the bundle as recorded.
-                let mut found = Evidence::new(gathered.provenance.clone());
-                scan_trails(
-                    &mut found,
-                    &args.trail_dirs,
-                    args.window.resolve().ok().flatten(),
-                    &jobs,
-                    false,
-                )?;
-                for problem in &found.problems {
-                    eprintln!("warning: {}: {}", problem.subject, problem.reason);
-                }
-                gathered.records.extend(
-                    found
-                        .events
-                        .iter()
-                        .map(|e| serde_json::to_value(e).expect("records serialize")),
-                );
-                gathered.provenance.sources.extend(found.provenance.sources);
+            // The trails' records of these jobs join the bundle as recorded.
+            let mut found = Evidence::new(gathered.provenance.clone());
+            found.cloudtrail_window = gathered.cloudtrail_window;
+            add_trails(&mut found, &args.trail, &args.aws, &args.window, &jobs)?;
+            for problem in &found.problems {
+                eprintln!("warning: {}: {}", problem.subject, problem.reason);
             }
+            gathered.problems.extend(found.problems);
+            gathered.records.extend(
+                found
+                    .events
+                    .iter()
+                    .map(|e| serde_json::to_value(e).expect("records serialize")),
+            );
+            gathered.provenance.sources = found.provenance.sources;
             let collector = format!(
                 "{} {} collect ({})",
                 env!("CARGO_PKG_NAME"),
@@ -600,7 +595,7 @@ fn check_sources(sources: &SourceArgs, window: &WindowArgs) -> Option<u8> {
         eprintln!("error: {e}");
         return Some(exit::USAGE);
     }
-    if sources.offline && sources.evidence.is_none() && sources.trail_dirs.is_empty() {
+    if sources.offline && sources.evidence.is_none() && sources.trail.trail_dirs.is_empty() {
         eprintln!("error: --offline needs --evidence DIR or --trail-dir DIR to read");
         return Some(exit::USAGE);
     }

@@ -754,3 +754,45 @@ fn collected_bundle_verifies_to_the_same_report() {
     }
     assert_eq!(live, offline);
 }
+
+#[test]
+fn collect_with_the_trail_bucket_gives_a_bundle_that_passes_offline() {
+    let Some(lab) = lab() else { return };
+    let (seed, job) = lab.job("row4", &json!({}));
+    lab.control("POST", "flush-trail", &json!({}));
+    let trail = format!(
+        "s3://{}/{}",
+        seed["trail"]["bucket"].as_str().unwrap(),
+        seed["trail"]["prefix"].as_str().unwrap()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("bundle");
+    let out = out.to_str().unwrap();
+    let collected = lab.run(&[
+        "collect",
+        "--job-id",
+        &job,
+        "--region",
+        "us-east-1",
+        "--endpoint-url",
+        &lab.endpoint,
+        "--trail",
+        &trail,
+        "--out",
+        out,
+    ]);
+    assert_eq!(collected.code, 0, "{}", collected.stderr);
+    let offline = lab.run(&["verify", "--evidence", out, "--format", "json"]);
+    assert_verdict(
+        &offline,
+        &job,
+        "pass",
+        0,
+        &[("evidence-data-events", "pass")],
+    );
+    let timeline = offline.report()["jobs"][0]["timeline"].to_string();
+    assert!(
+        timeline.contains("PutObject"),
+        "the data events are in the bundle"
+    );
+}

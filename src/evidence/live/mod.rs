@@ -213,6 +213,7 @@ pub async fn collect(
         calls: c.calls,
         records,
         cloudtrail_window: window_read.then_some(TimeWindow { from, until }),
+        problems: Vec::new(),
     })
 }
 
