@@ -796,3 +796,34 @@ fn collect_with_the_trail_bucket_gives_a_bundle_that_passes_offline() {
         "the data events are in the bundle"
     );
 }
+
+#[test]
+fn audit_discovers_live_jobs_from_lookup_events() {
+    let Some(lab) = lab() else { return };
+    let (seed, job) = lab.job("row4", &json!({}));
+    lab.control("POST", "flush-trail", &json!({}));
+    let trail = format!(
+        "s3://{}/{}",
+        seed["trail"]["bucket"].as_str().unwrap(),
+        seed["trail"]["prefix"].as_str().unwrap()
+    );
+    let run = lab.run(&[
+        "audit",
+        "--since",
+        "1h",
+        "--region",
+        "us-east-1",
+        "--endpoint-url",
+        &lab.endpoint,
+        "--trail",
+        &trail,
+        "--format",
+        "json",
+    ]);
+    assert_verdict(&run, &job, "pass", 0, &[]);
+    assert_eq!(
+        run.report()["summary"]["jobs"],
+        1,
+        "exactly the one job started"
+    );
+}
