@@ -800,7 +800,7 @@ fn validate(python: &str, files: &[PathBuf]) -> Vec<Value> {
 fn sarif_validates_against_the_schema_and_junit_reads_back_with_its_counts() {
     let Some(python) = std::env::var_os("TEXTRACT_AUDIT_VALIDATOR_PYTHON") else {
         eprintln!(
-            "SKIPPED: SARIF schema and JUnit consumer checks. To run them:\n  python3 -m venv .venv && .venv/bin/pip install -r tests/validate/requirements.txt\n  TEXTRACT_AUDIT_VALIDATOR_PYTHON=.venv/bin/python cargo test --test cli"
+            "SKIPPED: SARIF schema and JUnit consumer checks. To run them:\n  python3 -m venv .venv-validate && .venv-validate/bin/pip install -r tests/validate/requirements.txt\n  TEXTRACT_AUDIT_VALIDATOR_PYTHON=$PWD/.venv-validate/bin/python cargo test --test cli"
         );
         return;
     };
