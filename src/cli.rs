@@ -17,8 +17,9 @@ use crate::evidence::{self, Gathered, bundle, live};
 use crate::model::{Evidence, JobId, Provenance, TimeWindow};
 use crate::render::{self, Format, Style};
 use crate::report::Report;
-use crate::report::{self, exit};
-use crate::rules::RuleSet;
+use crate::report::mutelist::Mutelist;
+use crate::report::{self, Policy, exit};
+use crate::rules::{RuleSet, Severity};
 use crate::timeline;
 use crate::trail::ScanProgress;
 
@@ -29,7 +30,8 @@ Exit codes:
   2  usage error
   3  at least one job FAIL
   4  no FAIL, but at least one job INCONCLUSIVE (evidence missing or unusable)
-  --exit-zero turns 3 and 4 into 0.";
+  --exit-zero turns 3 and 4 into 0. Muted findings never count; with --fail-on SEVERITY,
+  FAIL findings below SEVERITY do not make 3 (verdicts in the report are unchanged).";
 
 /// Verify where Amazon Textract stored a job's results and how they were encrypted.
 #[derive(Debug, Parser)]
@@ -220,15 +222,36 @@ impl AwsArgs {
 /// Flags shared by every command that prints a report.
 #[derive(Debug, Args)]
 pub struct OutputArgs {
-    /// Output format.
+    /// Output format; repeat it with --output-dir to write several reports at once.
     #[arg(long, value_enum, default_value = "table")]
-    pub format: Format,
+    pub format: Vec<Format>,
     /// Write the report to FILE instead of standard output.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "output_dir")]
     pub output: Option<PathBuf>,
+    /// Write report.{txt,json,csv,sarif,xml,md,html} into DIR, one per --format (created if
+    /// missing).
+    #[arg(long, value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
     /// Exit 0 even when jobs FAIL or are INCONCLUSIVE (runtime errors still exit 1).
     #[arg(long)]
     pub exit_zero: bool,
+    /// A mute list (TOML, see docs/mutelist.md): matching findings keep their status but no
+    /// longer count for verdicts and the exit code.
+    #[arg(long, value_name = "FILE")]
+    pub mutelist: Option<PathBuf>,
+    /// Only FAIL findings of this severity or higher make exit code 3 (default: any).
+    #[arg(long, value_name = "SEVERITY", value_parser = parse_fail_on)]
+    pub fail_on: Option<Severity>,
+    /// Replace account ids and IAM/STS principal names with placeholders in every format.
+    #[arg(long)]
+    pub redact: bool,
+}
+
+/// `rules --format`: only the two formats a rule list has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RulesFormat {
+    Table,
+    Json,
 }
 
 #[derive(Debug, Args)]
@@ -237,7 +260,7 @@ pub struct RulesArgs {
     pub command: Option<RulesCommand>,
     /// Output format.
     #[arg(long, value_enum, default_value = "table", global = true)]
-    pub format: Format,
+    pub format: RulesFormat,
 }
 
 #[derive(Debug, Subcommand)]
@@ -271,18 +294,11 @@ fn style(to_terminal: bool) -> Style {
     Style { color, width }
 }
 
-fn emit(text: &str, output: &OutputArgs) -> Result<()> {
-    match &output.output {
-        Some(path) => {
-            std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
-        }
-        None => {
-            let mut out = std::io::stdout().lock();
-            out.write_all(text.as_bytes())
-                .context("writing to standard output")?;
-            out.flush().context("writing to standard output")
-        }
-    }
+fn write_stdout(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .context("writing to standard output")?;
+    out.flush().context("writing to standard output")
 }
 
 /// Reads the jobs' evidence from AWS. Every failed call is one line on standard error; it
@@ -442,13 +458,56 @@ fn draw_progress(p: &ScanProgress, done: &std::sync::atomic::AtomicBool) {
     }
 }
 
-/// Renders and writes the report; returns the exit code.
-fn finish(report: Report, output: &OutputArgs) -> Result<u8> {
-    let to_terminal = output.output.is_none() && std::io::stdout().is_terminal();
-    emit(
-        &render::render(&report, output.format, style(to_terminal)),
-        output,
-    )?;
+/// The policy the report is built under, from the output flags; `None` (after saying why on
+/// standard error) when the mute list cannot be used: the user's input to fix, exit 2.
+fn policy(output: &OutputArgs, rules: &RuleSet) -> Option<Policy> {
+    let mutelist = match output.mutelist.as_deref().map(|p| Mutelist::load(p, rules)) {
+        Some(Err(e)) => {
+            eprintln!("error: {e}");
+            return None;
+        }
+        m => m.transpose().ok().flatten(),
+    };
+    Some(Policy {
+        mutelist,
+        fail_on: output.fail_on,
+        redact: output.redact,
+    })
+}
+
+/// Renders and writes the report in every format asked for; returns the exit code.
+fn finish(report: Report, rules: &RuleSet, output: &OutputArgs) -> Result<u8> {
+    let mut formats = output.format.clone();
+    formats.sort();
+    formats.dedup();
+    match (&output.output_dir, &output.output) {
+        (Some(dir), _) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            for format in formats {
+                let path = dir.join(format!("report.{}", format.extension()));
+                let text = render::render(&report, rules, format, style(false));
+                std::fs::write(&path, text)
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
+        }
+        (None, _) if formats.len() > 1 => {
+            eprintln!("error: several --format values need --output-dir DIR");
+            return Ok(exit::USAGE);
+        }
+        (None, Some(path)) => {
+            let text = render::render(&report, rules, formats[0], style(false));
+            std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+        }
+        (None, None) => {
+            let to_terminal = std::io::stdout().is_terminal();
+            write_stdout(&render::render(
+                &report,
+                rules,
+                formats[0],
+                style(to_terminal),
+            ))?;
+        }
+    }
     let code = report.summary.exit_code;
     Ok(
         if output.exit_zero && (code == exit::FAIL || code == exit::INCONCLUSIVE) {
@@ -457,6 +516,17 @@ fn finish(report: Report, output: &OutputArgs) -> Result<u8> {
             code
         },
     )
+}
+
+/// `--fail-on`: the four severities a FAIL finding can be thresholded at.
+fn parse_fail_on(s: &str) -> Result<Severity, String> {
+    match s {
+        "low" => Ok(Severity::Low),
+        "medium" => Ok(Severity::Medium),
+        "high" => Ok(Severity::High),
+        "critical" => Ok(Severity::Critical),
+        _ => Err(format!("{s:?}: expected low, medium, high or critical")),
+    }
 }
 
 fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
@@ -495,13 +565,17 @@ pub fn run(cli: Cli) -> Result<u8> {
                 );
                 return Ok(exit::USAGE);
             }
+            let Some(policy) = policy(&args.output, &rules) else {
+                return Ok(exit::USAGE);
+            };
             let evidence = gather(&args.sources, &args.window, &args.aws, &jobs)?;
             let jobs = if jobs.is_empty() {
                 timeline::discover_jobs(&evidence)
             } else {
                 jobs
             };
-            finish(report::build(&evidence, &rules, &jobs), &args.output)
+            let report = report::build(&evidence, &rules, &jobs, &policy);
+            finish(report, &rules, &args.output)
         }
         Command::Audit(args) => {
             if let Some(code) = check_sources(&args.sources, &args.window) {
@@ -522,9 +596,13 @@ pub fn run(cli: Cli) -> Result<u8> {
                 from: Some(window.from),
                 until: Some(window.until),
             };
+            let Some(policy) = policy(&args.output, &rules) else {
+                return Ok(exit::USAGE);
+            };
             let evidence = gather(&args.sources, &window_args, &args.aws, &[])?;
             let jobs = timeline::jobs_started_in(&evidence, &window);
-            finish(report::build(&evidence, &rules, &jobs), &args.output)
+            let report = report::build(&evidence, &rules, &jobs, &policy);
+            finish(report, &rules, &args.output)
         }
         Command::Collect(args) => {
             if let Err(e) = args.window.resolve() {
@@ -560,8 +638,8 @@ pub fn run(cli: Cli) -> Result<u8> {
         }
         Command::Rules(args) => {
             let text = match (&args.command, args.format) {
-                (None, Format::Json) => serde_json::to_string_pretty(&rules.rules)? + "\n",
-                (None, Format::Table) => {
+                (None, RulesFormat::Json) => serde_json::to_string_pretty(&rules.rules)? + "\n",
+                (None, RulesFormat::Table) => {
                     crate::render::table::rules_list(&rules, style(std::io::stdout().is_terminal()))
                 }
                 (Some(RulesCommand::Show { id }), format) => {
@@ -570,8 +648,8 @@ pub fn run(cli: Cli) -> Result<u8> {
                         return Ok(exit::USAGE);
                     };
                     match format {
-                        Format::Json => serde_json::to_string_pretty(rule)? + "\n",
-                        Format::Table => crate::render::table::rule_detail(rule, &rules),
+                        RulesFormat::Json => serde_json::to_string_pretty(rule)? + "\n",
+                        RulesFormat::Table => crate::render::table::rule_detail(rule, &rules),
                     }
                 }
             };
