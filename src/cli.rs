@@ -14,7 +14,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::evidence::live::trail_s3::{self, TrailLocation};
 use crate::evidence::local::{self, Wanted};
 use crate::evidence::{self, Gathered, bundle, live};
-use crate::model::{Evidence, JobId, Provenance, TimeWindow};
+use crate::model::{Evidence, EvidenceProblem, JobId, ProblemScope, Provenance, TimeWindow};
 use crate::render::{self, Format, Style};
 use crate::report::Report;
 use crate::report::mutelist::Mutelist;
@@ -174,12 +174,21 @@ impl WindowArgs {
 #[group(id = "aws", multiple = true)]
 #[command(next_help_heading = "AWS (live evidence)")]
 pub struct AwsArgs {
-    /// AWS Region [default: the SDK's chain: AWS_REGION, then the profile].
+    /// AWS Region [default: the SDK's chain: AWS_REGION, then the profile]. `audit` takes
+    /// it repeated and reads every Region.
     #[arg(long, value_name = "REGION")]
-    pub region: Option<String>,
+    pub region: Vec<String>,
     /// Named profile from the AWS config files [default: AWS_PROFILE, then `default`].
+    /// `audit` takes it repeated: one account per profile.
     #[arg(long, value_name = "NAME")]
-    pub profile: Option<String>,
+    pub profile: Vec<String>,
+    /// A role to assume through STS for every call (with the profile's or the default
+    /// credentials). `audit` takes it repeated: one account per role.
+    #[arg(long, value_name = "ARN")]
+    pub role_arn: Vec<String>,
+    /// The external id the roles' trust policies require.
+    #[arg(long, value_name = "ID", requires = "role_arn")]
+    pub external_id: Option<String>,
     /// Send every AWS call to this endpoint (e.g. a local emulator); AWS_ENDPOINT_URL works
     /// too. S3 is then addressed path-style.
     #[arg(long, value_name = "URL")]
@@ -202,10 +211,11 @@ pub enum RetryModeArg {
 }
 
 impl AwsArgs {
-    fn options(&self, window: &WindowArgs) -> live::Options {
-        live::Options {
-            profile: self.profile.clone(),
-            region: self.region.clone(),
+    /// Every account (profile or role) x Region pair to read, in flag order.
+    fn targets(&self, window: &WindowArgs) -> Vec<live::Options> {
+        let base = live::Options {
+            profile: None,
+            region: None,
             endpoint_url: self.endpoint_url.clone(),
             from: window.from,
             until: window.until,
@@ -215,7 +225,56 @@ impl AwsArgs {
             },
             max_attempts: self.max_attempts,
             attempt_timeout: std::time::Duration::from_secs(self.timeout),
+            assume_role: None,
+        };
+        let accounts: Vec<(Option<String>, Option<live::AssumeRole>)> = if self.role_arn.is_empty()
+        {
+            match self.profile.as_slice() {
+                [] => vec![(None, None)],
+                profiles => profiles.iter().map(|p| (Some(p.clone()), None)).collect(),
+            }
+        } else {
+            // Roles are assumed with the (first) profile's credentials, or the default chain.
+            self.role_arn
+                .iter()
+                .map(|arn| {
+                    let role = live::AssumeRole {
+                        role_arn: arn.clone(),
+                        external_id: self.external_id.clone(),
+                        session_name: env!("CARGO_PKG_NAME").into(),
+                    };
+                    (self.profile.first().cloned(), Some(role))
+                })
+                .collect()
+        };
+        let regions: Vec<Option<String>> = match self.region.as_slice() {
+            [] => vec![None],
+            r => r.iter().cloned().map(Some).collect(),
+        };
+        accounts
+            .iter()
+            .flat_map(|(profile, role)| {
+                regions.iter().map(|region| live::Options {
+                    profile: profile.clone(),
+                    region: region.clone(),
+                    assume_role: role.clone(),
+                    ..base.clone()
+                })
+            })
+            .collect()
+    }
+
+    /// The one account and Region a single-target command reads; a usage message otherwise.
+    fn options(&self, window: &WindowArgs) -> Result<live::Options, String> {
+        let mut targets = self.targets(window);
+        if targets.len() > 1 || self.profile.len() > 1 {
+            return Err(
+                "this command reads one account and Region: give --region, --profile and \
+                 --role-arn at most once (`audit` reads several)"
+                    .into(),
+            );
         }
+        Ok(targets.remove(0))
     }
 }
 
@@ -304,9 +363,13 @@ fn write_stdout(text: &str) -> Result<()> {
 /// Reads the jobs' evidence from AWS. Every failed call is one line on standard error; it
 /// is an error only when no call was answered at all (nothing to verify from).
 /// An empty `jobs` discovers every job started in the window.
-fn gather_live(aws: &AwsArgs, window: &WindowArgs, jobs: &[JobId]) -> Result<Gathered> {
-    let gathered =
-        runtime()?.block_on(live::collect(&aws.options(window), jobs, evidence::now()))?;
+fn gather_live(options: &live::Options, jobs: &[JobId]) -> Result<Gathered> {
+    let gathered = runtime()?.block_on(live::collect(options, jobs, evidence::now()))?;
+    checked(gathered)
+}
+
+/// Prints one line per failed call; an error when no call was answered at all.
+fn checked(gathered: Gathered) -> Result<Gathered> {
     for line in live::failure_lines(&gathered.calls) {
         eprintln!("{line}");
     }
@@ -329,7 +392,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 fn add_trails(
     evidence: &mut Evidence,
     trail: &TrailArgs,
-    aws: &AwsArgs,
+    aws: &live::Options,
     window: &WindowArgs,
     jobs: &[JobId],
 ) -> Result<()> {
@@ -342,7 +405,7 @@ fn add_trails(
     let bound = user_window.or(evidence.cloudtrail_window);
     let tmp = tempfile::tempdir().context("creating a folder for the downloaded trail files")?;
     let downloaded = runtime()?.block_on(trail_s3::download_all(
-        &aws.options(window),
+        aws,
         &trail.trails,
         bound,
         tmp.path(),
@@ -379,21 +442,113 @@ fn add_trails(
 fn gather(
     sources: &SourceArgs,
     window: &WindowArgs,
-    aws: &AwsArgs,
+    aws: &live::Options,
     jobs: &[JobId],
 ) -> Result<Evidence> {
     let mut evidence = match (&sources.evidence, sources.live()) {
         (Some(dir), _) => bundle::load(dir)?,
-        (None, true) => gather_live(aws, window, jobs)?.into_evidence(),
-        (None, false) => Evidence::new(Provenance {
-            sources: Vec::new(),
-            account: None,
-            region: None,
-            captured_at: evidence::now(),
-        }),
+        (None, true) => gather_live(aws, jobs)?.into_evidence(),
+        (None, false) => no_evidence(Vec::new()),
     };
     add_trails(&mut evidence, &sources.trail, aws, window, jobs)?;
     Ok(evidence)
+}
+
+fn no_evidence(sources: Vec<String>) -> Evidence {
+    Evidence::new(Provenance {
+        sources,
+        account: None,
+        region: None,
+        captured_at: evidence::now(),
+    })
+}
+
+/// How many account and Region pairs are read at once: each pair has its own `LookupEvents`
+/// quota, so the bound is about this machine and the caller's overall API rate, not CloudTrail.
+const TARGET_CONCURRENCY: usize = 4;
+
+/// `audit` over several accounts and Regions: every pair is read live in parallel (a pair
+/// that cannot be read at all becomes a section with that problem, and the others go on),
+/// the trails are scanned once and their records offered to every section, and each section
+/// keeps the jobs started in the window in its own Region.
+fn audit_parts(
+    sources: &SourceArgs,
+    targets: &[live::Options],
+    window: &WindowArgs,
+    audit_window: &TimeWindow,
+) -> Result<Vec<(Evidence, Vec<JobId>)>> {
+    let mut trail = no_evidence(Vec::new());
+    add_trails(&mut trail, &sources.trail, &targets[0], window, &[])?;
+    let captured_at = evidence::now();
+    let gathered: Vec<Result<Gathered, String>> = runtime()?.block_on(async {
+        let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(TARGET_CONCURRENCY));
+        let mut tasks = tokio::task::JoinSet::new();
+        for (i, t) in targets.iter().cloned().enumerate() {
+            let permits = permits.clone();
+            tasks.spawn(async move {
+                let _p = permits.acquire_owned().await.expect("semaphore open");
+                let got = live::collect(&t, &[], captured_at).await;
+                (i, got.map_err(|e| e.to_string()))
+            });
+        }
+        let mut out: Vec<Option<Result<Gathered, String>>> = targets.iter().map(|_| None).collect();
+        while let Some(done) = tasks.join_next().await {
+            let (i, got) = done.expect("collection task does not panic");
+            out[i] = Some(got);
+        }
+        out.into_iter()
+            .map(|g| g.expect("every target ran"))
+            .collect()
+    });
+    let mut parts = Vec::new();
+    for (target, got) in targets.iter().zip(gathered) {
+        let label = target_label(target);
+        let mut evidence = match got.map_err(anyhow::Error::msg).and_then(checked) {
+            Ok(g) => g.into_evidence(),
+            Err(e) => {
+                eprintln!("error: {label}: {e:#}");
+                let mut none = no_evidence(vec![format!("live {label} (not read)")]);
+                none.provenance.region = target.region.clone();
+                none.problems.push(EvidenceProblem {
+                    subject: format!("live {label}"),
+                    reason: format!("{e:#}"),
+                    scope: ProblemScope::CloudTrail {
+                        from: Some(audit_window.from),
+                        until: Some(audit_window.until),
+                    },
+                });
+                none
+            }
+        };
+        evidence.events.extend(trail.events.iter().cloned());
+        evidence::normalize_events(&mut evidence.events);
+        evidence.problems.extend(trail.problems.iter().cloned());
+        evidence
+            .provenance
+            .sources
+            .extend(trail.provenance.sources.iter().cloned());
+        let region = evidence.provenance.region.clone();
+        let jobs = timeline::jobs_started_in(&evidence, audit_window)
+            .into_iter()
+            .filter(|j| region.is_none() || timeline::start_region(&evidence, j) == region)
+            .collect();
+        parts.push((evidence, jobs));
+    }
+    Ok(parts)
+}
+
+/// `profile/role @ region`, for messages about one target.
+fn target_label(t: &live::Options) -> String {
+    let who = t
+        .assume_role
+        .as_ref()
+        .map(|r| r.role_arn.clone())
+        .or(t.profile.clone())
+        .unwrap_or_else(|| "default credentials".into());
+    format!(
+        "{who} in {}",
+        t.region.as_deref().unwrap_or("the default Region")
+    )
 }
 
 /// Adds the trail directories' records, drawing progress on standard error when it is a
@@ -568,7 +723,14 @@ pub fn run(cli: Cli) -> Result<u8> {
             let Some(policy) = policy(&args.output, &rules) else {
                 return Ok(exit::USAGE);
             };
-            let evidence = gather(&args.sources, &args.window, &args.aws, &jobs)?;
+            let aws = match args.aws.options(&args.window) {
+                Ok(o) => o,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Ok(exit::USAGE);
+                }
+            };
+            let evidence = gather(&args.sources, &args.window, &aws, &jobs)?;
             let jobs = if jobs.is_empty() {
                 timeline::discover_jobs(&evidence)
             } else {
@@ -599,22 +761,45 @@ pub fn run(cli: Cli) -> Result<u8> {
             let Some(policy) = policy(&args.output, &rules) else {
                 return Ok(exit::USAGE);
             };
-            let evidence = gather(&args.sources, &window_args, &args.aws, &[])?;
-            let jobs = timeline::jobs_started_in(&evidence, &window);
-            let report = report::build(&evidence, &rules, &jobs, &policy);
-            finish(report, &rules, &args.output)
+            let targets = args.aws.targets(&window_args);
+            if targets.len() == 1 || !args.sources.live() {
+                let evidence = gather(&args.sources, &window_args, &targets[0], &[])?;
+                let jobs = timeline::jobs_started_in(&evidence, &window);
+                let report = report::build(&evidence, &rules, &jobs, &policy);
+                return finish(report, &rules, &args.output);
+            }
+            let parts = audit_parts(&args.sources, &targets, &window_args, &window)?;
+            let parts: Vec<report::Part> = parts
+                .iter()
+                .map(|(evidence, jobs)| report::Part {
+                    evidence,
+                    jobs: jobs.clone(),
+                })
+                .collect();
+            finish(
+                report::build_parts(&parts, &rules, &policy),
+                &rules,
+                &args.output,
+            )
         }
         Command::Collect(args) => {
             if let Err(e) = args.window.resolve() {
                 eprintln!("error: {e}");
                 return Ok(exit::USAGE);
             }
+            let aws = match args.aws.options(&args.window) {
+                Ok(o) => o,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Ok(exit::USAGE);
+                }
+            };
             let jobs: Vec<JobId> = args.job_ids.into_iter().map(JobId).collect();
-            let mut gathered = gather_live(&args.aws, &args.window, &jobs)?;
+            let mut gathered = gather_live(&aws, &jobs)?;
             // The trails' records of these jobs join the bundle as recorded.
             let mut found = Evidence::new(gathered.provenance.clone());
             found.cloudtrail_window = gathered.cloudtrail_window;
-            add_trails(&mut found, &args.trail, &args.aws, &args.window, &jobs)?;
+            add_trails(&mut found, &args.trail, &aws, &args.window, &jobs)?;
             for problem in &found.problems {
                 eprintln!("warning: {}: {}", problem.subject, problem.reason);
             }

@@ -117,8 +117,13 @@ impl Lab {
 
     /// An AWS JSON-protocol call made by the test itself to set the lab up.
     fn aws_json(&self, service: &str, target: &str, body: &Value) -> Value {
+        self.aws_json_in("us-east-1", service, target, body)
+    }
+
+    /// The same, signed for another Region (the lab records the call there).
+    fn aws_json_in(&self, region: &str, service: &str, target: &str, body: &Value) -> Value {
         let auth = format!(
-            "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/{service}/aws4_request, \
+            "AWS4-HMAC-SHA256 Credential=testing/20260101/{region}/{service}/aws4_request, \
              SignedHeaders=host, Signature=0"
         );
         let (status, reply) = self.http(
@@ -826,4 +831,101 @@ fn audit_discovers_live_jobs_from_lookup_events() {
         1,
         "exactly the one job started"
     );
+}
+
+#[test]
+fn audit_reads_several_regions_and_roles_into_one_sectioned_report() {
+    let Some(lab) = lab() else { return };
+    let (seed, east) = lab.job("row2", &json!({}));
+    let api = seed["job"]["api"].as_str().unwrap();
+    let west = lab.aws_json_in(
+        "us-west-2",
+        "textract",
+        &format!("Textract.{api}"),
+        &seed["job"]["params"],
+    )["JobId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let run = lab.run(&[
+        "audit",
+        "--since",
+        "1h",
+        "--region",
+        "us-east-1",
+        "--region",
+        "us-west-2",
+        "--endpoint-url",
+        &lab.endpoint,
+        "--format",
+        "json",
+    ]);
+    let r = run.report();
+    assert_eq!(
+        r["sections"].as_array().map(Vec::len),
+        Some(2),
+        "{}",
+        run.stderr
+    );
+    let found: Vec<(String, String)> = r["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| {
+            (
+                j["job_id"].as_str().unwrap().into(),
+                j["region"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [(east, "us-east-1".into()), (west, "us-west-2".into())]
+    );
+    assert_eq!(
+        r["evidence"]["region"],
+        Value::Null,
+        "no single Region for the whole report"
+    );
+
+    // Two roles (one account in the lab): assumed through STS, one section each.
+    let role = |name: &str| format!("arn:aws:iam::123456789012:role/{name}");
+    let (auditor, reader) = (role("auditor"), role("reader"));
+    let run = lab.run(&[
+        "audit",
+        "--since",
+        "1h",
+        "--region",
+        "us-east-1",
+        "--role-arn",
+        &auditor,
+        "--role-arn",
+        &reader,
+        "--external-id",
+        "x-123",
+        "--endpoint-url",
+        &lab.endpoint,
+        "--format",
+        "json",
+    ]);
+    let r = run.report();
+    let sections = r["sections"].to_string();
+    assert!(
+        sections.contains(&format!("as {auditor}")) && sections.contains(&format!("as {reader}")),
+        "{sections}\n{}",
+        run.stderr
+    );
+    assert_eq!(r["summary"]["jobs"], 2, "the us-east-1 job, once per role");
+
+    // verify reads one account and Region: several are a usage error.
+    let usage = lab.run(&[
+        "verify",
+        "--job-id",
+        "x",
+        "--region",
+        "us-east-1",
+        "--region",
+        "us-west-2",
+    ]);
+    assert_eq!(usage.code, 2, "{}", usage.stderr);
 }

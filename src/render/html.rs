@@ -57,45 +57,7 @@ fn job(out: &mut String, j: &JobReport) {
         "<section><h2>Job <code>{}</code> <span class=\"{v}\">{v}</span></h2>",
         esc(&j.job_id.0)
     );
-    let mut f: Vec<(&str, String)> =
-        vec![("API", j.api.clone().unwrap_or_else(|| "unknown".into()))];
-    match &j.requested {
-        Some(r) => {
-            f.push(("Started", format!("{} by {}", rfc3339(r.time), r.caller)));
-            if let Some(d) = &r.document {
-                f.push(("Document", d.clone()));
-            }
-            f.push((
-                "OutputConfig",
-                match &r.output {
-                    Some(o) if r.output_prefix_defaulted => format!("{o} (default prefix)"),
-                    Some(o) => o.clone(),
-                    None => "none (results kept by Textract)".into(),
-                },
-            ));
-            f.push((
-                "KMSKeyId",
-                match (&r.kms_key_id, &r.kms_key_arn) {
-                    (Some(id), Some(arn)) if id != arn => format!("{id} = {arn}"),
-                    (Some(id), _) => id.clone(),
-                    (None, _) => "none".into(),
-                },
-            ));
-        }
-        None => f.push((
-            "Requested",
-            "unknown: no Start* record in the evidence".into(),
-        )),
-    }
-    if let Some(e) = &j.expected {
-        f.push(("Expected", e.documented.clone()));
-        if let Some(l) = &e.output_location {
-            f.push(("Job folder", l.clone()));
-        }
-    }
-    if let Some(s) = &j.job_status {
-        f.push(("Job status", s.clone()));
-    }
+    let f = super::job_facts(j);
     facts(out, &f);
     if j.timeline.is_empty() {
         out.push_str("<p>Lifecycle: no records of this job in the evidence.</p>\n");

@@ -58,45 +58,7 @@ fn job(out: &mut String, j: &JobReport) {
         cell(&j.job_id.0),
         j.verdict.label()
     );
-    let mut facts: Vec<(&str, String)> =
-        vec![("API", j.api.clone().unwrap_or_else(|| "unknown".into()))];
-    match &j.requested {
-        Some(r) => {
-            facts.push(("Started", format!("{} by {}", rfc3339(r.time), r.caller)));
-            if let Some(d) = &r.document {
-                facts.push(("Document", d.clone()));
-            }
-            facts.push((
-                "OutputConfig",
-                match &r.output {
-                    Some(o) if r.output_prefix_defaulted => format!("{o} (default prefix)"),
-                    Some(o) => o.clone(),
-                    None => "none (results kept by Textract)".into(),
-                },
-            ));
-            facts.push((
-                "KMSKeyId",
-                match (&r.kms_key_id, &r.kms_key_arn) {
-                    (Some(id), Some(arn)) if id != arn => format!("{id} = {arn}"),
-                    (Some(id), _) => id.clone(),
-                    (None, _) => "none".into(),
-                },
-            ));
-        }
-        None => facts.push((
-            "Requested",
-            "unknown: no Start* record in the evidence".into(),
-        )),
-    }
-    if let Some(e) = &j.expected {
-        facts.push(("Expected", e.documented.clone()));
-        if let Some(l) = &e.output_location {
-            facts.push(("Job folder", l.clone()));
-        }
-    }
-    if let Some(s) = &j.job_status {
-        facts.push(("Job status", s.clone()));
-    }
+    let facts = super::job_facts(j);
     for (k, v) in facts {
         let _ = writeln!(out, "- **{k}**: {}", cell(&v));
     }

@@ -62,6 +62,60 @@ pub struct Style {
     pub width: u16,
 }
 
+/// The facts of a job's header, in order, for every renderer: what was asked, what the table
+/// says follows, and where the job was found.
+pub fn job_facts(j: &JobReport) -> Vec<(&'static str, String)> {
+    let mut facts: Vec<(&'static str, String)> = Vec::new();
+    if let Some(a) = &j.account {
+        facts.push(("Account", a.clone()));
+    }
+    if let Some(r) = &j.region {
+        facts.push(("Region", r.clone()));
+    }
+    facts.push(("API", j.api.clone().unwrap_or_else(|| "unknown".into())));
+    match &j.requested {
+        Some(r) => {
+            facts.push(("Started", format!("{} by {}", rfc3339(r.time), r.caller)));
+            if let Some(d) = &r.document {
+                facts.push(("Document", d.clone()));
+            }
+            facts.push((
+                "OutputConfig",
+                match &r.output {
+                    Some(o) if r.output_prefix_defaulted => format!("{o} (default prefix)"),
+                    Some(o) => o.clone(),
+                    None => "none (results kept by Textract)".into(),
+                },
+            ));
+            facts.push((
+                "KMSKeyId",
+                r.kms_key_id.clone().unwrap_or_else(|| "none".into()),
+            ));
+            if let Some(arn) = r
+                .kms_key_arn
+                .as_ref()
+                .filter(|a| r.kms_key_id.as_ref() != Some(a))
+            {
+                facts.push(("Key ARN", arn.clone()));
+            }
+        }
+        None => facts.push((
+            "Requested",
+            "unknown: no Start* record in the evidence".into(),
+        )),
+    }
+    if let Some(e) = &j.expected {
+        facts.push(("Expected", e.documented.clone()));
+        if let Some(l) = &e.output_location {
+            facts.push(("Job folder", l.clone()));
+        }
+    }
+    if let Some(s) = &j.job_status {
+        facts.push(("Job status", s.clone()));
+    }
+    facts
+}
+
 /// Renders the report in one format. SARIF needs the rules' metadata for its rule list.
 pub fn render(report: &Report, rules: &RuleSet, format: Format, style: Style) -> String {
     match format {

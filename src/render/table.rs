@@ -48,45 +48,7 @@ fn status_cell(label: &str, style: Style) -> Cell {
 
 fn job(out: &mut String, j: &JobReport, style: Style) {
     let _ = writeln!(out, "Job {}  {}", j.job_id, j.verdict.label());
-    let mut head: Vec<(&str, String)> =
-        vec![("API", j.api.clone().unwrap_or_else(|| "unknown".into()))];
-    match &j.requested {
-        Some(r) => {
-            head.push(("Started", format!("{} by {}", rfc3339(r.time), r.caller)));
-            if let Some(d) = &r.document {
-                head.push(("Document", d.clone()));
-            }
-            head.push((
-                "OutputConfig",
-                match &r.output {
-                    Some(o) if r.output_prefix_defaulted => format!("{o} (default prefix)"),
-                    Some(o) => o.clone(),
-                    None => "none (results kept by Textract)".into(),
-                },
-            ));
-            head.push((
-                "KMSKeyId",
-                match (&r.kms_key_id, &r.kms_key_arn) {
-                    (Some(id), Some(arn)) if id != arn => format!("{id}\n= {arn}"),
-                    (Some(id), _) => id.clone(),
-                    (None, _) => "none".into(),
-                },
-            ));
-        }
-        None => head.push((
-            "Requested",
-            "unknown: no Start* record in the evidence".into(),
-        )),
-    }
-    if let Some(e) = &j.expected {
-        head.push(("Expected", e.documented.clone()));
-        if let Some(loc) = &e.output_location {
-            head.push(("Job folder", loc.clone()));
-        }
-    }
-    if let Some(st) = &j.job_status {
-        head.push(("Job status", st.clone()));
-    }
+    let head = super::job_facts(j);
     for (k, v) in head {
         for (i, line) in v.lines().enumerate() {
             let _ = writeln!(out, "  {:<13} {line}", if i == 0 { k } else { "" });

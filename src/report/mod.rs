@@ -53,6 +53,10 @@ pub struct Report {
     pub evidence: EvidenceSummary,
     pub jobs: Vec<JobReport>,
     pub summary: Summary,
+    /// One evidence summary per account and Region, when the report covers several (then
+    /// `evidence` sums them up and each job names its `account` and `region`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sections: Vec<EvidenceSummary>,
     /// The options that shaped this report.
     pub options: Options,
     /// Each mute list entry's outcome; present when a mute list was given.
@@ -139,6 +143,11 @@ impl Deref for ReportedFinding {
 pub struct JobReport {
     pub job_id: JobId,
     pub verdict: Verdict,
+    /// The account and Region section the job was found in (reports over several only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub api: Option<String>,
     /// What the `Start*` record asked for; `null` when it is not in the evidence.
@@ -346,6 +355,8 @@ fn job_report(rules: &RuleSet, t: &JobTimeline) -> JobReport {
     };
     JobReport {
         job_id: t.job_id.clone(),
+        account: None,
+        region: None,
         verdict,
         api: t.api.map(|a| a.start_operation().to_owned()),
         requested: t.request.as_ref().map(|r| Requested {
@@ -407,29 +418,129 @@ fn job_report(rules: &RuleSet, t: &JobTimeline) -> JobReport {
     }
 }
 
-/// Builds the report for exactly these jobs, under the policy: mutes applied, the exit
-/// code set with `fail_on`, then everything redacted when asked.
+/// One account and Region's evidence and the jobs to report from it.
+pub struct Part<'a> {
+    pub evidence: &'a Evidence,
+    pub jobs: Vec<JobId>,
+}
+
+/// Builds the report for exactly these jobs of one evidence set.
 pub fn build(evidence: &Evidence, rules: &RuleSet, jobs: &[JobId], policy: &Policy) -> Report {
-    let generated_at = evidence.provenance.captured_at;
-    let mut reports: Vec<JobReport> = jobs
-        .iter()
-        .map(|id| job_report(rules, &timeline::build(evidence, id)))
-        .collect();
-    let mutelist = policy.mutelist.as_ref().map(|list| {
-        let mut applier = Applier::new(list, generated_at);
-        for r in &mut reports {
-            apply_mutes(
-                r,
-                evidence.provenance.account.as_deref(),
-                evidence.provenance.region.as_deref(),
-                &mut applier,
-            );
+    build_parts(
+        &[Part {
+            evidence,
+            jobs: jobs.to_vec(),
+        }],
+        rules,
+        policy,
+    )
+}
+
+fn evidence_summary(evidence: &Evidence) -> EvidenceSummary {
+    EvidenceSummary {
+        sources: evidence.provenance.sources.clone(),
+        account: evidence.provenance.account.clone(),
+        region: evidence.provenance.region.clone(),
+        captured_at: evidence.provenance.captured_at,
+        cloudtrail_window: evidence.cloudtrail_window,
+        cloudtrail_records: evidence.events.len(),
+        collected: Collected {
+            trails: evidence.trails.len(),
+            job_statuses: evidence.job_statuses.len(),
+            prefix_listings: evidence.listings.len(),
+            object_heads: evidence.heads.len(),
+            buckets: evidence.buckets.len(),
+            kms_keys: evidence.keys.len(),
+            kms_aliases: evidence.aliases.as_ref().map(Vec::len),
+        },
+        skipped: evidence.problems.clone(),
+    }
+}
+
+/// The summary of several sections: sources, records and skipped items added up; account,
+/// Region and window only where every section agrees.
+fn combined_summary(sections: &[EvidenceSummary]) -> EvidenceSummary {
+    let same = |f: &dyn Fn(&EvidenceSummary) -> Option<String>| {
+        let first = f(&sections[0]);
+        sections
+            .iter()
+            .all(|s| f(s) == first)
+            .then_some(first)
+            .flatten()
+    };
+    let sum = |f: &dyn Fn(&Collected) -> usize| sections.iter().map(|s| f(&s.collected)).sum();
+    EvidenceSummary {
+        sources: sections.iter().flat_map(|s| s.sources.clone()).collect(),
+        account: same(&|s| s.account.clone()),
+        region: same(&|s| s.region.clone()),
+        captured_at: sections
+            .iter()
+            .map(|s| s.captured_at)
+            .max()
+            .expect("sections"),
+        cloudtrail_window: sections
+            .iter()
+            .all(|s| s.cloudtrail_window == sections[0].cloudtrail_window)
+            .then_some(sections[0].cloudtrail_window)
+            .flatten(),
+        cloudtrail_records: sections.iter().map(|s| s.cloudtrail_records).sum(),
+        collected: Collected {
+            trails: sum(&|c| c.trails),
+            job_statuses: sum(&|c| c.job_statuses),
+            prefix_listings: sum(&|c| c.prefix_listings),
+            object_heads: sum(&|c| c.object_heads),
+            buckets: sum(&|c| c.buckets),
+            kms_keys: sum(&|c| c.kms_keys),
+            kms_aliases: sections.iter().map(|s| s.collected.kms_aliases).sum(),
+        },
+        // Trail problems are offered to every section: list each once.
+        skipped: sections.iter().flat_map(|s| s.skipped.iter()).fold(
+            Vec::new(),
+            |mut all: Vec<EvidenceProblem>, p| {
+                if !all.contains(p) {
+                    all.push(p.clone());
+                }
+                all
+            },
+        ),
+    }
+}
+
+/// Builds one report over several account and Region parts; the mute list is applied once
+/// across all of them (an entry is stale only when it matched nothing anywhere).
+pub fn build_parts(parts: &[Part<'_>], rules: &RuleSet, policy: &Policy) -> Report {
+    let sections: Vec<EvidenceSummary> =
+        parts.iter().map(|p| evidence_summary(p.evidence)).collect();
+    let evidence = match sections.as_slice() {
+        [one] => one.clone(),
+        many => combined_summary(many),
+    };
+    let generated_at = evidence.captured_at;
+    let several = parts.len() > 1;
+    let mut reports: Vec<JobReport> = Vec::new();
+    let mut applier = policy
+        .mutelist
+        .as_ref()
+        .map(|list| Applier::new(list, generated_at));
+    for part in parts {
+        let account = part.evidence.provenance.account.as_deref();
+        let region = part.evidence.provenance.region.as_deref();
+        for id in &part.jobs {
+            let mut r = job_report(rules, &timeline::build(part.evidence, id));
+            if several {
+                r.account = account.map(str::to_owned);
+                r.region = region.map(str::to_owned);
+            }
+            if let Some(applier) = applier.as_mut() {
+                apply_mutes(&mut r, account, region, applier);
+            }
+            reports.push(r);
         }
-        applier.finish()
-    });
+    }
+    let mutelist = applier.map(Applier::finish);
     let mut summary = Summary {
         jobs: reports.len(),
-        skipped_evidence: evidence.problems.len(),
+        skipped_evidence: evidence.skipped.len(),
         ..Summary::default()
     };
     for r in &reports {
@@ -448,7 +559,7 @@ pub fn build(evidence: &Evidence, rules: &RuleSet, jobs: &[JobId], policy: &Poli
                 .or_default() += 1;
         }
     }
-    summary.exit_code = exit_code(&reports, evidence, policy.fail_on);
+    summary.exit_code = exit_code(&reports, &evidence.skipped, policy.fail_on);
     let mut report = Report {
         schema: SCHEMA,
         tool: Tool {
@@ -457,26 +568,10 @@ pub fn build(evidence: &Evidence, rules: &RuleSet, jobs: &[JobId], policy: &Poli
             rules_sha256: rules.sha256.clone(),
         },
         generated_at,
-        evidence: EvidenceSummary {
-            sources: evidence.provenance.sources.clone(),
-            account: evidence.provenance.account.clone(),
-            region: evidence.provenance.region.clone(),
-            captured_at: evidence.provenance.captured_at,
-            cloudtrail_window: evidence.cloudtrail_window,
-            cloudtrail_records: evidence.events.len(),
-            collected: Collected {
-                trails: evidence.trails.len(),
-                job_statuses: evidence.job_statuses.len(),
-                prefix_listings: evidence.listings.len(),
-                object_heads: evidence.heads.len(),
-                buckets: evidence.buckets.len(),
-                kms_keys: evidence.keys.len(),
-                kms_aliases: evidence.aliases.as_ref().map(Vec::len),
-            },
-            skipped: evidence.problems.clone(),
-        },
+        evidence,
         jobs: reports,
         summary,
+        sections: if several { sections } else { Vec::new() },
         options: Options {
             fail_on: policy.fail_on,
             redacted: policy.redact,
@@ -492,7 +587,7 @@ pub fn build(evidence: &Evidence, rules: &RuleSet, jobs: &[JobId], policy: &Poli
 
 /// 3 when any job has an unmuted FAIL finding at or above `fail_on`, 4 when none does but
 /// some job is inconclusive (or no job was found at all while evidence was skipped), else 0.
-fn exit_code(jobs: &[JobReport], evidence: &Evidence, fail_on: Option<Severity>) -> u8 {
+fn exit_code(jobs: &[JobReport], skipped: &[EvidenceProblem], fail_on: Option<Severity>) -> u8 {
     let worst = jobs
         .iter()
         .map(|j| exit_verdict(&j.findings, fail_on))
@@ -502,7 +597,7 @@ fn exit_code(jobs: &[JobReport], evidence: &Evidence, fail_on: Option<Severity>)
         Some(Verdict::Inconclusive) => exit::INCONCLUSIVE,
         Some(Verdict::Pass) => exit::PASS,
         // Nothing to judge: if evidence was skipped, a job may be hiding in it.
-        None if evidence.problems.iter().any(|p| {
+        None if skipped.iter().any(|p| {
             matches!(
                 p.scope,
                 ProblemScope::CloudTrail { .. } | ProblemScope::Textract

@@ -151,22 +151,47 @@ impl<T: Redact> Redact for Vec<T> {
     }
 }
 
+// The walks below destructure every struct whole, so a field added later cannot slip past
+// redaction unnoticed: the compiler asks whether it needs hiding.
+
 impl Redact for Report {
     fn redact(&mut self, r: &mut Redactor) {
-        self.evidence.redact(r);
-        self.jobs.redact(r);
-        self.mutelist.redact(r);
-        self.options.mutelist.redact(r);
-        // Summary keys are rule ids and statuses: nothing to hide.
+        let Report {
+            schema: _,
+            tool: _,
+            generated_at: _,
+            evidence,
+            jobs,
+            // Keys are rule ids and statuses, values counts: nothing to hide.
+            summary: _,
+            sections,
+            options,
+            mutelist,
+        } = self;
+        evidence.redact(r);
+        sections.redact(r);
+        jobs.redact(r);
+        mutelist.redact(r);
+        options.mutelist.redact(r);
     }
 }
 
 impl Redact for EvidenceSummary {
     fn redact(&mut self, r: &mut Redactor) {
-        self.sources.redact(r);
-        self.account.redact(r);
-        self.region.redact(r);
-        self.skipped.redact(r);
+        let EvidenceSummary {
+            sources,
+            account,
+            region,
+            captured_at: _,
+            cloudtrail_window: _,
+            cloudtrail_records: _,
+            collected: _,
+            skipped,
+        } = self;
+        sources.redact(r);
+        account.redact(r);
+        region.redact(r);
+        skipped.redact(r);
     }
 }
 
@@ -211,20 +236,36 @@ impl Redact for EvidenceRef {
 
 impl Redact for JobReport {
     fn redact(&mut self, r: &mut Redactor) {
-        self.job_id.0.redact(r);
-        self.api.redact(r);
-        self.requested.redact(r);
-        self.expected.redact(r);
-        self.job_status.redact(r);
-        self.objects.redact(r);
-        self.timeline.redact(r);
-        for f in &mut self.findings {
+        let JobReport {
+            job_id,
+            verdict: _,
+            account,
+            region,
+            api,
+            requested,
+            expected,
+            job_status,
+            objects,
+            timeline,
+            findings,
+            proof,
+        } = self;
+        job_id.0.redact(r);
+        account.redact(r);
+        region.redact(r);
+        api.redact(r);
+        requested.redact(r);
+        expected.redact(r);
+        job_status.redact(r);
+        objects.redact(r);
+        timeline.redact(r);
+        for f in findings {
             f.finding.redact(r);
             if let Some(m) = &mut f.muted {
                 m.reason.redact(r);
             }
         }
-        self.proof.redact(r);
+        proof.redact(r);
     }
 }
 

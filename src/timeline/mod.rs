@@ -261,6 +261,19 @@ pub fn jobs_started_in(evidence: &Evidence, window: &TimeWindow) -> Vec<JobId> {
     ids.into_iter().collect()
 }
 
+/// The Region of the job's `Start*` record, if the evidence has it.
+pub fn start_region(evidence: &Evidence, job: &JobId) -> Option<String> {
+    evidence
+        .events
+        .iter()
+        .find(|e| {
+            e.event_source == TEXTRACT
+                && TextractApi::from_start_operation(&e.event_name).is_some()
+                && str_ci(&e.response_elements, "jobId") == Some(job.0.as_str())
+        })
+        .map(|e| e.aws_region.clone())
+}
+
 /// Builds the timeline of one job.
 pub fn build(evidence: &Evidence, job: &JobId) -> JobTimeline {
     let starts: Vec<&TrailEvent> = evidence

@@ -82,6 +82,17 @@ pub struct Options {
     pub max_attempts: u32,
     /// Limit on each attempt of a call.
     pub attempt_timeout: Duration,
+    /// A role to assume through STS (with the profile's or default credentials) for every
+    /// call: how one run reads several accounts.
+    pub assume_role: Option<AssumeRole>,
+}
+
+/// `sts:AssumeRole` parameters.
+#[derive(Debug, Clone)]
+pub struct AssumeRole {
+    pub role_arn: String,
+    pub external_id: Option<String>,
+    pub session_name: String,
 }
 
 /// Why live collection could not start.
@@ -199,10 +210,15 @@ pub async fn collect(
         .iter()
         .find_map(|r| r.get("recipientAccountId").and_then(Value::as_str))
         .map(str::to_owned);
-    let where_ = match &options.endpoint_url {
+    let mut where_ = match &options.endpoint_url {
         Some(url) => format!("live {region} via {url}"),
         None => format!("live AWS {region}"),
     };
+    if let Some(role) = &options.assume_role {
+        where_ = format!("{where_} as {}", role.role_arn);
+    } else if let Some(profile) = &options.profile {
+        where_ = format!("{where_} with profile {profile}");
+    }
     Ok(Gathered {
         provenance: Provenance {
             sources: vec![where_],
@@ -363,7 +379,21 @@ impl Collector {
         if let Some(url) = &options.endpoint_url {
             loader = loader.endpoint_url(url);
         }
-        let config = loader.load().await;
+        let mut config = loader.load().await;
+        if let Some(role) = &options.assume_role {
+            let mut provider = aws_config::sts::AssumeRoleProvider::builder(&role.role_arn)
+                .session_name(&role.session_name)
+                .configure(&config);
+            if let Some(id) = &role.external_id {
+                provider = provider.external_id(id);
+            }
+            config = config
+                .into_builder()
+                .credentials_provider(aws_sdk_s3::config::SharedCredentialsProvider::new(
+                    provider.build().await,
+                ))
+                .build();
+        }
         let region = config.region().ok_or(LiveError::NoRegion)?.to_string();
         // Path-style addressing: an endpoint such as 127.0.0.1 has no bucket subdomains.
         let path_style = options.endpoint_url.is_some() || config.endpoint_url().is_some();
