@@ -189,6 +189,9 @@ pub struct AwsArgs {
     /// The external id the roles' trust policies require.
     #[arg(long, value_name = "ID", requires = "role_arn")]
     pub external_id: Option<String>,
+    /// `audit` only: read every Region enabled for each account (account:ListRegions).
+    #[arg(long, conflicts_with = "region")]
+    pub all_regions: bool,
     /// Send every AWS call to this endpoint (e.g. a local emulator); AWS_ENDPOINT_URL works
     /// too. S3 is then addressed path-style.
     #[arg(long, value_name = "URL")]
@@ -264,9 +267,35 @@ impl AwsArgs {
             .collect()
     }
 
+    /// With `--all-regions`, every account's enabled Regions in place of the one default.
+    fn expanded_targets(&self, window: &WindowArgs) -> Result<Vec<live::Options>> {
+        let accounts = self.targets(window);
+        if !self.all_regions {
+            return Ok(accounts);
+        }
+        let rt = runtime()?;
+        let mut out = Vec::new();
+        for account in accounts {
+            let regions = rt.block_on(live::enabled_regions(&account)).map_err(|e| {
+                anyhow::anyhow!("--all-regions for {}: {e}", target_label(&account))
+            })?;
+            out.extend(regions.into_iter().map(|r| live::Options {
+                region: Some(r),
+                ..account.clone()
+            }));
+        }
+        if out.is_empty() {
+            bail!("--all-regions: no enabled Region found");
+        }
+        Ok(out)
+    }
+
     /// The one account and Region a single-target command reads; a usage message otherwise.
     fn options(&self, window: &WindowArgs) -> Result<live::Options, String> {
         let mut targets = self.targets(window);
+        if self.all_regions {
+            return Err("--all-regions is for `audit`".into());
+        }
         if targets.len() > 1 || self.profile.len() > 1 {
             return Err(
                 "this command reads one account and Region: give --region, --profile and \
@@ -761,7 +790,7 @@ pub fn run(cli: Cli) -> Result<u8> {
             let Some(policy) = policy(&args.output, &rules) else {
                 return Ok(exit::USAGE);
             };
-            let targets = args.aws.targets(&window_args);
+            let targets = args.aws.expanded_targets(&window_args)?;
             if targets.len() == 1 || !args.sources.live() {
                 let evidence = gather(&args.sources, &window_args, &targets[0], &[])?;
                 let jobs = timeline::jobs_started_in(&evidence, &window);

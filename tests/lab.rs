@@ -888,6 +888,31 @@ fn audit_reads_several_regions_and_roles_into_one_sectioned_report() {
         "no single Region for the whole report"
     );
 
+    // --all-regions: the lab account's enabled Regions (ListRegions), not the disabled one.
+    let run = lab.run(&[
+        "audit",
+        "--since",
+        "1h",
+        "--all-regions",
+        "--endpoint-url",
+        &lab.endpoint,
+        "--format",
+        "json",
+    ]);
+    let r = run.report();
+    let regions: Vec<&str> = r["sections"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no sections: {}", run.stderr))
+        .iter()
+        .map(|s| s["region"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        regions,
+        ["eu-south-1", "us-east-1", "us-west-2"],
+        "ap-east-1 is not enabled"
+    );
+    assert_eq!(r["summary"]["jobs"], 2, "{}", run.stderr);
+
     // Two roles (one account in the lab): assumed through STS, one section each.
     let role = |name: &str| format!("arn:aws:iam::123456789012:role/{name}");
     let (auditor, reader) = (role("auditor"), role("reader"));

@@ -333,6 +333,81 @@ impl RateLimiter {
     }
 }
 
+/// The SDK configuration for `options`: the default chain with the profile, Region, endpoint,
+/// retries and timeouts asked for, and the role assumed through STS when one is named.
+async fn sdk_config(options: &Options) -> aws_config::SdkConfig {
+    let retry = match options.retry_mode {
+        RetryMode::Standard => RetryConfig::standard(),
+        RetryMode::Adaptive => RetryConfig::adaptive(),
+    }
+    .with_max_attempts(options.max_attempts.max(1));
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(retry)
+        .timeout_config(
+            TimeoutConfig::builder()
+                .operation_attempt_timeout(options.attempt_timeout)
+                .build(),
+        );
+    if let Some(p) = &options.profile {
+        loader = loader.profile_name(p);
+    }
+    if let Some(r) = &options.region {
+        loader = loader.region(aws_config::Region::new(r.clone()));
+    }
+    if let Some(url) = &options.endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    let config = loader.load().await;
+    let Some(role) = &options.assume_role else {
+        return config;
+    };
+    let mut provider = aws_config::sts::AssumeRoleProvider::builder(&role.role_arn)
+        .session_name(&role.session_name)
+        .configure(&config);
+    if let Some(id) = &role.external_id {
+        provider = provider.external_id(id);
+    }
+    config
+        .into_builder()
+        .credentials_provider(aws_sdk_s3::config::SharedCredentialsProvider::new(
+            provider.build().await,
+        ))
+        .build()
+}
+
+/// The Regions enabled for the account `options` reaches (`account:ListRegions`, opt-in
+/// status `ENABLED` or `ENABLED_BY_DEFAULT`), in name order. The Account Management API is
+/// global; without a Region of its own the call is signed for us-east-1.
+pub async fn enabled_regions(options: &Options) -> Result<Vec<String>, String> {
+    use aws_sdk_account::types::RegionOptStatus;
+    let mut options = options.clone();
+    options.region.get_or_insert_with(|| "us-east-1".into());
+    let client = aws_sdk_account::Client::new(&sdk_config(&options).await);
+    let mut regions = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = client
+            .list_regions()
+            .region_opt_status_contains(RegionOptStatus::Enabled)
+            .region_opt_status_contains(RegionOptStatus::EnabledByDefault)
+            .set_next_token(token.take())
+            .send()
+            .await
+            .map_err(|e| format!("account:ListRegions failed: {}", shapes::wire_error(&e)))?;
+        regions.extend(
+            page.regions()
+                .iter()
+                .filter_map(|r| r.region_name().map(str::to_owned)),
+        );
+        match page.next_token() {
+            Some(t) => token = Some(t.to_owned()),
+            None => break,
+        }
+    }
+    regions.sort();
+    Ok(regions)
+}
+
 struct Collector {
     region: String,
     textract: aws_sdk_textract::Client,
@@ -358,42 +433,7 @@ macro_rules! get_job {
 
 impl Collector {
     async fn new(options: &Options) -> Result<Collector, LiveError> {
-        let retry = match options.retry_mode {
-            RetryMode::Standard => RetryConfig::standard(),
-            RetryMode::Adaptive => RetryConfig::adaptive(),
-        }
-        .with_max_attempts(options.max_attempts.max(1));
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .retry_config(retry)
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .operation_attempt_timeout(options.attempt_timeout)
-                    .build(),
-            );
-        if let Some(p) = &options.profile {
-            loader = loader.profile_name(p);
-        }
-        if let Some(r) = &options.region {
-            loader = loader.region(aws_config::Region::new(r.clone()));
-        }
-        if let Some(url) = &options.endpoint_url {
-            loader = loader.endpoint_url(url);
-        }
-        let mut config = loader.load().await;
-        if let Some(role) = &options.assume_role {
-            let mut provider = aws_config::sts::AssumeRoleProvider::builder(&role.role_arn)
-                .session_name(&role.session_name)
-                .configure(&config);
-            if let Some(id) = &role.external_id {
-                provider = provider.external_id(id);
-            }
-            config = config
-                .into_builder()
-                .credentials_provider(aws_sdk_s3::config::SharedCredentialsProvider::new(
-                    provider.build().await,
-                ))
-                .build();
-        }
+        let config = sdk_config(options).await;
         let region = config.region().ok_or(LiveError::NoRegion)?.to_string();
         // Path-style addressing: an endpoint such as 127.0.0.1 has no bucket subdomains.
         let path_style = options.endpoint_url.is_some() || config.endpoint_url().is_some();

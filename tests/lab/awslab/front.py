@@ -76,6 +76,8 @@ class LabApp:
                       environ.get("HTTP_USER_AGENT", "unknown"))
         if service == "s3":
             return self.s3.handle(environ, actor, session=access_key)
+        if service == "account" and path == "/listRegions":
+            return list_regions(_json(_read_body(environ)))
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         if not target:
             return self.bridge.call(environ)
@@ -179,3 +181,25 @@ def _json(body: bytes) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ValueError("expected a JSON object")
     return value
+
+
+# The lab account's Regions and their opt-in status (moto has no Account Management API):
+# two enabled by default, one opted in, one not.
+LAB_REGIONS = {
+    "us-east-1": "ENABLED_BY_DEFAULT",
+    "us-west-2": "ENABLED_BY_DEFAULT",
+    "eu-south-1": "ENABLED",
+    "ap-east-1": "DISABLED",
+}
+
+
+def list_regions(params: dict[str, Any]) -> Reply:
+    """``account:ListRegions`` (REST-JSON ``POST /listRegions``), filtered by
+    ``RegionOptStatusContains`` as AWS documents it; one page."""
+    wanted = params.get("RegionOptStatusContains") or list(set(LAB_REGIONS.values()))
+    regions = [
+        {"RegionName": name, "RegionOptStatus": status}
+        for name, status in sorted(LAB_REGIONS.items())
+        if status in wanted
+    ]
+    return json_reply({"Regions": regions})
