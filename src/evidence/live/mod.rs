@@ -22,6 +22,7 @@
 //! 5. CloudTrail: `DescribeTrails`, then `GetTrailStatus` and `GetEventSelectors` per trail.
 
 mod shapes;
+pub mod submit;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
