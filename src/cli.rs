@@ -12,13 +12,15 @@ use chrono::{DateTime, Duration, Utc};
 use clap::{Args, Parser, Subcommand};
 
 use crate::evidence::live::submit::{Session, UploadSse};
+use crate::evidence::live::trail_s3::{self, TrailLocation};
 use crate::evidence::local::{self, Wanted};
 use crate::evidence::{self, Gathered, bundle, live};
 use crate::model::{Evidence, JobId, Provenance, S3Object, TextractApi, TimeWindow};
 use crate::render::{self, Format, Style};
 use crate::report::Report;
-use crate::report::{self, exit};
-use crate::rules::RuleSet;
+use crate::report::mutelist::Mutelist;
+use crate::report::{self, Policy, exit};
+use crate::rules::{RuleSet, Severity};
 use crate::submit;
 use crate::timeline;
 use crate::trail::ScanProgress;
@@ -30,7 +32,8 @@ Exit codes:
   2  usage error
   3  at least one job FAIL
   4  no FAIL, but at least one job INCONCLUSIVE (evidence missing or unusable)
-  --exit-zero turns 3 and 4 into 0.";
+  --exit-zero turns 3 and 4 into 0. Muted findings never count; with --fail-on SEVERITY,
+  FAIL findings below SEVERITY do not make 3 (verdicts in the report are unchanged).";
 
 /// Verify where Amazon Textract stored a job's results and how they were encrypted.
 #[derive(Debug, Parser)]
@@ -96,9 +99,9 @@ pub struct CollectArgs {
     /// The bundle directory to write (created; must not hold a bundle already).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-    /// Downloaded trail log files whose records of these jobs join the bundle (repeatable).
-    #[arg(long = "trail-dir", value_name = "DIR")]
-    pub trail_dirs: Vec<PathBuf>,
+    /// Trail log files whose records of these jobs join the bundle.
+    #[command(flatten)]
+    pub trail: TrailArgs,
     #[command(flatten)]
     pub window: WindowArgs,
     #[command(flatten)]
@@ -176,13 +179,12 @@ pub struct SubmitArgs {
     /// INCONCLUSIVE. (`--timeout` is the per-attempt limit of each AWS call.)
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10m")]
     pub wait_timeout: Duration,
-    /// Keep re-reading --trail-dir for up to DURATION until the jobs' S3 data events arrive
-    /// (CloudTrail delivers log files minutes after the events).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, requires = "trail_dirs")]
+    /// Keep re-reading the trail (--trail or --trail-dir) for up to DURATION until the jobs'
+    /// S3 data events arrive (CloudTrail delivers log files minutes after the events).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub wait_for_evidence: Option<Duration>,
-    /// Downloaded trail log files to verify with (repeatable), as for `verify`.
-    #[arg(long = "trail-dir", value_name = "DIR")]
-    pub trail_dirs: Vec<PathBuf>,
+    #[command(flatten)]
+    pub trail: TrailArgs,
     /// Run the preflight only: exit 0 when every check is ok, 4 when one cannot be
     /// confirmed, 3 when one will fail.
     #[arg(long)]
@@ -190,9 +192,6 @@ pub struct SubmitArgs {
     /// Start the jobs even when a preflight check says they will fail.
     #[arg(long, conflicts_with = "dry_run")]
     pub force: bool,
-    /// No progress display on standard error (log lines only).
-    #[arg(long, short)]
-    pub quiet: bool,
     #[command(flatten)]
     pub aws: AwsArgs,
     #[command(flatten)]
@@ -287,6 +286,12 @@ impl SubmitArgs {
         if (self.upload_sse.is_some() || !self.uploads.is_empty()) && self.input.is_none() {
             return Err("uploading needs --input s3://BUCKET/PREFIX/".into());
         }
+        if self.wait_for_evidence.is_some()
+            && self.trail.trail_dirs.is_empty()
+            && self.trail.trails.is_empty()
+        {
+            return Err("--wait-for-evidence needs a trail to re-read: --trail s3://BUCKET[/PREFIX] or --trail-dir DIR".into());
+        }
         if let Some(token) = &self.client_request_token {
             let longest = if documents.len() > 1 {
                 format!("{token}-{}", documents.len())
@@ -332,8 +337,11 @@ impl SubmitArgs {
         let mut flags = Vec::new();
         flags.extend(self.aws.profile.clone().map(|p| ("--profile", p)));
         flags.extend(self.aws.endpoint_url.clone().map(|u| ("--endpoint-url", u)));
-        for dir in &self.trail_dirs {
+        for dir in &self.trail.trail_dirs {
             flags.push(("--trail-dir", dir.display().to_string()));
+        }
+        for loc in &self.trail.trails {
+            flags.push(("--trail", loc.uri(&loc.prefix)));
         }
         flags
     }
@@ -345,14 +353,25 @@ pub struct SourceArgs {
     /// Verify from this evidence bundle (see docs/evidence-bundle.md) instead of reading AWS.
     #[arg(long, value_name = "DIR", conflicts_with = "aws")]
     pub evidence: Option<PathBuf>,
+    #[command(flatten)]
+    pub trail: TrailArgs,
+    /// Make no network call of any kind (no credential lookup either): only --evidence and
+    /// --trail-dir are read, and what would need AWS is INCONCLUSIVE.
+    #[arg(long, conflicts_with_all = ["aws", "trails"])]
+    pub offline: bool,
+}
+
+/// Trail log files: downloaded, or in the trail's bucket.
+#[derive(Debug, Args)]
+pub struct TrailArgs {
     /// A downloaded trail: the AWSLogs/… layout or a directory of .json.gz/.json log files
     /// (repeatable). Its records join the live or bundle evidence.
     #[arg(long = "trail-dir", value_name = "DIR")]
     pub trail_dirs: Vec<PathBuf>,
-    /// Make no network call of any kind (no credential lookup either): only --evidence and
-    /// --trail-dir are read, and what would need AWS is INCONCLUSIVE.
-    #[arg(long, conflicts_with = "aws")]
-    pub offline: bool,
+    /// The trail's bucket: its log files for the window are listed by date folder, downloaded
+    /// and scanned like --trail-dir (repeatable; uses the AWS flags).
+    #[arg(long = "trail", value_name = "s3://BUCKET[/PREFIX]", value_parser = TrailLocation::parse)]
+    pub trails: Vec<TrailLocation>,
     /// No progress display on standard error.
     #[arg(long, short)]
     pub quiet: bool,
@@ -446,15 +465,36 @@ impl AwsArgs {
 /// Flags shared by every command that prints a report.
 #[derive(Debug, Args)]
 pub struct OutputArgs {
-    /// Output format.
+    /// Output format; repeat it with --output-dir to write several reports at once.
     #[arg(long, value_enum, default_value = "table")]
-    pub format: Format,
+    pub format: Vec<Format>,
     /// Write the report to FILE instead of standard output.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "output_dir")]
     pub output: Option<PathBuf>,
+    /// Write report.{txt,json,csv,sarif,xml,md,html} into DIR, one per --format (created if
+    /// missing).
+    #[arg(long, value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
     /// Exit 0 even when jobs FAIL or are INCONCLUSIVE (runtime errors still exit 1).
     #[arg(long)]
     pub exit_zero: bool,
+    /// A mute list (TOML, see docs/mutelist.md): matching findings keep their status but no
+    /// longer count for verdicts and the exit code.
+    #[arg(long, value_name = "FILE")]
+    pub mutelist: Option<PathBuf>,
+    /// Only FAIL findings of this severity or higher make exit code 3 (default: any).
+    #[arg(long, value_name = "SEVERITY", value_parser = parse_fail_on)]
+    pub fail_on: Option<Severity>,
+    /// Replace account ids and IAM/STS principal names with placeholders in every format.
+    #[arg(long)]
+    pub redact: bool,
+}
+
+/// `rules --format`: only the two formats a rule list has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RulesFormat {
+    Table,
+    Json,
 }
 
 #[derive(Debug, Args)]
@@ -463,7 +503,7 @@ pub struct RulesArgs {
     pub command: Option<RulesCommand>,
     /// Output format.
     #[arg(long, value_enum, default_value = "table", global = true)]
-    pub format: Format,
+    pub format: RulesFormat,
 }
 
 #[derive(Debug, Subcommand)]
@@ -497,29 +537,19 @@ fn style(to_terminal: bool) -> Style {
     Style { color, width }
 }
 
-fn emit(text: &str, output: &OutputArgs) -> Result<()> {
-    match &output.output {
-        Some(path) => {
-            std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
-        }
-        None => {
-            let mut out = std::io::stdout().lock();
-            out.write_all(text.as_bytes())
-                .context("writing to standard output")?;
-            out.flush().context("writing to standard output")
-        }
-    }
+fn write_stdout(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .context("writing to standard output")?;
+    out.flush().context("writing to standard output")
 }
 
 /// Reads the jobs' evidence from AWS. Every failed call is one line on standard error; it
 /// is an error only when no call was answered at all (nothing to verify from).
 /// An empty `jobs` discovers every job started in the window.
 fn gather_live(aws: &AwsArgs, window: &WindowArgs, jobs: &[JobId]) -> Result<Gathered> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    let gathered = runtime.block_on(live::collect(&aws.options(window), jobs, evidence::now()))?;
+    let gathered =
+        runtime()?.block_on(live::collect(&aws.options(window), jobs, evidence::now()))?;
     for line in live::failure_lines(&gathered.calls) {
         eprintln!("{line}");
     }
@@ -527,6 +557,69 @@ fn gather_live(aws: &AwsArgs, window: &WindowArgs, jobs: &[JobId]) -> Result<Gat
         bail!("no AWS call succeeded (see the lines above): nothing to verify from");
     }
     Ok(gathered)
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+/// Adds the records of every trail source: directories as they are, buckets by downloading
+/// the window's log files into a temporary folder first (problems and sources then name the
+/// S3 objects, not the copies). `jobs` narrows the scan; empty means discovery.
+fn add_trails(
+    evidence: &mut Evidence,
+    trail: &TrailArgs,
+    aws: &AwsArgs,
+    window: &WindowArgs,
+    jobs: &[JobId],
+) -> Result<()> {
+    let user_window = window.resolve().map_err(anyhow::Error::msg)?;
+    scan_trails(evidence, &trail.trail_dirs, user_window, jobs, trail.quiet)?;
+    if trail.trails.is_empty() {
+        return Ok(());
+    }
+    // Without a window from the user, the live evidence's window bounds the download.
+    let bound = user_window.or(evidence.cloudtrail_window);
+    let tmp = tempfile::tempdir().context("creating a folder for the downloaded trail files")?;
+    let downloaded = runtime()?.block_on(trail_s3::download_all(
+        &aws.options(window),
+        &trail.trails,
+        bound,
+        tmp.path(),
+    ))?;
+    for ((root, got), loc) in downloaded.into_iter().zip(&trail.trails) {
+        let first_source = evidence.provenance.sources.len();
+        let first_problem = evidence.problems.len();
+        evidence.problems.extend(got.problems);
+        // No log file in the window (yet): an empty trail, not a missing folder.
+        std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
+        scan_trails(
+            evidence,
+            std::slice::from_ref(&root),
+            bound,
+            jobs,
+            trail.quiet,
+        )?;
+        let local = format!("{}/", root.display());
+        let remote = loc.uri("");
+        for p in &mut evidence.problems[first_problem..] {
+            p.subject = if p.subject == root.display().to_string() {
+                loc.uri(&loc.prefix)
+            } else {
+                p.subject.replace(&local, &remote)
+            };
+        }
+        for s in &mut evidence.provenance.sources[first_source..] {
+            *s = s.replace(
+                &format!("trail-dir {}", root.display()),
+                &format!("trail {}", loc.uri(&loc.prefix)),
+            ) + &format!(" ({} objects, {} bytes downloaded)", got.objects, got.bytes);
+        }
+    }
+    Ok(())
 }
 
 /// Builds the evidence: a bundle, else live AWS (unless `--offline`), and on top the records
@@ -548,14 +641,7 @@ fn gather(
             captured_at: evidence::now(),
         }),
     };
-    let user_window = window.resolve().map_err(anyhow::Error::msg)?;
-    scan_trails(
-        &mut evidence,
-        &sources.trail_dirs,
-        user_window,
-        jobs,
-        sources.quiet,
-    )?;
+    add_trails(&mut evidence, &sources.trail, aws, window, jobs)?;
     Ok(evidence)
 }
 
@@ -621,13 +707,56 @@ fn draw_progress(p: &ScanProgress, done: &std::sync::atomic::AtomicBool) {
     }
 }
 
-/// Renders and writes the report; returns the exit code.
-fn finish(report: Report, output: &OutputArgs) -> Result<u8> {
-    let to_terminal = output.output.is_none() && std::io::stdout().is_terminal();
-    emit(
-        &render::render(&report, output.format, style(to_terminal)),
-        output,
-    )?;
+/// The policy the report is built under, from the output flags; `None` (after saying why on
+/// standard error) when the mute list cannot be used: the user's input to fix, exit 2.
+fn policy(output: &OutputArgs, rules: &RuleSet) -> Option<Policy> {
+    let mutelist = match output.mutelist.as_deref().map(|p| Mutelist::load(p, rules)) {
+        Some(Err(e)) => {
+            eprintln!("error: {e}");
+            return None;
+        }
+        m => m.transpose().ok().flatten(),
+    };
+    Some(Policy {
+        mutelist,
+        fail_on: output.fail_on,
+        redact: output.redact,
+    })
+}
+
+/// Renders and writes the report in every format asked for; returns the exit code.
+fn finish(report: Report, rules: &RuleSet, output: &OutputArgs) -> Result<u8> {
+    let mut formats = output.format.clone();
+    formats.sort();
+    formats.dedup();
+    match (&output.output_dir, &output.output) {
+        (Some(dir), _) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            for format in formats {
+                let path = dir.join(format!("report.{}", format.extension()));
+                let text = render::render(&report, rules, format, style(false));
+                std::fs::write(&path, text)
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
+        }
+        (None, _) if formats.len() > 1 => {
+            eprintln!("error: several --format values need --output-dir DIR");
+            return Ok(exit::USAGE);
+        }
+        (None, Some(path)) => {
+            let text = render::render(&report, rules, formats[0], style(false));
+            std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+        }
+        (None, None) => {
+            let to_terminal = std::io::stdout().is_terminal();
+            write_stdout(&render::render(
+                &report,
+                rules,
+                formats[0],
+                style(to_terminal),
+            ))?;
+        }
+    }
     let code = report.summary.exit_code;
     Ok(
         if output.exit_zero && (code == exit::FAIL || code == exit::INCONCLUSIVE) {
@@ -636,6 +765,17 @@ fn finish(report: Report, output: &OutputArgs) -> Result<u8> {
             code
         },
     )
+}
+
+/// `--fail-on`: the four severities a FAIL finding can be thresholded at.
+fn parse_fail_on(s: &str) -> Result<Severity, String> {
+    match s {
+        "low" => Ok(Severity::Low),
+        "medium" => Ok(Severity::Medium),
+        "high" => Ok(Severity::High),
+        "critical" => Ok(Severity::Critical),
+        _ => Err(format!("{s:?}: expected low, medium, high or critical")),
+    }
 }
 
 fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
@@ -674,13 +814,17 @@ pub fn run(cli: Cli) -> Result<u8> {
                 );
                 return Ok(exit::USAGE);
             }
+            let Some(policy) = policy(&args.output, &rules) else {
+                return Ok(exit::USAGE);
+            };
             let evidence = gather(&args.sources, &args.window, &args.aws, &jobs)?;
             let jobs = if jobs.is_empty() {
                 timeline::discover_jobs(&evidence)
             } else {
                 jobs
             };
-            finish(report::build(&evidence, &rules, &jobs), &args.output)
+            let report = report::build(&evidence, &rules, &jobs, &policy);
+            finish(report, &rules, &args.output)
         }
         Command::Audit(args) => {
             if let Some(code) = check_sources(&args.sources, &args.window) {
@@ -701,9 +845,13 @@ pub fn run(cli: Cli) -> Result<u8> {
                 from: Some(window.from),
                 until: Some(window.until),
             };
+            let Some(policy) = policy(&args.output, &rules) else {
+                return Ok(exit::USAGE);
+            };
             let evidence = gather(&args.sources, &window_args, &args.aws, &[])?;
             let jobs = timeline::jobs_started_in(&evidence, &window);
-            finish(report::build(&evidence, &rules, &jobs), &args.output)
+            let report = report::build(&evidence, &rules, &jobs, &policy);
+            finish(report, &rules, &args.output)
         }
         Command::Collect(args) => {
             if let Err(e) = args.window.resolve() {
@@ -712,27 +860,21 @@ pub fn run(cli: Cli) -> Result<u8> {
             }
             let jobs: Vec<JobId> = args.job_ids.into_iter().map(JobId).collect();
             let mut gathered = gather_live(&args.aws, &args.window, &jobs)?;
-            if !args.trail_dirs.is_empty() {
-                // The trail's records of these jobs join the bundle as recorded.
-                let mut found = Evidence::new(gathered.provenance.clone());
-                scan_trails(
-                    &mut found,
-                    &args.trail_dirs,
-                    args.window.resolve().ok().flatten(),
-                    &jobs,
-                    false,
-                )?;
-                for problem in &found.problems {
-                    eprintln!("warning: {}: {}", problem.subject, problem.reason);
-                }
-                gathered.records.extend(
-                    found
-                        .events
-                        .iter()
-                        .map(|e| serde_json::to_value(e).expect("records serialize")),
-                );
-                gathered.provenance.sources.extend(found.provenance.sources);
+            // The trails' records of these jobs join the bundle as recorded.
+            let mut found = Evidence::new(gathered.provenance.clone());
+            found.cloudtrail_window = gathered.cloudtrail_window;
+            add_trails(&mut found, &args.trail, &args.aws, &args.window, &jobs)?;
+            for problem in &found.problems {
+                eprintln!("warning: {}: {}", problem.subject, problem.reason);
             }
+            gathered.problems.extend(found.problems);
+            gathered.records.extend(
+                found
+                    .events
+                    .iter()
+                    .map(|e| serde_json::to_value(e).expect("records serialize")),
+            );
+            gathered.provenance.sources = found.provenance.sources;
             let collector = format!(
                 "{} {} collect ({})",
                 env!("CARGO_PKG_NAME"),
@@ -746,8 +888,8 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Submit(args) => run_submit(*args, &rules),
         Command::Rules(args) => {
             let text = match (&args.command, args.format) {
-                (None, Format::Json) => serde_json::to_string_pretty(&rules.rules)? + "\n",
-                (None, Format::Table) => {
+                (None, RulesFormat::Json) => serde_json::to_string_pretty(&rules.rules)? + "\n",
+                (None, RulesFormat::Table) => {
                     crate::render::table::rules_list(&rules, style(std::io::stdout().is_terminal()))
                 }
                 (Some(RulesCommand::Show { id }), format) => {
@@ -756,8 +898,8 @@ pub fn run(cli: Cli) -> Result<u8> {
                         return Ok(exit::USAGE);
                     };
                     match format {
-                        Format::Json => serde_json::to_string_pretty(rule)? + "\n",
-                        Format::Table => crate::render::table::rule_detail(rule, &rules),
+                        RulesFormat::Json => serde_json::to_string_pretty(rule)? + "\n",
+                        RulesFormat::Table => crate::render::table::rule_detail(rule, &rules),
                     }
                 }
             };
@@ -781,7 +923,7 @@ fn check_sources(sources: &SourceArgs, window: &WindowArgs) -> Option<u8> {
         eprintln!("error: {e}");
         return Some(exit::USAGE);
     }
-    if sources.offline && sources.evidence.is_none() && sources.trail_dirs.is_empty() {
+    if sources.offline && sources.evidence.is_none() && sources.trail.trail_dirs.is_empty() {
         eprintln!("error: --offline needs --evidence DIR or --trail-dir DIR to read");
         return Some(exit::USAGE);
     }
@@ -798,10 +940,10 @@ fn run_submit(args: SubmitArgs, rules: &RuleSet) -> Result<u8> {
             return Ok(exit::USAGE);
         }
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let Some(policy) = policy(&args.output, rules) else {
+        return Ok(exit::USAGE);
+    };
+    let runtime = runtime()?;
     let no_window = WindowArgs {
         from: None,
         until: None,
@@ -842,7 +984,7 @@ fn run_submit(args: SubmitArgs, rules: &RuleSet) -> Result<u8> {
     let jobs: Vec<JobId> = tracked.iter().map(|t| t.job.clone()).collect();
     let later = submit::verify_command(&jobs, session.region(), &args.verify_flags());
 
-    let live_display = !args.quiet && std::io::stderr().is_terminal();
+    let live_display = !args.trail.quiet && std::io::stderr().is_terminal();
     let timeout = args
         .wait_timeout
         .to_std()
@@ -882,11 +1024,11 @@ fn run_submit(args: SubmitArgs, rules: &RuleSet) -> Result<u8> {
         );
     }
 
-    // Verification: the evidence `verify --job-id` reads, plus the trail directories,
+    // Verification: the evidence `verify --job-id` reads, plus the trail's log files,
     // re-read until the data events arrive when asked to wait for them.
     let base = gather_live(&args.aws, &no_window, &jobs)?.into_evidence();
     let mut evidence = base.clone();
-    scan_trails(&mut evidence, &args.trail_dirs, None, &jobs, args.quiet)?;
+    add_trails(&mut evidence, &args.trail, &args.aws, &no_window, &jobs)?;
     if let Some(limit) = args.wait_for_evidence {
         let limit = limit
             .to_std()
@@ -924,20 +1066,20 @@ fn run_submit(args: SubmitArgs, rules: &RuleSet) -> Result<u8> {
             }
             pause = (pause * 2).min(submit::MAX_POLL);
             evidence = base.clone();
-            scan_trails(&mut evidence, &args.trail_dirs, None, &jobs, args.quiet)?;
+            add_trails(&mut evidence, &args.trail, &args.aws, &no_window, &jobs)?;
         }
     }
 
-    let report = report::build(&evidence, rules, &jobs);
+    let report = report::build(&evidence, rules, &jobs, &policy);
     let missing_data_events = report.jobs.iter().any(|j| {
         j.findings.iter().any(|f| {
             f.rule_id == "evidence-data-events" && f.status == crate::rules::Status::Inconclusive
         })
     });
-    let code = finish(report, &args.output)?;
+    let code = finish(report, rules, &args.output)?;
     if missing_data_events {
-        let trail = if args.trail_dirs.is_empty() {
-            " --trail-dir DIR"
+        let trail = if args.trail.trail_dirs.is_empty() && args.trail.trails.is_empty() {
+            " --trail s3://TRAIL-BUCKET[/PREFIX]"
         } else {
             ""
         };

@@ -722,3 +722,366 @@ fn an_audit_window_without_log_files_is_inconclusive_not_clean() {
             .contains("no CloudTrail log file here can hold events")
     );
 }
+
+/// The formats besides table and json, with their `--output-dir` file names.
+const FORMATS: [(&str, &str); 5] = [
+    ("csv", "report.csv"),
+    ("sarif", "report.sarif"),
+    ("junit", "report.xml"),
+    ("markdown", "report.md"),
+    ("html", "report.html"),
+];
+
+/// Runs `verify` on a fixture with every format into a temp dir; returns the dir and code.
+fn all_formats(fixture: &str, extra: &[&str]) -> (tempfile::TempDir, i32) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = vec![
+        "verify".to_owned(),
+        "--evidence".into(),
+        format!("fixtures/{fixture}"),
+        "--output-dir".into(),
+        dir.path().to_str().unwrap().into(),
+    ];
+    for f in ["table", "json"].into_iter().chain(FORMATS.map(|f| f.0)) {
+        args.extend(["--format".to_owned(), f.to_owned()]);
+    }
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let out = run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let code = out.status.code().unwrap();
+    assert!(
+        matches!(code, 0 | 3 | 4),
+        "{fixture}: exit {code}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stdout.is_empty(),
+        "--output-dir writes nothing to stdout"
+    );
+    (dir, code)
+}
+
+#[test]
+fn every_format_matches_snapshots_on_every_fixture() {
+    for fixture in fixtures() {
+        let (dir, code) = all_formats(&fixture, &[]);
+        let (json, json_code) = json_report(&fixture);
+        assert_eq!(
+            code, json_code,
+            "{fixture}: same exit code with --output-dir"
+        );
+        let written: Value =
+            serde_json::from_slice(&fs::read(dir.path().join("report.json")).unwrap()).unwrap();
+        assert_eq!(
+            written, json,
+            "{fixture}: report.json is the --format json report"
+        );
+        let table = fs::read_to_string(dir.path().join("report.txt")).unwrap();
+        assert_eq!(
+            table,
+            fs::read_to_string(root().join(format!("tests/snapshots/{fixture}.txt"))).unwrap(),
+            "{fixture}: report.txt is the table"
+        );
+        for (_, file) in FORMATS {
+            let text = fs::read_to_string(dir.path().join(file)).unwrap();
+            snapshot(&format!("formats/{fixture}/{file}"), &text);
+        }
+    }
+}
+
+#[test]
+fn several_formats_need_an_output_dir() {
+    let out = run(&[
+        "verify",
+        "--evidence",
+        "fixtures/demo",
+        "--format",
+        "json",
+        "--format",
+        "sarif",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--output-dir"));
+    let out = run(&[
+        "verify",
+        "--evidence",
+        "fixtures/demo",
+        "--output",
+        "x.json",
+        "--output-dir",
+        "x",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "--output and --output-dir conflict"
+    );
+    assert_eq!(
+        run(&["rules", "--format", "sarif"]).status.code(),
+        Some(2),
+        "rules only print table or json"
+    );
+}
+
+/// The validator's one-line JSON answers, by file name.
+fn validate(python: &str, files: &[PathBuf]) -> Vec<Value> {
+    let out = Command::new(python)
+        .arg(root().join("tests/validate/validate_reports.py"))
+        .args(files)
+        .output()
+        .expect("the validator runs");
+    assert!(
+        out.status.success(),
+        "validator rejected a report:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn sarif_validates_against_the_schema_and_junit_reads_back_with_its_counts() {
+    let Some(python) = std::env::var_os("TEXTRACT_AUDIT_VALIDATOR_PYTHON") else {
+        eprintln!(
+            "SKIPPED: SARIF schema and JUnit consumer checks. To run them:\n  python3 -m venv .venv-validate && .venv-validate/bin/pip install -r tests/validate/requirements.txt\n  TEXTRACT_AUDIT_VALIDATOR_PYTHON=$PWD/.venv-validate/bin/python cargo test --test cli"
+        );
+        return;
+    };
+    let python = python.to_str().unwrap().to_owned();
+    let mut checked = 0;
+    for (fixture, extra) in fixtures().into_iter().map(|f| (f, vec![])).chain([(
+        "demo".to_owned(),
+        vec![
+            "--redact",
+            "--mutelist",
+            "tests/validate/demo-mutelist.toml",
+        ],
+    )]) {
+        let (dir, _) = all_formats(&fixture, &extra);
+        let report: Value =
+            serde_json::from_slice(&fs::read(dir.path().join("report.json")).unwrap()).unwrap();
+        let answers = validate(
+            &python,
+            &[
+                dir.path().join("report.sarif"),
+                dir.path().join("report.xml"),
+            ],
+        );
+        let not_passed = report["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|j| j["findings"].as_array().unwrap())
+            .filter(|f| f["status"] == "fail" || f["status"] == "inconclusive")
+            .count();
+        assert_eq!(
+            answers[0]["results"], not_passed,
+            "{fixture}: SARIF results"
+        );
+        assert_eq!(answers[0]["rules"], 11, "{fixture}: SARIF rules");
+        let junit = &answers[1];
+        assert_eq!(junit["suites"], report["summary"]["jobs"], "{fixture}");
+        // Each job's failures are its rules with an unmuted FAIL: a FAIL job has at least
+        // one, a job that is not FAIL has none.
+        for (job, suite) in report["jobs"].as_array().unwrap().iter().zip(
+            junit["cases"]
+                .as_array()
+                .unwrap()
+                .chunk_by(|a, b| a["suite"] == b["suite"]),
+        ) {
+            let failed = suite.iter().filter(|c| c["outcome"] == "Failure").count();
+            assert_eq!(
+                failed > 0,
+                job["verdict"] == "fail",
+                "{fixture}: {}",
+                job["job_id"]
+            );
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, fixtures().len() + 1);
+}
+
+fn demo_json(extra: &[&str]) -> (Value, i32) {
+    let mut args = vec!["verify", "--evidence", "fixtures/demo", "--format", "json"];
+    args.extend(extra);
+    let out = run(&args);
+    let code = out.status.code().unwrap();
+    (
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|_| panic!("{args:?}: {}", String::from_utf8_lossy(&out.stderr))),
+        code,
+    )
+}
+
+#[test]
+fn the_mute_list_mutes_expires_and_reports_stale_entries() {
+    let (report, code) = demo_json(&["--mutelist", "tests/validate/demo-mutelist.toml"]);
+    assert_eq!(code, 4, "the FAIL is muted; the INCONCLUSIVE job remains");
+    assert_eq!(report["summary"]["fail"], 0);
+    assert_eq!(
+        report["options"]["mutelist"],
+        "tests/validate/demo-mutelist.toml"
+    );
+    let states: Vec<(&str, u64)> = report["mutelist"]["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["state"].as_str().unwrap(), e["matched"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(states[0].0, "applied");
+    assert!(states[0].1 > 0);
+    assert_eq!(states[1].0, "expired");
+    assert!(
+        states[1].1 > 0,
+        "an expired entry says what it would still match"
+    );
+    assert_eq!(states[2], ("stale", 0));
+    let muted: Vec<&Value> = report["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|j| j["findings"].as_array().unwrap())
+        .filter(|f| f.get("muted").is_some())
+        .collect();
+    assert_eq!(muted.len() as u64, states[0].1);
+    assert_eq!(report["summary"]["muted"], muted.len());
+    for f in &muted {
+        assert_eq!(f["status"], "fail", "muted findings keep their status");
+        assert_eq!(f["muted"]["entry"], 1);
+        assert!(f["muted"]["reason"].as_str().unwrap().contains("SEC-"));
+    }
+    // Every format says so.
+    let (dir, _) = all_formats("demo", &["--mutelist", "tests/validate/demo-mutelist.toml"]);
+    for file in [
+        "report.txt",
+        "report.md",
+        "report.html",
+        "report.csv",
+        "report.sarif",
+        "report.xml",
+    ] {
+        let text = fs::read_to_string(dir.path().join(file)).unwrap();
+        assert!(text.contains("SEC-"), "{file} names the mute reason");
+    }
+    let table = fs::read_to_string(dir.path().join("report.txt")).unwrap();
+    for state in ["applied", "expired", "stale"] {
+        assert!(table.contains(state), "{table}");
+    }
+}
+
+#[test]
+fn a_bad_mute_list_is_a_usage_error_naming_file_entry_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("mute.toml");
+    fs::write(
+        &file,
+        "[[mute]]\nrule = \"documented-mode\"\nreason = \"ok\"\n\n[[mute]]\nrule = \"documented-mode\"\nreason = \"x\"\nexpire = 2026-01-01\n",
+    )
+    .unwrap();
+    let out = run(&[
+        "verify",
+        "--evidence",
+        "fixtures/demo",
+        "--mutelist",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("mute.toml: [[mute]] entry 2, field `expire`: unknown field"),
+        "{err}"
+    );
+    let out = run(&[
+        "verify",
+        "--evidence",
+        "fixtures/demo",
+        "--mutelist",
+        "no/such/file.toml",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn fail_on_sets_the_severity_for_exit_3_without_changing_verdicts() {
+    // The demo's only FAIL is row2-aws-managed-key, severity low.
+    let (plain, code) = demo_json(&[]);
+    assert_eq!(code, 3);
+    let (low, code_low) = demo_json(&["--fail-on", "low"]);
+    assert_eq!(code_low, 3);
+    assert_eq!(low["options"]["fail_on"], "low");
+    let (medium, code_medium) = demo_json(&["--fail-on", "medium"]);
+    assert_eq!(
+        code_medium, 4,
+        "the low FAIL no longer counts; the INCONCLUSIVE job does"
+    );
+    assert_eq!(medium["summary"]["exit_code"], 4);
+    let verdicts = |r: &Value| {
+        r["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|j| j["verdict"].clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(verdicts(&medium), verdicts(&plain), "verdicts unchanged");
+    // A fixture whose every job passes except a low FAIL exits 0 above low.
+    let out = run(&[
+        "verify",
+        "--evidence",
+        "fixtures/fail-row2-aws-s3-key",
+        "--fail-on",
+        "medium",
+        "--format",
+        "json",
+    ]);
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["summary"]["fail"], 1);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        run(&["verify", "--evidence", "fixtures/demo", "--fail-on", "info"])
+            .status
+            .code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn redact_hides_accounts_and_principals_in_every_format_consistently() {
+    let (dir, _) = all_formats("demo", &["--redact"]);
+    let words = |text: &str| -> BTreeSet<String> {
+        text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+            .filter(|w| w.starts_with("account-") || w.starts_with("principal-"))
+            .map(str::to_owned)
+            .collect()
+    };
+    let json = fs::read_to_string(dir.path().join("report.json")).unwrap();
+    let all = words(&json);
+    for file in [
+        "report.txt",
+        "report.json",
+        "report.csv",
+        "report.sarif",
+        "report.xml",
+        "report.md",
+        "report.html",
+    ] {
+        let text = fs::read_to_string(dir.path().join(file)).unwrap();
+        for secret in ["111122223333", "DocPipeline", "etl-worker"] {
+            assert!(!text.contains(secret), "{file}: {secret} not redacted");
+        }
+        let found = words(&text);
+        assert!(found.contains("account-1"), "{file}: {found:?}");
+        // Redaction happens once, on the report: no format has a placeholder of its own.
+        assert!(found.is_subset(&all), "{file}: {found:?} vs {all:?}");
+        if !matches!(file, "report.csv" | "report.sarif" | "report.xml") {
+            // The formats that show the lifecycle show the caller the same way.
+            assert!(
+                text.contains("arn:aws:sts::account-1:assumed-role/principal-1/principal-2"),
+                "{file}"
+            );
+        }
+    }
+}

@@ -12,8 +12,10 @@
 //! ```
 //!
 //! The lab is one shared account, so the tests take turns (one lock). S3 data events exist only
-//! in trail log files, which live evidence does not read: every job's `evidence-data-events`
-//! check is INCONCLUSIVE here, so no live job PASSes, and FAIL cases FAIL on `HeadObject`.
+//! in trail log files: with live evidence alone every job's `evidence-data-events` check is
+//! INCONCLUSIVE and FAIL cases FAIL on `HeadObject`; with the lab's trail bucket added
+//! (`--trail s3://lab-trail/ct`, after the lab delivers its log files) every row PASSes and the
+//! trail-delivery faults show.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -451,6 +453,81 @@ fn faults_on_trail_delivery_do_not_change_live_evidence() {
     );
 }
 
+/// Runs `scenario`'s job with `faults`, has the lab deliver its trail log files, and
+/// verifies live with the trail bucket as a source (`--trail s3://lab-trail/ct`).
+fn check_with_trail(
+    lab: &Lab,
+    scenario: &str,
+    faults: Value,
+    verdict: &str,
+    code: i32,
+    expect: &[(&str, &str)],
+) -> Run {
+    let (seed, job) = lab.job(scenario, &faults);
+    lab.control("POST", "flush-trail", &json!({}));
+    let trail = format!(
+        "s3://{}/{}",
+        seed["trail"]["bucket"].as_str().unwrap(),
+        seed["trail"]["prefix"].as_str().unwrap()
+    );
+    let run = lab.verify(&[&job], &["--trail", &trail]);
+    assert_verdict(&run, &job, verdict, code, expect);
+    let sources = run.report()["evidence"]["sources"].to_string();
+    assert!(sources.contains(&format!("trail {trail}")), "{sources}");
+    run
+}
+
+#[test]
+fn trail_bucket_completes_the_evidence_and_every_row_passes() {
+    let Some(lab) = lab() else { return };
+    for scenario in ["row1", "row2", "row3", "row4", "row4-bucket-key"] {
+        check_with_trail(
+            &lab,
+            scenario,
+            json!({}),
+            "pass",
+            0,
+            &[
+                ("evidence-start-event", "pass"),
+                ("evidence-window", "pass"),
+            ],
+        );
+    }
+    let run = check_with_trail(&lab, "row4", json!({}), "pass", 0, &[]);
+    let j = &run.report()["jobs"][0];
+    assert_eq!(statuses(j)["evidence-data-events"], "pass");
+    assert_eq!(statuses(j)["output-integrity"], "pass");
+}
+
+#[test]
+fn trail_delivery_faults_are_inconclusive_and_overwrites_fail() {
+    let Some(lab) = lab() else { return };
+    check_with_trail(
+        &lab,
+        "row4",
+        json!({"drop_data_events": true}),
+        "inconclusive",
+        4,
+        &[("evidence-data-events", "inconclusive")],
+    );
+    check_with_trail(
+        &lab,
+        "row4",
+        json!({"overwrite_after_completion": {"key_suffix": "/1"}}),
+        "fail",
+        3,
+        &[("output-integrity", "fail"), ("documented-mode", "fail")],
+    );
+    check_with_trail(
+        &lab,
+        "row2-bucket-default-kms",
+        json!({}),
+        "fail",
+        3,
+        &[("bucket-default-override", "fail")],
+    );
+}
+
 #[test]
 fn fault_job_failed_or_in_progress_is_not_a_pass() {
     let Some(lab) = lab() else { return };
@@ -676,4 +753,77 @@ fn collected_bundle_verifies_to_the_same_report() {
         r["evidence"]["sources"] = Value::Null;
     }
     assert_eq!(live, offline);
+}
+
+#[test]
+fn collect_with_the_trail_bucket_gives_a_bundle_that_passes_offline() {
+    let Some(lab) = lab() else { return };
+    let (seed, job) = lab.job("row4", &json!({}));
+    lab.control("POST", "flush-trail", &json!({}));
+    let trail = format!(
+        "s3://{}/{}",
+        seed["trail"]["bucket"].as_str().unwrap(),
+        seed["trail"]["prefix"].as_str().unwrap()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("bundle");
+    let out = out.to_str().unwrap();
+    let collected = lab.run(&[
+        "collect",
+        "--job-id",
+        &job,
+        "--region",
+        "us-east-1",
+        "--endpoint-url",
+        &lab.endpoint,
+        "--trail",
+        &trail,
+        "--out",
+        out,
+    ]);
+    assert_eq!(collected.code, 0, "{}", collected.stderr);
+    let offline = lab.run(&["verify", "--evidence", out, "--format", "json"]);
+    assert_verdict(
+        &offline,
+        &job,
+        "pass",
+        0,
+        &[("evidence-data-events", "pass")],
+    );
+    let timeline = offline.report()["jobs"][0]["timeline"].to_string();
+    assert!(
+        timeline.contains("PutObject"),
+        "the data events are in the bundle"
+    );
+}
+
+#[test]
+fn audit_discovers_live_jobs_from_lookup_events() {
+    let Some(lab) = lab() else { return };
+    let (seed, job) = lab.job("row4", &json!({}));
+    lab.control("POST", "flush-trail", &json!({}));
+    let trail = format!(
+        "s3://{}/{}",
+        seed["trail"]["bucket"].as_str().unwrap(),
+        seed["trail"]["prefix"].as_str().unwrap()
+    );
+    let run = lab.run(&[
+        "audit",
+        "--since",
+        "1h",
+        "--region",
+        "us-east-1",
+        "--endpoint-url",
+        &lab.endpoint,
+        "--trail",
+        &trail,
+        "--format",
+        "json",
+    ]);
+    assert_verdict(&run, &job, "pass", 0, &[]);
+    assert_eq!(
+        run.report()["summary"]["jobs"],
+        1,
+        "exactly the one job started"
+    );
 }

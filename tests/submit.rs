@@ -173,28 +173,6 @@ impl Lab {
         json_of(&reply)
     }
 
-    /// Delivers the trail's pending records and downloads the new log files into `dir`.
-    fn deliver_trail(&self, dir: &std::path::Path) {
-        let delivered = self.control("flush-trail", &json!({}));
-        for file in delivered["delivered"].as_array().unwrap() {
-            let (bucket, key) = (
-                file["bucket"].as_str().unwrap(),
-                file["key"].as_str().unwrap(),
-            );
-            let (status, body) = http(
-                self.addr(),
-                "GET",
-                &format!("/{bucket}/{key}"),
-                &[("Authorization", &auth("s3"))],
-                b"",
-            );
-            assert_eq!(status, 200, "GET s3://{bucket}/{key}");
-            let path = dir.join(key);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, body).unwrap();
-        }
-    }
-
     fn run(&self, args: &[&str]) -> Run {
         let out = Command::new(env!("CARGO_BIN_EXE_textract-audit"))
             .args(args)
@@ -369,19 +347,21 @@ fn each_table_row_end_to_end() {
 }
 
 #[test]
-fn waiting_for_evidence_rescans_the_trail_until_the_data_events_arrive() {
+fn waiting_for_evidence_rereads_the_trail_until_the_data_events_arrive() {
     let Some(lab) = lab() else { return };
     let seed = lab.seed("row4", &json!({}));
-    let trail = tempfile::tempdir().unwrap();
-    let dir = trail.path().to_str().unwrap().to_owned();
+    let trail = format!(
+        "s3://{}/{}",
+        seed["trail"]["bucket"].as_str().unwrap(),
+        seed["trail"]["prefix"].as_str().unwrap()
+    );
     std::thread::scope(|s| {
-        // The trail delivers while `submit` is already waiting for it.
-        let delivery = s.spawn(|| {
+        // The trail delivers its log files while `submit` is already waiting for them.
+        s.spawn(|| {
             std::thread::sleep(std::time::Duration::from_millis(2500));
-            lab.deliver_trail(trail.path());
+            lab.control("flush-trail", &json!({}));
         });
-        let run = lab.submit(&seed, &["--trail-dir", &dir, "--wait-for-evidence", "30s"]);
-        delivery.join().unwrap();
+        let run = lab.submit(&seed, &["--trail", &trail, "--wait-for-evidence", "30s"]);
         let context = format!("exit {}\nstderr:\n{}", run.code, run.stderr);
         assert!(
             run.stderr

@@ -38,6 +38,9 @@ pub struct Manifest {
     pub collector: Option<String>,
     /// Relative path -> lowercase hex SHA-256 of the file's bytes.
     pub files: BTreeMap<String, String>,
+    /// Evidence the collector met but could not use; reported as skipped on every load.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<EvidenceProblem>,
 }
 
 /// Why a bundle could not be read at all.
@@ -101,6 +104,7 @@ pub fn write(dir: &Path, gathered: &Gathered, collector: &str) -> Result<usize, 
         cloudtrail_window: gathered.cloudtrail_window,
         collector: Some(collector.to_owned()),
         files,
+        problems: gathered.problems.clone(),
     };
     let mut text = serde_json::to_string_pretty(&manifest).expect("manifest serializes");
     text.push('\n');
@@ -196,7 +200,7 @@ fn scope_of(rel: &str) -> ProblemScope {
 /// Loads a bundle into the evidence model.
 pub fn load(dir: &Path) -> Result<Evidence, BundleError> {
     let manifest = read_manifest(dir)?;
-    let mut problems = Vec::new();
+    let mut problems = manifest.problems.clone();
     let mut problem = |rel: &str, reason: String| {
         problems.push(EvidenceProblem {
             subject: dir.join(rel).display().to_string(),

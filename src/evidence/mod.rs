@@ -35,6 +35,16 @@ pub struct WireError {
     pub message: String,
 }
 
+impl std::fmt::Display for WireError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.message.is_empty() {
+            f.write_str(&self.code)
+        } else {
+            write!(f, "{}: {}", self.code, self.message)
+        }
+    }
+}
+
 /// Recorded calls keyed by `(service, Operation)`, e.g. `("s3", "HeadObject")`.
 pub type RecordedCalls = BTreeMap<(String, String), Vec<CallRecord>>;
 
@@ -58,6 +68,9 @@ pub struct Gathered {
     pub records: Vec<Value>,
     /// The window the CloudTrail records were read for; `None` when it could not be read.
     pub cloudtrail_window: Option<TimeWindow>,
+    /// Evidence met while collecting that could not be used (a trail log file that would not
+    /// decode, a download that failed): kept, so the bundle's report says so too.
+    pub problems: Vec<EvidenceProblem>,
 }
 
 impl Gathered {
@@ -73,7 +86,7 @@ impl Gathered {
     /// The evidence model. The records are decoded as the bundle loader decodes a log file,
     /// so a malformed record rejects them all here exactly as it rejects the collected file.
     pub fn into_evidence(self) -> Evidence {
-        let mut problems = Vec::new();
+        let mut problems = self.problems.clone();
         let events = match trail::decode_log_file(&self.log_file()) {
             Ok(events) => events,
             Err(e) => {

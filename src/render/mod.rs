@@ -1,21 +1,56 @@
-//! Stage 5: the report rendered for people (tables) and pipelines (JSON).
+//! Stage 5: the report rendered for people (table, markdown, html) and pipelines (json, csv,
+//! sarif, junit).
 //!
-//! Renderers read only the [`Report`]; none of them judge anything.
+//! Renderers read only the [`Report`]; none of them judge anything. Muting, `--fail-on` and
+//! `--redact` were applied when the report was built, so every format says the same thing.
 
+pub mod csv;
+pub mod html;
 pub mod json;
+pub mod junit;
+pub mod markdown;
+pub mod sarif;
 pub mod table;
 
 use clap::ValueEnum;
 
-use crate::report::Report;
+use crate::model::EvidenceRef;
+use crate::model::rfc3339;
+use crate::report::{JobReport, Report, ReportedFinding};
+use crate::rules::{RuleSet, Status};
 
 /// Output formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
 pub enum Format {
     /// Lifecycle tables and verdicts for people.
     Table,
     /// The versioned `textract-audit/v1` document.
     Json,
+    /// One row per finding, stable columns (see README).
+    Csv,
+    /// SARIF 2.1.0, for code-scanning dashboards.
+    Sarif,
+    /// JUnit XML: one testcase per job and rule.
+    Junit,
+    /// Markdown for tickets and wikis.
+    Markdown,
+    /// A self-contained HTML page.
+    Html,
+}
+
+impl Format {
+    /// The file extension used with `--output-dir` (`report.{ext}`).
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Table => "txt",
+            Format::Json => "json",
+            Format::Csv => "csv",
+            Format::Sarif => "sarif",
+            Format::Junit => "xml",
+            Format::Markdown => "md",
+            Format::Html => "html",
+        }
+    }
 }
 
 /// How to draw tables.
@@ -27,10 +62,156 @@ pub struct Style {
     pub width: u16,
 }
 
-/// Renders the report in one format.
-pub fn render(report: &Report, format: Format, style: Style) -> String {
+/// Renders the report in one format. SARIF needs the rules' metadata for its rule list.
+pub fn render(report: &Report, rules: &RuleSet, format: Format, style: Style) -> String {
     match format {
         Format::Table => table::render(report, style),
         Format::Json => json::render(report),
+        Format::Csv => csv::render(report),
+        Format::Sarif => sarif::render(report, rules),
+        Format::Junit => junit::render(report),
+        Format::Markdown => markdown::render(report),
+        Format::Html => html::render(report),
+    }
+}
+
+/// The worst non-n/a status among findings that cite this evidence (a lifecycle row's
+/// "Check" column).
+pub(crate) fn check_for(findings: &[ReportedFinding], ev: &EvidenceRef) -> Option<Status> {
+    findings
+        .iter()
+        .filter(|f| f.evidence.contains(ev))
+        .map(|f| f.status)
+        .max()
+}
+
+/// The rules a job did not pass (FAIL or INCONCLUSIVE, muted or not), in report order.
+pub(crate) fn rules_not_passed(j: &JobReport) -> Vec<&str> {
+    let mut rules: Vec<&str> = Vec::new();
+    for f in &j.findings {
+        if matches!(f.status, Status::Fail | Status::Inconclusive)
+            && !rules.contains(&f.rule_id.as_str())
+        {
+            rules.push(&f.rule_id);
+        }
+    }
+    rules
+}
+
+/// A finding's status as shown, with `(muted)` when the mute list muted it.
+pub(crate) fn status_label(f: &ReportedFinding) -> String {
+    match &f.muted {
+        Some(_) => format!("{} (muted)", f.status),
+        None => f.status.to_string(),
+    }
+}
+
+/// The report's provenance as labelled lines, the same in every format for people.
+pub(crate) fn provenance(report: &Report) -> Vec<(&'static str, String)> {
+    let e = &report.evidence;
+    let c = &e.collected;
+    let mut v = vec![
+        (
+            "Tool",
+            format!("{} {}", report.tool.name, report.tool.version),
+        ),
+        ("Rules (SHA-256)", report.tool.rules_sha256.clone()),
+        ("Generated", rfc3339(report.generated_at)),
+        ("Evidence captured", rfc3339(e.captured_at)),
+    ];
+    if let Some(a) = &e.account {
+        v.push(("Account", a.clone()));
+    }
+    if let Some(r) = &e.region {
+        v.push(("Region", r.clone()));
+    }
+    v.push((
+        "CloudTrail window",
+        match &e.cloudtrail_window {
+            Some(w) => format!("{} to {}", rfc3339(w.from), rfc3339(w.until)),
+            None => "unknown (no job is covered)".into(),
+        },
+    ));
+    for s in &e.sources {
+        v.push(("Source", s.clone()));
+    }
+    v.push((
+        "Read",
+        format!(
+            "{} CloudTrail record(s), {} trail configuration(s), {} job status(es), {} prefix listing(s), {} object head(s), {} bucket(s), {} KMS key(s), {}",
+            e.cloudtrail_records,
+            c.trails,
+            c.job_statuses,
+            c.prefix_listings,
+            c.object_heads,
+            c.buckets,
+            c.kms_keys,
+            match c.kms_aliases {
+                Some(n) => format!("{n} KMS alias(es)"),
+                None => "KMS aliases not listed".into(),
+            }
+        ),
+    ));
+    v.push(("Skipped evidence", format!("{} item(s)", e.skipped.len())));
+    let o = &report.options;
+    v.push((
+        "Fail on",
+        match o.fail_on {
+            Some(s) => format!("FAIL findings of severity {s} or higher"),
+            None => "any FAIL finding".into(),
+        },
+    ));
+    if let Some(m) = &o.mutelist {
+        v.push(("Mute list", m.clone()));
+    }
+    if o.redacted {
+        v.push((
+            "Redacted",
+            "account ids and principal names replaced by placeholders".into(),
+        ));
+    }
+    v
+}
+
+/// Escapes text for XML and HTML content and attribute values, dropping the characters
+/// XML 1.0 cannot carry at all.
+pub(crate) fn escape_xml(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            '\t' | '\n' | '\r' => out.push(c),
+            c if (c as u32) < 0x20 || c == '\u{fffe}' || c == '\u{ffff}' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xml_escaping_covers_markup_quotes_and_control_characters() {
+        assert_eq!(
+            escape_xml("<a href=\"x\">'&'</a>\u{1}\n"),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;\n"
+        );
+    }
+
+    #[test]
+    fn extensions_are_distinct() {
+        let mut exts: Vec<&str> = Format::value_variants()
+            .iter()
+            .map(|f| f.extension())
+            .collect();
+        exts.sort();
+        exts.dedup();
+        assert_eq!(exts.len(), Format::value_variants().len());
     }
 }

@@ -5,11 +5,10 @@ use std::fmt::Write as _;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Cell, Color, ContentArrangement, Table};
 
-use super::Style;
-use crate::model::EvidenceRef;
+use super::{Style, check_for, provenance, rules_not_passed, status_label};
 use crate::model::rfc3339;
 use crate::report::{JobReport, Report, Verdict};
-use crate::rules::{Finding, Status};
+use crate::rules::Status;
 
 fn table(style: Style, header: &[&str]) -> Table {
     let mut t = Table::new();
@@ -45,15 +44,6 @@ fn status_cell(label: &str, style: Style) -> Cell {
         "INCONCLUSIVE" => cell.fg(Color::Yellow),
         _ => cell,
     }
-}
-
-/// The worst non-n/a status among findings that cite this evidence.
-fn check_for(findings: &[Finding], ev: &EvidenceRef) -> Option<Status> {
-    findings
-        .iter()
-        .filter(|f| f.evidence.contains(ev))
-        .map(|f| f.status)
-        .max()
 }
 
 fn job(out: &mut String, j: &JobReport, style: Style) {
@@ -178,8 +168,12 @@ fn job(out: &mut String, j: &JobReport, style: Style) {
             ),
             _ => x.message.clone(),
         };
+        let msg = match &x.muted {
+            Some(m) => format!("{msg}\nmuted: {}", m.reason),
+            None => msg,
+        };
         f.add_row(vec![
-            status_cell(&x.status.to_string(), style),
+            status_cell(&status_label(x), style),
             Cell::new(&x.rule_id),
             Cell::new(x.severity),
             Cell::new(msg),
@@ -229,17 +223,10 @@ pub fn render(report: &Report, style: Style) -> String {
     let mut s = table(style, &["Job", "Verdict", "Rules not passed"]);
     fit_content(&mut s, &[0, 1]);
     for j in &report.jobs {
-        let mut rules: Vec<String> = j
-            .findings
-            .iter()
-            .filter(|f| matches!(f.status, Status::Fail | Status::Inconclusive))
-            .map(|f| f.rule_id.clone())
-            .collect();
-        rules.dedup();
         s.add_row(vec![
             Cell::new(&j.job_id),
             status_cell(j.verdict.label(), style),
-            Cell::new(rules.join("\n")),
+            Cell::new(rules_not_passed(j).join("\n")),
         ]);
     }
     let sum = &report.summary;
@@ -254,6 +241,27 @@ pub fn render(report: &Report, style: Style) -> String {
         sum.skipped_evidence,
         rfc3339(report.evidence.captured_at),
     );
+    if let Some(m) = &report.mutelist {
+        let mut t = table(style, &["Mute entry", "State", "Matched", "Reason"]);
+        fit_content(&mut t, &[0, 1, 2]);
+        for e in &m.entries {
+            t.add_row(vec![
+                Cell::new(e.entry.index),
+                Cell::new(e.state.label()),
+                Cell::new(e.matched),
+                Cell::new(&e.entry.reason),
+            ]);
+        }
+        let _ = writeln!(
+            out,
+            "\nMute list {} ({} finding(s) muted)\n{t}",
+            m.file, sum.muted
+        );
+    }
+    out.push_str("\nProvenance\n");
+    for (k, v) in provenance(report) {
+        let _ = writeln!(out, "  {k:<18} {v}");
+    }
     out
 }
 

@@ -3,15 +3,24 @@
 //! [`Report`] *is* the `textract-audit/v1` JSON document: its field names are a contract and
 //! change only additively. It is built from the internal types here, so refactoring the
 //! timeline or rules never changes what pipelines read.
+//!
+//! Everything that judges findings beyond the rules happens here, once: the mute list, the
+//! `--fail-on` threshold for the exit code, and `--redact`. Renderers only draw.
+
+pub mod mutelist;
+pub mod redact;
 
 use std::collections::BTreeMap;
+use std::ops::Deref;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::model::{Evidence, EvidenceProblem, EvidenceRef, JobId, ProblemScope, Sse};
-use crate::rules::{DocumentedEncryption, DocumentedLocation, Finding, RuleSet, Status};
+use crate::rules::{DocumentedEncryption, DocumentedLocation, Finding, RuleSet, Severity, Status};
 use crate::timeline::{self, Entry, JobTimeline, ObjectKind, ResolvedKey};
+use mutelist::{Applier, Muted, Mutelist, MutelistReport, Subject};
+use redact::Redact;
 
 /// The JSON schema identifier.
 pub const SCHEMA: &str = "textract-audit/v1";
@@ -44,6 +53,30 @@ pub struct Report {
     pub evidence: EvidenceSummary,
     pub jobs: Vec<JobReport>,
     pub summary: Summary,
+    /// The options that shaped this report.
+    pub options: Options,
+    /// Each mute list entry's outcome; present when a mute list was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mutelist: Option<MutelistReport>,
+}
+
+/// How a report is judged and shown beyond the rules.
+#[derive(Debug, Clone, Default)]
+pub struct Policy {
+    pub mutelist: Option<Mutelist>,
+    /// The lowest severity of a FAIL finding that makes exit code 3; `None`: any.
+    pub fail_on: Option<Severity>,
+    pub redact: bool,
+}
+
+/// The policy as the report states it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Options {
+    /// `null`: every FAIL finding counts for the exit code.
+    pub fail_on: Option<Severity>,
+    pub redacted: bool,
+    /// The mute list file, as given.
+    pub mutelist: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -66,8 +99,40 @@ pub struct EvidenceSummary {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cloudtrail_window: Option<crate::model::TimeWindow>,
     pub cloudtrail_records: usize,
+    /// How much of each kind of evidence was read.
+    pub collected: Collected,
     /// Every piece of evidence that was not used, with the reason.
     pub skipped: Vec<EvidenceProblem>,
+}
+
+/// Counts of the evidence read, beside `cloudtrail_records`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Collected {
+    pub trails: usize,
+    pub job_statuses: usize,
+    pub prefix_listings: usize,
+    pub object_heads: usize,
+    pub buckets: usize,
+    pub kms_keys: usize,
+    /// `null` when aliases were not listed.
+    pub kms_aliases: Option<usize>,
+}
+
+/// A finding as reported: the rule's finding, and whether the mute list muted it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportedFinding {
+    #[serde(flatten)]
+    pub finding: Finding,
+    /// Muted findings keep their status; the job's verdict and the exit code ignore them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub muted: Option<Muted>,
+}
+
+impl Deref for ReportedFinding {
+    type Target = Finding;
+    fn deref(&self) -> &Finding {
+        &self.finding
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -84,7 +149,7 @@ pub struct JobReport {
     pub job_status: Option<String>,
     pub objects: Vec<ObjectOut>,
     pub timeline: Vec<Entry>,
-    pub findings: Vec<Finding>,
+    pub findings: Vec<ReportedFinding>,
     /// For a PASS: the evidence that proved it.
     pub proof: Vec<EvidenceRef>,
 }
@@ -160,6 +225,8 @@ pub struct Summary {
     pub findings: BTreeMap<String, BTreeMap<String, usize>>,
     /// Evidence items not used (see `evidence.skipped`).
     pub skipped_evidence: usize,
+    /// Findings muted by the mute list (still counted in `findings` under their status).
+    pub muted: usize,
     pub exit_code: u8,
 }
 
@@ -174,20 +241,96 @@ pub mod exit {
 
 /// The verdict of a set of findings: the worst status; n/a only never passes a job.
 pub fn verdict(findings: &[Finding]) -> Verdict {
-    match findings.iter().map(|f| f.status).max() {
+    verdict_of(findings.iter().map(|f| f.status))
+}
+
+fn verdict_of(statuses: impl Iterator<Item = Status>) -> Verdict {
+    match statuses.max() {
         Some(Status::Fail) => Verdict::Fail,
         Some(Status::Pass) => Verdict::Pass,
         _ => Verdict::Inconclusive,
     }
 }
 
+/// A job's verdict: the worst status among its findings that are not muted.
+fn job_verdict(findings: &[ReportedFinding]) -> Verdict {
+    verdict_of(
+        findings
+            .iter()
+            .filter(|f| f.muted.is_none())
+            .map(|f| f.status),
+    )
+}
+
+/// The verdict the exit code sees: as [`job_verdict`], with FAIL findings below `fail_on`
+/// counted as passed. Verdicts in the report are never changed by `fail_on`.
+fn exit_verdict(findings: &[ReportedFinding], fail_on: Option<Severity>) -> Verdict {
+    verdict_of(
+        findings
+            .iter()
+            .filter(|f| f.muted.is_none())
+            .map(|f| match (f.status, fail_on) {
+                (Status::Fail, Some(min)) if f.severity < min => Status::Pass,
+                (s, _) => s,
+            }),
+    )
+}
+
 fn key_arn(k: &ResolvedKey) -> Option<String> {
     k.arn().map(str::to_owned)
 }
 
+/// The bucket of an `s3://bucket/key` URI.
+fn bucket_of(uri: &str) -> Option<&str> {
+    let rest = uri.strip_prefix("s3://")?;
+    Some(rest.split_once('/').map_or(rest, |(b, _)| b)).filter(|b| !b.is_empty())
+}
+
+/// The mute list applied to one job's findings (FAIL and INCONCLUSIVE only: a PASS has
+/// nothing to mute).
+fn apply_mutes(
+    job: &mut JobReport,
+    account: Option<&str>,
+    region: Option<&str>,
+    applier: &mut Applier<'_>,
+) {
+    let job_region = job.requested.as_ref().map(|r| r.region.as_str()).or(region);
+    let job_bucket = job
+        .requested
+        .as_ref()
+        .and_then(|r| r.output.as_deref())
+        .or(job
+            .expected
+            .as_ref()
+            .and_then(|e| e.output_location.as_deref()))
+        .and_then(bucket_of);
+    for f in &mut job.findings {
+        if !matches!(f.status, Status::Fail | Status::Inconclusive) {
+            continue;
+        }
+        let subject = Subject {
+            account,
+            region: job_region,
+            job_id: &job.job_id.0,
+            bucket: f.object.as_deref().and_then(bucket_of).or(job_bucket),
+            rule: &f.rule_id,
+        };
+        f.muted = applier.apply(&subject);
+    }
+    job.verdict = job_verdict(&job.findings);
+}
+
 fn job_report(rules: &RuleSet, t: &JobTimeline) -> JobReport {
-    let findings = rules.evaluate(t);
-    let verdict = verdict(&findings);
+    let findings: Vec<ReportedFinding> = rules
+        .evaluate(t)
+        .into_iter()
+        .filter(|f| f.status != Status::NotApplicable)
+        .map(|finding| ReportedFinding {
+            finding,
+            muted: None,
+        })
+        .collect();
+    let verdict = job_verdict(&findings);
     let expected = rules.expected(t);
     let proof = if verdict == Verdict::Pass {
         let mut p: Vec<EvidenceRef> = findings
@@ -259,20 +402,31 @@ fn job_report(rules: &RuleSet, t: &JobTimeline) -> JobReport {
             })
             .collect(),
         timeline: t.entries.clone(),
-        findings: findings
-            .into_iter()
-            .filter(|f| f.status != Status::NotApplicable)
-            .collect(),
+        findings,
         proof,
     }
 }
 
-/// Builds the report for exactly these jobs.
-pub fn build(evidence: &Evidence, rules: &RuleSet, jobs: &[JobId]) -> Report {
-    let reports: Vec<JobReport> = jobs
+/// Builds the report for exactly these jobs, under the policy: mutes applied, the exit
+/// code set with `fail_on`, then everything redacted when asked.
+pub fn build(evidence: &Evidence, rules: &RuleSet, jobs: &[JobId], policy: &Policy) -> Report {
+    let generated_at = evidence.provenance.captured_at;
+    let mut reports: Vec<JobReport> = jobs
         .iter()
         .map(|id| job_report(rules, &timeline::build(evidence, id)))
         .collect();
+    let mutelist = policy.mutelist.as_ref().map(|list| {
+        let mut applier = Applier::new(list, generated_at);
+        for r in &mut reports {
+            apply_mutes(
+                r,
+                evidence.provenance.account.as_deref(),
+                evidence.provenance.region.as_deref(),
+                &mut applier,
+            );
+        }
+        applier.finish()
+    });
     let mut summary = Summary {
         jobs: reports.len(),
         skipped_evidence: evidence.problems.len(),
@@ -285,6 +439,7 @@ pub fn build(evidence: &Evidence, rules: &RuleSet, jobs: &[JobId]) -> Report {
             Verdict::Inconclusive => summary.inconclusive += 1,
         }
         for f in &r.findings {
+            summary.muted += usize::from(f.muted.is_some());
             *summary
                 .findings
                 .entry(f.rule_id.clone())
@@ -293,15 +448,15 @@ pub fn build(evidence: &Evidence, rules: &RuleSet, jobs: &[JobId]) -> Report {
                 .or_default() += 1;
         }
     }
-    summary.exit_code = exit_code(&reports, evidence);
-    Report {
+    summary.exit_code = exit_code(&reports, evidence, policy.fail_on);
+    let mut report = Report {
         schema: SCHEMA,
         tool: Tool {
             name: env!("CARGO_PKG_NAME"),
             version: env!("CARGO_PKG_VERSION"),
             rules_sha256: rules.sha256.clone(),
         },
-        generated_at: evidence.provenance.captured_at,
+        generated_at,
         evidence: EvidenceSummary {
             sources: evidence.provenance.sources.clone(),
             account: evidence.provenance.account.clone(),
@@ -309,17 +464,39 @@ pub fn build(evidence: &Evidence, rules: &RuleSet, jobs: &[JobId]) -> Report {
             captured_at: evidence.provenance.captured_at,
             cloudtrail_window: evidence.cloudtrail_window,
             cloudtrail_records: evidence.events.len(),
+            collected: Collected {
+                trails: evidence.trails.len(),
+                job_statuses: evidence.job_statuses.len(),
+                prefix_listings: evidence.listings.len(),
+                object_heads: evidence.heads.len(),
+                buckets: evidence.buckets.len(),
+                kms_keys: evidence.keys.len(),
+                kms_aliases: evidence.aliases.as_ref().map(Vec::len),
+            },
             skipped: evidence.problems.clone(),
         },
         jobs: reports,
         summary,
+        options: Options {
+            fail_on: policy.fail_on,
+            redacted: policy.redact,
+            mutelist: policy.mutelist.as_ref().map(|m| m.file.clone()),
+        },
+        mutelist,
+    };
+    if policy.redact {
+        report.redact(&mut redact::Redactor::default());
     }
+    report
 }
 
-/// 3 when any job failed, 4 when none failed but some are inconclusive (or no job was found
-/// at all while evidence was skipped), else 0.
-fn exit_code(jobs: &[JobReport], evidence: &Evidence) -> u8 {
-    let worst = jobs.iter().map(|j| j.verdict).max();
+/// 3 when any job has an unmuted FAIL finding at or above `fail_on`, 4 when none does but
+/// some job is inconclusive (or no job was found at all while evidence was skipped), else 0.
+fn exit_code(jobs: &[JobReport], evidence: &Evidence, fail_on: Option<Severity>) -> u8 {
+    let worst = jobs
+        .iter()
+        .map(|j| exit_verdict(&j.findings, fail_on))
+        .max();
     match worst {
         Some(Verdict::Fail) => exit::FAIL,
         Some(Verdict::Inconclusive) => exit::INCONCLUSIVE,
@@ -335,5 +512,213 @@ fn exit_code(jobs: &[JobReport], evidence: &Evidence) -> u8 {
             exit::INCONCLUSIVE
         }
         None => exit::PASS,
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    fn demo_evidence() -> Evidence {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/demo");
+        crate::evidence::bundle::load(&dir).unwrap()
+    }
+
+    pub(crate) fn demo_report_with(policy: &Policy) -> Report {
+        let evidence = demo_evidence();
+        let rules = RuleSet::builtin().unwrap();
+        let jobs = timeline::discover_jobs(&evidence);
+        build(&evidence, &rules, &jobs, policy)
+    }
+
+    /// The demo bundle's report: one PASS, one FAIL, one INCONCLUSIVE job.
+    pub(crate) fn demo_report() -> Report {
+        demo_report_with(&Policy::default())
+    }
+
+    fn mutes(text: &str) -> Mutelist {
+        Mutelist::parse(
+            std::path::Path::new("mute.toml"),
+            text,
+            &RuleSet::builtin().unwrap(),
+        )
+        .unwrap()
+    }
+
+    fn job(r: &Report, v: Verdict) -> &JobReport {
+        r.jobs.iter().find(|j| j.verdict == v).unwrap()
+    }
+
+    #[test]
+    fn demo_has_one_job_of_each_verdict() {
+        let r = demo_report();
+        let mut v: Vec<Verdict> = r.jobs.iter().map(|j| j.verdict).collect();
+        v.sort();
+        assert_eq!(v, [Verdict::Pass, Verdict::Inconclusive, Verdict::Fail]);
+        assert_eq!(r.summary.exit_code, exit::FAIL);
+        assert_eq!(r.summary.muted, 0);
+        assert!(r.mutelist.is_none());
+    }
+
+    #[test]
+    fn muting_every_fail_of_the_failing_job_changes_its_verdict_but_not_its_findings() {
+        let plain = demo_report();
+        let failing = job(&plain, Verdict::Fail);
+        let fail_rules: std::collections::BTreeSet<&str> = failing
+            .findings
+            .iter()
+            .filter(|f| f.status == Status::Fail)
+            .map(|f| f.rule_id.as_str())
+            .collect();
+        let mut text = String::new();
+        for rule in &fail_rules {
+            text += &format!(
+                "[[mute]]\njob_id = \"{}\"\nrule = \"{rule}\"\nreason = \"accepted risk\"\n",
+                failing.job_id
+            );
+        }
+        text += "[[mute]]\njob_id = \"no-such-job\"\nreason = \"left over\"\n";
+        let r = demo_report_with(&Policy {
+            mutelist: Some(mutes(&text)),
+            ..Policy::default()
+        });
+        let j = r.jobs.iter().find(|j| j.job_id == failing.job_id).unwrap();
+        assert_ne!(j.verdict, Verdict::Fail);
+        assert_eq!(j.findings.len(), failing.findings.len(), "nothing hidden");
+        let muted: Vec<&ReportedFinding> =
+            j.findings.iter().filter(|f| f.muted.is_some()).collect();
+        assert!(
+            muted.iter().all(|f| f.status == Status::Fail),
+            "status kept"
+        );
+        assert_eq!(r.summary.muted, muted.len());
+        assert_eq!(r.summary.fail, 0);
+        assert_ne!(r.summary.exit_code, exit::FAIL);
+        let m = r.mutelist.unwrap();
+        let stale = m.entries.last().unwrap();
+        assert_eq!(stale.state, mutelist::EntryState::Stale);
+        assert!(
+            m.entries[..fail_rules.len()]
+                .iter()
+                .all(|e| e.state == mutelist::EntryState::Applied && e.matched > 0)
+        );
+    }
+
+    #[test]
+    fn an_expired_mute_stops_muting_and_is_reported() {
+        let plain = demo_report();
+        let failing = job(&plain, Verdict::Fail);
+        // The demo evidence was captured 2026-11-20T11:00:00Z: the report's time.
+        for (expires, muting) in [("2026-11-20", true), ("2026-11-19", false)] {
+            let r = demo_report_with(&Policy {
+                mutelist: Some(mutes(&format!(
+                    "[[mute]]\njob_id = \"{}\"\nreason = \"r\"\nexpires = {expires}\n",
+                    failing.job_id
+                ))),
+                ..Policy::default()
+            });
+            let j = r.jobs.iter().find(|j| j.job_id == failing.job_id).unwrap();
+            let e = &r.mutelist.as_ref().unwrap().entries[0];
+            assert!(e.matched > 0);
+            if muting {
+                assert_eq!(e.state, mutelist::EntryState::Applied);
+                assert_ne!(j.verdict, Verdict::Fail);
+            } else {
+                assert_eq!(e.state, mutelist::EntryState::Expired);
+                assert_eq!(j.verdict, Verdict::Fail);
+                assert!(j.findings.iter().all(|f| f.muted.is_none()));
+            }
+        }
+    }
+
+    #[test]
+    fn mutes_match_on_account_region_and_bucket() {
+        let plain = demo_report();
+        let failing = job(&plain, Verdict::Fail);
+        let bucket = failing
+            .requested
+            .as_ref()
+            .and_then(|r| r.output.as_deref())
+            .and_then(bucket_of)
+            .unwrap()
+            .to_owned();
+        for (entry, applies) in [
+            (
+                format!("account = \"111122223333\"\nbucket = \"{bucket}\""),
+                true,
+            ),
+            (
+                format!("account = \"1111*\"\nregion = \"us-*\"\nbucket = \"{bucket}\""),
+                true,
+            ),
+            (
+                format!("account = \"999999999999\"\nbucket = \"{bucket}\""),
+                false,
+            ),
+            (format!("region = \"eu-*\"\nbucket = \"{bucket}\""), false),
+        ] {
+            let r = demo_report_with(&Policy {
+                mutelist: Some(mutes(&format!("[[mute]]\n{entry}\nreason = \"r\"\n"))),
+                ..Policy::default()
+            });
+            let e = &r.mutelist.as_ref().unwrap().entries[0];
+            assert_eq!(e.matched > 0, applies, "{entry}");
+        }
+    }
+
+    #[test]
+    fn fail_on_changes_the_exit_code_only() {
+        let plain = demo_report();
+        let failing = job(&plain, Verdict::Fail);
+        let worst = failing
+            .findings
+            .iter()
+            .filter(|f| f.status == Status::Fail)
+            .map(|f| f.severity)
+            .max()
+            .unwrap();
+        let at = demo_report_with(&Policy {
+            fail_on: Some(worst),
+            ..Policy::default()
+        });
+        assert_eq!(at.summary.exit_code, exit::FAIL);
+        let above = match worst {
+            Severity::Info => Severity::Low,
+            Severity::Low => Severity::Medium,
+            Severity::Medium => Severity::High,
+            Severity::High | Severity::Critical => Severity::Critical,
+        };
+        assert!(above > worst, "the demo's worst FAIL is below critical");
+        let r = demo_report_with(&Policy {
+            fail_on: Some(above),
+            ..Policy::default()
+        });
+        assert_eq!(r.summary.fail, 1, "verdicts unchanged");
+        assert_eq!(
+            r.summary.exit_code,
+            exit::INCONCLUSIVE,
+            "the inconclusive job still counts"
+        );
+        assert_eq!(r.options.fail_on, Some(above));
+    }
+
+    #[test]
+    fn redaction_hides_accounts_and_principals_everywhere_in_the_json() {
+        let r = demo_report_with(&Policy {
+            redact: true,
+            ..Policy::default()
+        });
+        let json = serde_json::to_string(&r).unwrap();
+        for secret in ["111122223333", "etl-worker", "DocPipeline"] {
+            assert!(!json.contains(secret), "{secret} survived");
+        }
+        assert!(json.contains("account-1"));
+        assert!(json.contains("principal-"));
+        assert!(r.options.redacted);
+        let plain = demo_report();
+        assert_eq!(
+            r.jobs.iter().map(|j| j.verdict).collect::<Vec<_>>(),
+            plain.jobs.iter().map(|j| j.verdict).collect::<Vec<_>>()
+        );
     }
 }

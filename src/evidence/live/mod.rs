@@ -23,6 +23,7 @@
 
 mod shapes;
 pub mod submit;
+pub mod trail_s3;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -213,6 +214,7 @@ pub async fn collect(
         calls: c.calls,
         records,
         cloudtrail_window: window_read.then_some(TimeWindow { from, until }),
+        problems: Vec::new(),
     })
 }
 

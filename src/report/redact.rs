@@ -1,0 +1,365 @@
+//! Stage 4 (report): `--redact`, applied once to the finished report so every format shows
+//! the same placeholders.
+//!
+//! Account ids (any run of exactly 12 digits) become `account-N`, and the names in IAM and
+//! STS principal ARNs (`user/…`, `role/…`, `assumed-role/ROLE/SESSION`, `federated-user/…`,
+//! `group/…`) become `principal-N`, numbered in order of first appearance: the same input
+//! gives the same placeholder everywhere in one report. Mute lists match before redaction.
+
+use std::collections::HashMap;
+
+use super::mutelist::{EntryOutcome, MutelistReport, Pattern};
+use super::{EvidenceSummary, ExpectedOut, JobReport, ObjectOut, Report, Requested, Stored};
+use crate::model::{EvidenceProblem, EvidenceRef, ProblemScope};
+use crate::rules::Finding;
+use crate::timeline::Entry;
+
+/// The IAM/STS resource types whose path components name a principal.
+const PRINCIPAL_TYPES: [&str; 6] = [
+    "user",
+    "role",
+    "assumed-role",
+    "federated-user",
+    "group",
+    "instance-profile",
+];
+
+/// Characters that end an ARN inside free text.
+fn ends_arn(c: char) -> bool {
+    c.is_whitespace() || "\"'`,;()[]{}<>|".contains(c)
+}
+
+/// Consistent placeholders for one report.
+#[derive(Debug, Default)]
+pub struct Redactor {
+    accounts: HashMap<String, String>,
+    principals: HashMap<String, String>,
+}
+
+impl Redactor {
+    fn placeholder(map: &mut HashMap<String, String>, kind: &str, value: &str) -> String {
+        let n = map.len() + 1;
+        map.entry(value.to_owned())
+            .or_insert_with(|| format!("{kind}-{n}"))
+            .clone()
+    }
+
+    /// Redacts one piece of text.
+    pub fn text(&mut self, s: &str) -> String {
+        let s = self.principal_names(s);
+        self.account_ids(&s)
+    }
+
+    fn principal_names(&mut self, s: &str) -> String {
+        let mut out = String::with_capacity(s.len());
+        let mut rest = s;
+        while let Some(at) = rest.find("arn:") {
+            out.push_str(&rest[..at]);
+            let arn_len = rest[at..].find(ends_arn).unwrap_or(rest.len() - at);
+            let arn = &rest[at..at + arn_len];
+            out.push_str(&self.arn(arn));
+            rest = &rest[at + arn_len..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    fn arn(&mut self, arn: &str) -> String {
+        let parts: Vec<&str> = arn.splitn(6, ':').collect();
+        let [_, _, service, _, _, resource] = parts[..] else {
+            return arn.to_owned();
+        };
+        if service != "iam" && service != "sts" {
+            return arn.to_owned();
+        }
+        let Some((kind, names)) = resource.split_once('/') else {
+            return arn.to_owned();
+        };
+        if !PRINCIPAL_TYPES.contains(&kind) {
+            return arn.to_owned();
+        }
+        let names: Vec<String> = names
+            .split('/')
+            .map(|n| {
+                if n.is_empty() {
+                    String::new()
+                } else {
+                    Self::placeholder(&mut self.principals, "principal", n)
+                }
+            })
+            .collect();
+        format!(
+            "{}{kind}/{}",
+            &arn[..arn.len() - resource.len()],
+            names.join("/")
+        )
+    }
+
+    fn account_ids(&mut self, s: &str) -> String {
+        let b = s.as_bytes();
+        let mut out = String::with_capacity(s.len());
+        let mut i = 0;
+        let mut copied = 0;
+        while i < b.len() {
+            if b[i].is_ascii_digit() {
+                let start = i;
+                while i < b.len() && b[i].is_ascii_digit() {
+                    i += 1;
+                }
+                if i - start == 12 {
+                    out.push_str(&s[copied..start]);
+                    out.push_str(&Self::placeholder(
+                        &mut self.accounts,
+                        "account",
+                        &s[start..i],
+                    ));
+                    copied = i;
+                }
+            } else {
+                i += 1;
+            }
+        }
+        out.push_str(&s[copied..]);
+        out
+    }
+}
+
+/// Something holding text that may name an account or a principal.
+pub trait Redact {
+    fn redact(&mut self, r: &mut Redactor);
+}
+
+impl Redact for String {
+    fn redact(&mut self, r: &mut Redactor) {
+        *self = r.text(self);
+    }
+}
+
+impl<T: Redact> Redact for Option<T> {
+    fn redact(&mut self, r: &mut Redactor) {
+        if let Some(v) = self {
+            v.redact(r);
+        }
+    }
+}
+
+impl<T: Redact> Redact for Vec<T> {
+    fn redact(&mut self, r: &mut Redactor) {
+        for v in self {
+            v.redact(r);
+        }
+    }
+}
+
+impl Redact for Report {
+    fn redact(&mut self, r: &mut Redactor) {
+        self.evidence.redact(r);
+        self.jobs.redact(r);
+        self.mutelist.redact(r);
+        self.options.mutelist.redact(r);
+        // Summary keys are rule ids and statuses: nothing to hide.
+    }
+}
+
+impl Redact for EvidenceSummary {
+    fn redact(&mut self, r: &mut Redactor) {
+        self.sources.redact(r);
+        self.account.redact(r);
+        self.region.redact(r);
+        self.skipped.redact(r);
+    }
+}
+
+impl Redact for EvidenceProblem {
+    fn redact(&mut self, r: &mut Redactor) {
+        self.subject.redact(r);
+        self.reason.redact(r);
+        if let ProblemScope::S3 { bucket } = &mut self.scope {
+            bucket.redact(r);
+        }
+    }
+}
+
+impl Redact for EvidenceRef {
+    fn redact(&mut self, r: &mut Redactor) {
+        match self {
+            EvidenceRef::CloudtrailEvent {
+                event_id,
+                event_name,
+            } => {
+                event_id.redact(r);
+                event_name.redact(r);
+            }
+            EvidenceRef::S3Object {
+                uri,
+                version_id,
+                etag,
+            } => {
+                uri.redact(r);
+                version_id.redact(r);
+                etag.redact(r);
+            }
+            EvidenceRef::KmsKey { arn } => arn.redact(r),
+            EvidenceRef::ApiCall { operation, subject } => {
+                operation.redact(r);
+                subject.redact(r);
+            }
+            EvidenceRef::Problem { subject } => subject.redact(r),
+        }
+    }
+}
+
+impl Redact for JobReport {
+    fn redact(&mut self, r: &mut Redactor) {
+        self.job_id.0.redact(r);
+        self.api.redact(r);
+        self.requested.redact(r);
+        self.expected.redact(r);
+        self.job_status.redact(r);
+        self.objects.redact(r);
+        self.timeline.redact(r);
+        for f in &mut self.findings {
+            f.finding.redact(r);
+            if let Some(m) = &mut f.muted {
+                m.reason.redact(r);
+            }
+        }
+        self.proof.redact(r);
+    }
+}
+
+impl Redact for Requested {
+    fn redact(&mut self, r: &mut Redactor) {
+        self.start_event.redact(r);
+        self.caller.redact(r);
+        self.region.redact(r);
+        self.document.redact(r);
+        self.output.redact(r);
+        self.kms_key_id.redact(r);
+        self.kms_key_arn.redact(r);
+    }
+}
+
+impl Redact for ExpectedOut {
+    fn redact(&mut self, r: &mut Redactor) {
+        self.documented.redact(r);
+        self.output_location.redact(r);
+        self.kms_key_arn.redact(r);
+    }
+}
+
+impl Redact for ObjectOut {
+    fn redact(&mut self, r: &mut Redactor) {
+        self.uri.redact(r);
+        self.stored.redact(r);
+    }
+}
+
+impl Redact for Stored {
+    fn redact(&mut self, r: &mut Redactor) {
+        match self {
+            Stored::Head {
+                encryption,
+                kms_key_arn,
+                kms_key_alias,
+                etag,
+                version_id,
+                ..
+            } => {
+                encryption.redact(r);
+                kms_key_arn.redact(r);
+                kms_key_alias.redact(r);
+                etag.redact(r);
+                version_id.redact(r);
+            }
+            Stored::Error { error } => error.redact(r),
+        }
+    }
+}
+
+impl Redact for Entry {
+    fn redact(&mut self, r: &mut Redactor) {
+        self.actor.redact(r);
+        self.action.redact(r);
+        self.object.redact(r);
+        self.encryption.redact(r);
+        self.key.redact(r);
+        self.evidence.redact(r);
+    }
+}
+
+impl Redact for Finding {
+    fn redact(&mut self, r: &mut Redactor) {
+        self.message.redact(r);
+        self.object.redact(r);
+        self.evidence.redact(r);
+    }
+}
+
+impl Redact for MutelistReport {
+    fn redact(&mut self, r: &mut Redactor) {
+        self.file.redact(r);
+        self.entries.redact(r);
+    }
+}
+
+impl Redact for EntryOutcome {
+    fn redact(&mut self, r: &mut Redactor) {
+        let e = &mut self.entry;
+        for p in [
+            &mut e.account,
+            &mut e.region,
+            &mut e.job_id,
+            &mut e.bucket,
+            &mut e.rule,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            p.redact(r);
+        }
+        e.reason.redact(r);
+    }
+}
+
+impl Redact for Pattern {
+    fn redact(&mut self, r: &mut Redactor) {
+        self.0.redact(r);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accounts_and_principals_get_stable_placeholders() {
+        let mut r = Redactor::default();
+        assert_eq!(
+            r.text("arn:aws:sts::111122223333:assumed-role/DocPipeline/etl-worker via textract.amazonaws.com"),
+            "arn:aws:sts::account-1:assumed-role/principal-1/principal-2 via textract.amazonaws.com"
+        );
+        assert_eq!(
+            r.text("arn:aws:iam::444455556666:role/DocPipeline and arn:aws:iam::111122223333:user/alice"),
+            "arn:aws:iam::account-2:role/principal-1 and arn:aws:iam::account-1:user/principal-3"
+        );
+        assert_eq!(
+            r.text("arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"),
+            "arn:aws:kms:us-east-1:account-1:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            "key ids are not principals"
+        );
+        assert_eq!(
+            r.text("s3://aws-cloudtrail-logs-444455556666/AWSLogs/444455556666/x"),
+            "s3://aws-cloudtrail-logs-account-2/AWSLogs/account-2/x"
+        );
+        assert_eq!(
+            r.text("1234567890123 and 12345678901 stay"),
+            "1234567890123 and 12345678901 stay",
+            "only exactly 12 digits are account ids"
+        );
+        assert_eq!(
+            r.text("(arn:aws:iam::111122223333:user/ops/alice)"),
+            "(arn:aws:iam::account-1:user/principal-4/principal-3)"
+        );
+    }
+}
