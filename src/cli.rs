@@ -11,15 +11,19 @@ use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Duration, Utc};
 use clap::{Args, Parser, Subcommand};
 
+use crate::evidence::live::submit::{Session, UploadSse};
 use crate::evidence::live::trail_s3::{self, TrailLocation};
 use crate::evidence::local::{self, Wanted};
 use crate::evidence::{self, Gathered, bundle, live};
-use crate::model::{Evidence, EvidenceProblem, JobId, ProblemScope, Provenance, TimeWindow};
+use crate::model::{
+    Evidence, EvidenceProblem, JobId, ProblemScope, Provenance, S3Object, TextractApi, TimeWindow,
+};
 use crate::render::{self, Format, Style};
 use crate::report::Report;
 use crate::report::mutelist::Mutelist;
 use crate::report::{self, Policy, exit};
 use crate::rules::{RuleSet, Severity};
+use crate::submit;
 use crate::timeline;
 use crate::trail::ScanProgress;
 
@@ -49,6 +53,8 @@ pub enum Command {
     Audit(AuditArgs),
     /// Collect the evidence for Textract jobs from AWS into an evidence bundle.
     Collect(CollectArgs),
+    /// Start Textract jobs with chosen output settings, wait for them, then verify them.
+    Submit(Box<SubmitArgs>),
     /// List the rules, or show one.
     Rules(RulesArgs),
     /// Work with evidence bundles.
@@ -102,6 +108,247 @@ pub struct CollectArgs {
     pub window: WindowArgs,
     #[command(flatten)]
     pub aws: AwsArgs,
+}
+
+const SUBMIT_EXIT_CODES: &str = "\
+Exit codes:
+  0  every job PASS (with --dry-run: every preflight check ok)
+  1  runtime error, or no job could be started
+  2  usage error
+  3  at least one job FAIL (with --dry-run, or without --force: a preflight check will fail)
+  4  no FAIL, but at least one job INCONCLUSIVE, still running, not started, or interrupted
+     (with --dry-run: a preflight check cannot be confirmed)
+  --exit-zero turns 3 and 4 of the verification into 0.";
+
+/// `submit`: which documents, which Textract API and output settings, how to wait.
+#[derive(Debug, Args)]
+#[command(after_help = SUBMIT_EXIT_CODES)]
+pub struct SubmitArgs {
+    /// A document in S3: s3://BUCKET/KEY[?versionId=V] (repeatable).
+    #[arg(long = "document", value_name = "S3_URI", value_parser = submit::parse_s3_object)]
+    pub documents: Vec<S3Object>,
+    /// A local file to upload to --input, then submit (repeatable).
+    #[arg(long = "upload", value_name = "FILE", requires = "input")]
+    pub uploads: Vec<PathBuf>,
+    /// Where uploads go: s3://BUCKET/PREFIX/ (the file name is appended).
+    #[arg(long, value_name = "S3_URI", value_parser = submit::parse_s3_prefix)]
+    pub input: Option<(String, String)>,
+    /// Server-side encryption of the uploads.
+    #[arg(long, value_enum, value_name = "SSE")]
+    pub upload_sse: Option<UploadSseArg>,
+    /// The KMS key of the uploads with --upload-sse aws:kms (without it S3 uses aws/s3).
+    #[arg(long, value_name = "KEY")]
+    pub upload_kms_key: Option<String>,
+    /// A file with one document per line: s3://BUCKET/KEY[?versionId=V], or a local file
+    /// (relative to the manifest) to upload to --input. `#` starts a comment.
+    #[arg(long, value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
+    /// The Textract API.
+    #[arg(long, value_enum, default_value = "analysis")]
+    pub api: ApiArg,
+    /// Analysis features, comma-separated (required with --api analysis).
+    #[arg(long, value_enum, value_delimiter = ',', ignore_case = true)]
+    pub features: Vec<FeatureArg>,
+    /// A query for the QUERIES feature (repeatable).
+    #[arg(long = "query", value_name = "TEXT")]
+    pub queries: Vec<String>,
+    /// OutputConfig.S3Bucket: keep the results in this bucket (table rows 2 and 4).
+    #[arg(long, value_name = "BUCKET")]
+    pub output_bucket: Option<String>,
+    /// OutputConfig.S3Prefix [Textract's default: textract_output].
+    #[arg(long, value_name = "PREFIX", requires = "output_bucket")]
+    pub output_prefix: Option<String>,
+    /// KMSKeyId: key id, key ARN, alias name or alias ARN (table rows 3 and 4).
+    #[arg(long, value_name = "KEY")]
+    pub kms_key: Option<String>,
+    /// ClientRequestToken: resubmitting with the same token returns the same job; with
+    /// several documents the n-th gets TOKEN-n.
+    #[arg(long, value_name = "TOKEN")]
+    pub client_request_token: Option<String>,
+    /// JobTag, echoed in the completion notification.
+    #[arg(long, value_name = "TAG")]
+    pub job_tag: Option<String>,
+    /// NotificationChannel.SNSTopicArn (with --sns-role-arn).
+    #[arg(long, value_name = "ARN", requires = "sns_role_arn")]
+    pub sns_topic_arn: Option<String>,
+    /// NotificationChannel.RoleArn: the role Textract publishes to the topic with.
+    #[arg(long, value_name = "ARN", requires = "sns_topic_arn")]
+    pub sns_role_arn: Option<String>,
+    /// Uploads and Start* calls in flight at once.
+    #[arg(long, value_name = "N", default_value_t = submit::DEFAULT_CONCURRENCY as u32, value_parser = clap::value_parser!(u32).range(1..=32))]
+    pub concurrency: u32,
+    /// Stop waiting for the jobs after DURATION (e.g. 90s, 10m); running jobs are then
+    /// INCONCLUSIVE. (`--timeout` is the per-attempt limit of each AWS call.)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10m")]
+    pub wait_timeout: Duration,
+    /// Keep re-reading the trail (--trail or --trail-dir) for up to DURATION until the jobs'
+    /// S3 data events arrive (CloudTrail delivers log files minutes after the events).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub wait_for_evidence: Option<Duration>,
+    #[command(flatten)]
+    pub trail: TrailArgs,
+    /// Run the preflight only: exit 0 when every check is ok, 4 when one cannot be
+    /// confirmed, 3 when one will fail.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Start the jobs even when a preflight check says they will fail.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub force: bool,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ApiArg {
+    /// StartDocumentAnalysis.
+    Analysis,
+    /// StartDocumentTextDetection.
+    Text,
+    /// StartExpenseAnalysis.
+    Expense,
+    /// StartLendingAnalysis.
+    Lending,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[value(rename_all = "UPPER")]
+pub enum FeatureArg {
+    Tables,
+    Forms,
+    Queries,
+    Signatures,
+    Layout,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum UploadSseArg {
+    /// SSE-S3.
+    #[value(name = "AES256")]
+    Aes256,
+    /// SSE-KMS (with --upload-kms-key, else the AWS managed aws/s3 key).
+    #[value(name = "aws:kms")]
+    AwsKms,
+}
+
+impl SubmitArgs {
+    /// The resolved plan, or a usage error.
+    fn plan(&self) -> Result<submit::Plan, String> {
+        let mut documents: Vec<submit::Document> = self
+            .documents
+            .iter()
+            .cloned()
+            .map(submit::Document::S3)
+            .collect();
+        if let Some(input) = &self.input {
+            for path in &self.uploads {
+                documents.push(submit::upload(path, input)?);
+            }
+        }
+        if let Some(manifest) = &self.manifest {
+            documents.extend(submit::read_manifest(manifest, self.input.as_ref())?);
+        }
+        if documents.is_empty() {
+            return Err(
+                "nothing to submit: give --document, --upload with --input, or --manifest".into(),
+            );
+        }
+        let api = match self.api {
+            ApiArg::Analysis => TextractApi::DocumentAnalysis,
+            ApiArg::Text => TextractApi::DocumentTextDetection,
+            ApiArg::Expense => TextractApi::ExpenseAnalysis,
+            ApiArg::Lending => TextractApi::LendingAnalysis,
+        };
+        let features: Vec<String> = self
+            .features
+            .iter()
+            .map(|f| {
+                clap::ValueEnum::to_possible_value(f)
+                    .expect("no skipped variants")
+                    .get_name()
+                    .to_owned()
+            })
+            .collect();
+        match (api, features.is_empty()) {
+            (TextractApi::DocumentAnalysis, true) => {
+                return Err("--api analysis needs --features (e.g. TABLES,FORMS)".into());
+            }
+            (TextractApi::DocumentAnalysis, false) => {}
+            (_, false) => return Err("--features is for --api analysis only".into()),
+            (_, true) => {}
+        }
+        let wants_queries = self.features.contains(&FeatureArg::Queries);
+        if wants_queries == self.queries.is_empty() {
+            return Err("the QUERIES feature and --query go together".into());
+        }
+        if self.upload_kms_key.is_some() && self.upload_sse != Some(UploadSseArg::AwsKms) {
+            return Err("--upload-kms-key needs --upload-sse aws:kms".into());
+        }
+        if (self.upload_sse.is_some() || !self.uploads.is_empty()) && self.input.is_none() {
+            return Err("uploading needs --input s3://BUCKET/PREFIX/".into());
+        }
+        if self.wait_for_evidence.is_some()
+            && self.trail.trail_dirs.is_empty()
+            && self.trail.trails.is_empty()
+        {
+            return Err("--wait-for-evidence needs a trail to re-read: --trail s3://BUCKET[/PREFIX] or --trail-dir DIR".into());
+        }
+        if let Some(token) = &self.client_request_token {
+            let longest = if documents.len() > 1 {
+                format!("{token}-{}", documents.len())
+            } else {
+                token.clone()
+            };
+            if longest.len() > 64
+                || !token
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err(format!(
+                    "--client-request-token {token:?}: letters, digits, - and _ only, at most 64 characters (with the -n suffix of several documents)"
+                ));
+            }
+        }
+        Ok(submit::Plan {
+            documents,
+            api,
+            features,
+            queries: self.queries.clone(),
+            output: self
+                .output_bucket
+                .clone()
+                .map(|b| (b, self.output_prefix.clone())),
+            kms_key: self.kms_key.clone(),
+            client_request_token: self.client_request_token.clone(),
+            job_tag: self.job_tag.clone(),
+            notification: self.sns_topic_arn.clone().zip(self.sns_role_arn.clone()),
+            upload_sse: self.upload_sse.map(|s| UploadSse {
+                algorithm: match s {
+                    UploadSseArg::Aes256 => "AES256".into(),
+                    UploadSseArg::AwsKms => "aws:kms".into(),
+                },
+                kms_key: self.upload_kms_key.clone(),
+            }),
+            concurrency: self.concurrency as usize,
+        })
+    }
+
+    /// The flags besides `--job-id` and `--region` that make `verify` read the same evidence.
+    fn verify_flags(&self) -> Vec<(&'static str, String)> {
+        let mut flags = Vec::new();
+        flags.extend(self.aws.profile.iter().map(|p| ("--profile", p.clone())));
+        flags.extend(self.aws.role_arn.iter().map(|r| ("--role-arn", r.clone())));
+        flags.extend(self.aws.external_id.clone().map(|id| ("--external-id", id)));
+        flags.extend(self.aws.endpoint_url.clone().map(|u| ("--endpoint-url", u)));
+        for dir in &self.trail.trail_dirs {
+            flags.push(("--trail-dir", dir.display().to_string()));
+        }
+        for loc in &self.trail.trails {
+            flags.push(("--trail", loc.uri(&loc.prefix)));
+        }
+        flags
+    }
 }
 
 /// Where evidence comes from besides live AWS.
@@ -443,6 +690,8 @@ fn add_trails(
         let first_source = evidence.provenance.sources.len();
         let first_problem = evidence.problems.len();
         evidence.problems.extend(got.problems);
+        // No log file in the window (yet): an empty trail, not a missing folder.
+        std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
         scan_trails(
             evidence,
             std::slice::from_ref(&root),
@@ -453,7 +702,11 @@ fn add_trails(
         let local = format!("{}/", root.display());
         let remote = loc.uri("");
         for p in &mut evidence.problems[first_problem..] {
-            p.subject = p.subject.replace(&local, &remote);
+            p.subject = if p.subject == root.display().to_string() {
+                loc.uri(&loc.prefix)
+            } else {
+                p.subject.replace(&local, &remote)
+            };
         }
         for s in &mut evidence.provenance.sources[first_source..] {
             *s = s.replace(
@@ -850,6 +1103,7 @@ pub fn run(cli: Cli) -> Result<u8> {
             eprintln!("collected {n} evidence file(s) into {}", args.out.display());
             Ok(exit::PASS)
         }
+        Command::Submit(args) => run_submit(*args, &rules),
         Command::Rules(args) => {
             let text = match (&args.command, args.format) {
                 (None, RulesFormat::Json) => serde_json::to_string_pretty(&rules.rules)? + "\n",
@@ -892,4 +1146,178 @@ fn check_sources(sources: &SourceArgs, window: &WindowArgs) -> Option<u8> {
         return Some(exit::USAGE);
     }
     None
+}
+
+/// `submit`: preflight, start, wait, then verify the jobs as `verify --job-id` does.
+fn run_submit(args: SubmitArgs, rules: &RuleSet) -> Result<u8> {
+    use crate::submit::{CheckStatus, Tracked, WaitEnd};
+    let plan = match args.plan() {
+        Ok(plan) => plan,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(exit::USAGE);
+        }
+    };
+    let Some(policy) = policy(&args.output, rules) else {
+        return Ok(exit::USAGE);
+    };
+    let no_window = WindowArgs {
+        from: None,
+        until: None,
+    };
+    let aws = match args.aws.options(&no_window) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(exit::USAGE);
+        }
+    };
+    let runtime = runtime()?;
+    let (session, preflight) = runtime.block_on(async {
+        let mut session = Session::connect(&aws).await?;
+        let preflight = submit::preflight(&mut session, &plan, rules, evidence::now()).await;
+        anyhow::Ok((session, preflight))
+    })?;
+    eprint!("{}", preflight.render(&plan, session.region()));
+    if args.dry_run {
+        return Ok(preflight.exit_code());
+    }
+    if preflight.status() == CheckStatus::WillFail && !args.force {
+        eprintln!(
+            "error: not starting: the preflight says the jobs would fail (fix the FAIL lines, or pass --force to start anyway)"
+        );
+        return Ok(exit::FAIL);
+    }
+
+    let session = std::sync::Arc::new(session);
+    let submitted = runtime.block_on(submit::start_all(std::sync::Arc::clone(&session), &plan));
+    let mut tracked = Vec::new();
+    for s in &submitted {
+        match &s.outcome {
+            Ok((object, job)) => {
+                eprintln!("started job {job} for {}", submit::s3_label(object));
+                tracked.push(Tracked::new(job.clone(), plan.api, s.document.label()));
+            }
+            Err(e) => eprintln!("error: {}: {e}\n  fix: {}", s.document.label(), e.advice()),
+        }
+    }
+    if tracked.is_empty() {
+        eprintln!("error: no job could be started");
+        return Ok(exit::ERROR);
+    }
+    let not_started = submitted.len() - tracked.len();
+    let jobs: Vec<JobId> = tracked.iter().map(|t| t.job.clone()).collect();
+    let later = submit::verify_command(&jobs, session.region(), &args.verify_flags());
+
+    let live_display = !args.trail.quiet && std::io::stderr().is_terminal();
+    let timeout = args
+        .wait_timeout
+        .to_std()
+        .context("--wait-timeout must not be negative")?;
+    let end = runtime.block_on(submit::wait(&session, &mut tracked, timeout, live_display));
+    match end {
+        WaitEnd::Interrupted => {
+            eprintln!(
+                "interrupted: stopped waiting for job(s) {}; verify them later with:\n  {later}",
+                jobs.iter()
+                    .map(|j| j.0.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            return Ok(exit::INCONCLUSIVE);
+        }
+        WaitEnd::TimedOut => {
+            for t in tracked.iter().filter(|t| !t.finished()) {
+                eprintln!(
+                    "timeout: job {} is still {} after {}s: INCONCLUSIVE; verify it later with:\n  {later}",
+                    t.job,
+                    t.status(),
+                    timeout.as_secs()
+                );
+            }
+        }
+        WaitEnd::Finished => {}
+    }
+    for t in tracked.iter().filter(|t| t.status() == "FAILED") {
+        eprintln!(
+            "note: job {} FAILED: {}",
+            t.job,
+            t.progress
+                .as_ref()
+                .and_then(|p| p.status_message.as_deref())
+                .unwrap_or("no StatusMessage")
+        );
+    }
+
+    // Verification: the evidence `verify --job-id` reads, plus the trail's log files,
+    // re-read until the data events arrive when asked to wait for them.
+    let base = gather_live(&aws, &jobs)?.into_evidence();
+    let mut evidence = base.clone();
+    add_trails(&mut evidence, &args.trail, &aws, &no_window, &jobs)?;
+    if let Some(limit) = args.wait_for_evidence {
+        let limit = limit
+            .to_std()
+            .context("--wait-for-evidence must not be negative")?;
+        let deadline = std::time::Instant::now() + limit;
+        let mut pause = submit::MIN_POLL;
+        loop {
+            let waiting = submit::awaiting_data_events(&evidence, &jobs);
+            if waiting.is_empty() {
+                break;
+            }
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                eprintln!(
+                    "wait-for-evidence: after {}s the trail still has no S3 data events for {} job(s)",
+                    limit.as_secs(),
+                    waiting.len()
+                );
+                break;
+            }
+            eprintln!(
+                "waiting for trail log files with the S3 data events of {} job(s) ({}s left)",
+                waiting.len(),
+                left.as_secs()
+            );
+            let interrupted = runtime.block_on(async {
+                tokio::select! {
+                    _ = tokio::time::sleep(pause.min(left)) => false,
+                    _ = tokio::signal::ctrl_c() => true,
+                }
+            });
+            if interrupted {
+                eprintln!("interrupted: verifying with the evidence there is");
+                break;
+            }
+            pause = (pause * 2).min(submit::MAX_POLL);
+            evidence = base.clone();
+            add_trails(&mut evidence, &args.trail, &aws, &no_window, &jobs)?;
+        }
+    }
+
+    let report = report::build(&evidence, rules, &jobs, &policy);
+    let missing_data_events = report.jobs.iter().any(|j| {
+        j.findings.iter().any(|f| {
+            f.rule_id == "evidence-data-events" && f.status == crate::rules::Status::Inconclusive
+        })
+    });
+    let code = finish(report, rules, &args.output)?;
+    if missing_data_events {
+        let trail = if args.trail.trail_dirs.is_empty() && args.trail.trails.is_empty() {
+            " --trail s3://TRAIL-BUCKET[/PREFIX]"
+        } else {
+            ""
+        };
+        eprintln!(
+            "hint: S3 data events reach trail log files minutes after a job; once delivered, re-run:\n  {later}{trail}"
+        );
+    }
+    let unfinished = end == WaitEnd::TimedOut || not_started > 0;
+    Ok(
+        if unfinished && code == exit::PASS && !args.output.exit_zero {
+            exit::INCONCLUSIVE
+        } else {
+            code
+        },
+    )
 }

@@ -10,5 +10,6 @@ pub mod model;
 pub mod render;
 pub mod report;
 pub mod rules;
+pub mod submit;
 pub mod timeline;
 pub mod trail;

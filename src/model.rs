@@ -271,6 +271,12 @@ pub struct KmsKey {
     /// `AWS` (AWS managed, e.g. `aws/s3`) or `CUSTOMER`.
     pub key_manager: String,
     pub key_state: String,
+    /// `ENCRYPT_DECRYPT` for keys S3 and Textract can encrypt with; `None` when not recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_usage: Option<String>,
+    /// `SYMMETRIC_DEFAULT` for keys S3 and Textract can encrypt with; `None` when not recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_spec: Option<String>,
     #[serde(default)]
     pub multi_region: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]

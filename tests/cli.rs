@@ -1085,3 +1085,26 @@ fn redact_hides_accounts_and_principals_in_every_format_consistently() {
         }
     }
 }
+
+#[test]
+fn every_subcommand_has_working_help() {
+    // clap checks its definitions only when a command is built: this builds every one.
+    for cmd in [
+        vec!["--help"],
+        vec!["verify", "--help"],
+        vec!["audit", "--help"],
+        vec!["collect", "--help"],
+        vec!["submit", "--help"],
+        vec!["rules", "--help"],
+        vec!["rules", "show", "--help"],
+        vec!["bundle", "seal", "--help"],
+    ] {
+        let out = run(&cmd);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{cmd:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

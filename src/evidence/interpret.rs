@@ -361,6 +361,8 @@ fn kms_key(r: &Value) -> Option<KmsKey> {
         key_id: s(m, "KeyId")?.to_owned(),
         key_manager: s(m, "KeyManager").unwrap_or("UNKNOWN").to_owned(),
         key_state: s(m, "KeyState").unwrap_or("UNKNOWN").to_owned(),
+        key_usage: s(m, "KeyUsage").map(str::to_owned),
+        key_spec: s(m, "KeySpec").map(str::to_owned),
         multi_region: b(m, "MultiRegion"),
         rotation_enabled: None,
         looked_up_as: Vec::new(),

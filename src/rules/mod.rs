@@ -297,16 +297,21 @@ impl RuleSet {
         self.rules.iter().find(|r| r.id == id)
     }
 
+    /// The row of the documented table (numbered from 1) for a job with or without
+    /// `OutputConfig` and `KMSKeyId`.
+    pub fn documented_row(&self, output_config: bool, kms_key: bool) -> Option<(usize, &TableRow)> {
+        self.table
+            .iter()
+            .enumerate()
+            .find(|(_, row)| row.output_config == output_config && row.kms_key == kms_key)
+            .map(|(i, row)| (i + 1, row))
+    }
+
     /// The documented outcome for a job, from what its `Start*` record asked for.
     pub fn expected(&self, t: &JobTimeline) -> Option<Expected> {
         let r = t.request.as_ref()?;
-        let row = self
-            .table
-            .iter()
-            .find(|row| {
-                row.output_config == r.output.is_some() && row.kms_key == r.kms_key.is_some()
-            })?
-            .clone();
+        let (_, row) = self.documented_row(r.output.is_some(), r.kms_key.is_some())?;
+        let row = row.clone();
         Some(Expected {
             location: r
                 .output

@@ -717,31 +717,59 @@ fn coverage(evidence: &Evidence, t: &JobTimeline, window: Result<TimeWindow, Str
         None => Logging::NotLogged {
             reason: "no output bucket: no S3 data events to expect".into(),
         },
-        Some(out) => {
-            // A representative result object: the question is whether writes there are logged.
-            let arn = format!("{}/{}1", bucket_arn(&out.bucket), out.job_prefix(&t.job_id));
-            trail_logs(
-                evidence,
-                region.as_deref(),
-                start,
-                &EventShape {
-                    category: "Data",
-                    event_source: "s3.amazonaws.com",
-                    event_name: "PutObject",
-                    read_only: false,
-                    resource: Some(("AWS::S3::Object", &arn)),
-                },
-                &format!(
-                    "S3 write data events for s3://{}/{}",
-                    out.bucket,
-                    out.job_prefix(&t.job_id)
-                ),
-            )
-        }
+        Some(out) => data_event_logging(
+            evidence,
+            region.as_deref(),
+            start,
+            &out.bucket,
+            &out.job_prefix(&t.job_id),
+        ),
     };
-    let kms_events = trail_logs(
+    Coverage {
+        cloudtrail_window: evidence.cloudtrail_window,
+        job_window: window,
+        data_events,
+        kms_events: kms_event_logging(evidence, region.as_deref(), start),
+    }
+}
+
+/// Whether a trail in the evidence records the S3 write data events of results under
+/// `s3://{bucket}/{folder}` for a job in `region` started at `start` (also asked before a job
+/// exists, by `submit`'s preflight).
+pub fn data_event_logging(
+    evidence: &Evidence,
+    region: Option<&str>,
+    start: Option<DateTime<Utc>>,
+    bucket: &str,
+    folder: &str,
+) -> Logging {
+    // A representative result object: the question is whether writes there are logged.
+    let arn = format!("{}/{folder}1", bucket_arn(bucket));
+    trail_logs(
         evidence,
-        region.as_deref(),
+        region,
+        start,
+        &EventShape {
+            category: "Data",
+            event_source: "s3.amazonaws.com",
+            event_name: "PutObject",
+            read_only: false,
+            resource: Some(("AWS::S3::Object", &arn)),
+        },
+        &format!("S3 write data events for s3://{bucket}/{folder}"),
+    )
+}
+
+/// Whether a trail in the evidence records KMS management events (`GenerateDataKey`) in
+/// `region` from `start`.
+pub fn kms_event_logging(
+    evidence: &Evidence,
+    region: Option<&str>,
+    start: Option<DateTime<Utc>>,
+) -> Logging {
+    trail_logs(
+        evidence,
+        region,
         start,
         &EventShape {
             category: "Management",
@@ -751,13 +779,7 @@ fn coverage(evidence: &Evidence, t: &JobTimeline, window: Result<TimeWindow, Str
             resource: None,
         },
         "KMS management events",
-    );
-    Coverage {
-        cloudtrail_window: evidence.cloudtrail_window,
-        job_window: window,
-        data_events,
-        kms_events,
-    }
+    )
 }
 
 /// Whether some trail that was logging at `start` in `region` records `shape`.

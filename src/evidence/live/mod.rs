@@ -22,6 +22,7 @@
 //! 5. CloudTrail: `DescribeTrails`, then `GetTrailStatus` and `GetEventSelectors` per trail.
 
 mod shapes;
+pub mod submit;
 pub mod trail_s3;
 
 use std::collections::BTreeSet;

@@ -213,6 +213,8 @@ pub fn describe_key(out: &aws_sdk_kms::operation::describe_key::DescribeKeyOutpu
             ("KeyState", opt_str(m.key_state().map(|s| s.as_str()))),
             ("DeletionDate", epoch(m.deletion_date())),
             ("KeyManager", opt_str(m.key_manager().map(|s| s.as_str()))),
+            ("KeyUsage", opt_str(m.key_usage().map(|s| s.as_str()))),
+            ("KeySpec", opt_str(m.key_spec().map(|s| s.as_str()))),
             ("MultiRegion", json!(m.multi_region())),
         ])
     })
