@@ -14,247 +14,62 @@
 //! wrote to a bucket is INCONCLUSIVE for exactly the checks that need them unless the test
 //! hands the trail's delivered log files over with `--trail-dir`.
 
-use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::TcpStream;
+mod common;
+
 use std::process::Command;
-use std::sync::{Mutex, MutexGuard};
 
+use common::{Lab, Run, lab, statuses};
 use serde_json::{Value, json};
-
-const ENV: &str = "TEXTRACT_AUDIT_LAB_ENDPOINT";
-static LAB_LOCK: Mutex<()> = Mutex::new(());
 
 /// Without S3 data events these are the checks that cannot conclude for a bucket job:
 /// the writes themselves, and who wrote (integrity).
 const NEED_DATA_EVENTS: [&str; 2] = ["evidence-data-events", "output-integrity"];
 
-fn lab() -> Option<Lab> {
-    let Ok(endpoint) = std::env::var(ENV) else {
-        let _ = writeln!(
-            std::io::stderr(),
-            "skipped: no AWS lab; start one with `endpoint=$(tests/lab/start.sh .lab)` and run \
-             `{ENV}=$endpoint cargo test --test submit`"
-        );
-        return None;
-    };
-    let guard = LAB_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    Some(Lab {
-        endpoint: endpoint.trim_end_matches('/').to_owned(),
-        _turn: guard,
-    })
+/// Resets the lab and creates `scenario` without running its job, with `faults` set.
+fn seeded(lab: &Lab, scenario: &str, faults: &Value) -> Value {
+    let seed = lab.seed(scenario);
+    lab.faults(faults);
+    seed
 }
 
-struct Lab {
-    endpoint: String,
-    _turn: MutexGuard<'static, ()>,
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn report(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}\nstderr: {}", self.stdout, self.stderr))
-    }
-
-    /// The job ids of the `started job …` lines, in order.
-    fn started(&self) -> Vec<String> {
-        self.stderr
-            .lines()
-            .filter_map(|l| l.strip_prefix("started job "))
-            .map(|l| l.split(' ').next().unwrap().to_owned())
-            .collect()
-    }
-}
-
-/// `(status, headers, body)` of one HTTP/1.1 exchange (the lab answers with Content-Length).
-fn http(
-    addr: &str,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> (u16, Vec<u8>) {
-    let mut stream = TcpStream::connect(addr).expect("the lab accepts connections");
-    let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
+/// `submit` with the seeded scenario's document and output settings, JSON report.
+fn submit(lab: &Lab, seed: &Value, extra: &[&str]) -> Run {
+    let params = &seed["job"]["params"];
+    let document = format!(
+        "s3://{}/{}",
+        seed["input"]["bucket"].as_str().unwrap(),
+        seed["input"]["key"].as_str().unwrap()
     );
-    for (k, v) in headers {
-        request.push_str(&format!("{k}: {v}\r\n"));
+    let mut args: Vec<String> = [
+        "submit",
+        "--region",
+        "us-east-1",
+        "--endpoint-url",
+        &lab.endpoint,
+        "--document",
+        &document,
+        "--format",
+        "json",
+    ]
+    .map(String::from)
+    .to_vec();
+    if seed["job"]["api"] == "StartDocumentTextDetection" {
+        args.extend(["--api", "text"].map(String::from));
+    } else {
+        args.extend(["--features", "TABLES,FORMS"].map(String::from));
     }
-    request.push_str("\r\n");
-    stream.write_all(request.as_bytes()).unwrap();
-    stream.write_all(body).unwrap();
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).unwrap();
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("an HTTP response");
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("a status");
-    (status, raw[split + 4..].to_vec())
-}
-
-/// A SigV4-shaped header the lab accepts (it does not check signatures).
-fn auth(service: &str) -> String {
-    format!(
-        "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/{service}/aws4_request, \
-         SignedHeaders=host, Signature=0"
-    )
-}
-
-fn json_of(body: &[u8]) -> Value {
-    let text = String::from_utf8_lossy(body);
-    match (text.find('{'), text.rfind('}')) {
-        (Some(a), Some(b)) => serde_json::from_str(&text[a..=b]).unwrap_or(Value::Null),
-        _ => Value::Null,
+    if let Some(bucket) = params["OutputConfig"]["S3Bucket"].as_str() {
+        args.extend(["--output-bucket".into(), bucket.into()]);
     }
-}
-
-impl Lab {
-    fn addr(&self) -> &str {
-        self.endpoint
-            .strip_prefix("http://")
-            .expect("an http:// endpoint")
+    if let Some(prefix) = params["OutputConfig"]["S3Prefix"].as_str() {
+        args.extend(["--output-prefix".into(), prefix.into()]);
     }
-
-    fn control(&self, name: &str, body: &Value) -> Value {
-        let (status, reply) = http(
-            self.addr(),
-            "POST",
-            &format!("/_lab/{name}"),
-            &[],
-            body.to_string().as_bytes(),
-        );
-        assert_eq!(
-            status,
-            200,
-            "/_lab/{name}: {}",
-            String::from_utf8_lossy(&reply)
-        );
-        json_of(&reply)
+    if let Some(key) = params["KMSKeyId"].as_str() {
+        args.extend(["--kms-key".into(), key.into()]);
     }
-
-    /// Resets the lab and creates `scenario` without running its job.
-    fn seed(&self, scenario: &str, faults: &Value) -> Value {
-        let seed = self.control("seed", &json!({"scenario": scenario, "run_job": false}));
-        if faults.as_object().is_some_and(|f| !f.is_empty()) {
-            self.control("faults", faults);
-        }
-        seed
-    }
-
-    /// An AWS JSON-protocol call made by the test itself.
-    fn aws_json(&self, service: &str, target: &str, body: &Value) -> Value {
-        let auth = auth(service);
-        let (status, reply) = http(
-            self.addr(),
-            "POST",
-            "/",
-            &[
-                ("X-Amz-Target", target),
-                ("Content-Type", "application/x-amz-json-1.1"),
-                ("Authorization", &auth),
-            ],
-            body.to_string().as_bytes(),
-        );
-        assert_eq!(status, 200, "{target}: {}", String::from_utf8_lossy(&reply));
-        json_of(&reply)
-    }
-
-    fn run(&self, args: &[&str]) -> Run {
-        let out = Command::new(env!("CARGO_BIN_EXE_textract-audit"))
-            .args(args)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_CONFIG_FILE", "/nonexistent/textract-audit-lab-config")
-            .env(
-                "AWS_SHARED_CREDENTIALS_FILE",
-                "/nonexistent/textract-audit-lab-credentials",
-            )
-            .output()
-            .expect("the binary runs");
-        Run {
-            code: out.status.code().expect("exited"),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    }
-
-    /// `submit` with the seeded scenario's document and output settings, JSON report.
-    fn submit(&self, seed: &Value, extra: &[&str]) -> Run {
-        let params = &seed["job"]["params"];
-        let document = format!(
-            "s3://{}/{}",
-            seed["input"]["bucket"].as_str().unwrap(),
-            seed["input"]["key"].as_str().unwrap()
-        );
-        let mut args: Vec<String> = [
-            "submit",
-            "--region",
-            "us-east-1",
-            "--endpoint-url",
-            &self.endpoint,
-            "--document",
-            &document,
-            "--format",
-            "json",
-        ]
-        .map(String::from)
-        .to_vec();
-        if seed["job"]["api"] == "StartDocumentTextDetection" {
-            args.extend(["--api", "text"].map(String::from));
-        } else {
-            args.extend(["--features", "TABLES,FORMS"].map(String::from));
-        }
-        if let Some(bucket) = params["OutputConfig"]["S3Bucket"].as_str() {
-            args.extend(["--output-bucket".into(), bucket.into()]);
-        }
-        if let Some(prefix) = params["OutputConfig"]["S3Prefix"].as_str() {
-            args.extend(["--output-prefix".into(), prefix.into()]);
-        }
-        if let Some(key) = params["KMSKeyId"].as_str() {
-            args.extend(["--kms-key".into(), key.into()]);
-        }
-        args.extend(extra.iter().map(|s| s.to_string()));
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        self.run(&args)
-    }
-}
-
-/// `rule -> worst status` of one job.
-fn statuses(job: &Value) -> BTreeMap<String, String> {
-    let rank = |s: &str| {
-        ["pass", "inconclusive", "fail"]
-            .iter()
-            .position(|x| *x == s)
-    };
-    let mut out: BTreeMap<String, String> = BTreeMap::new();
-    for f in job["findings"].as_array().unwrap() {
-        let (rule, status) = (
-            f["rule_id"].as_str().unwrap(),
-            f["status"].as_str().unwrap(),
-        );
-        let e = out.entry(rule.into()).or_insert_with(|| status.into());
-        if rank(status) > rank(e) {
-            *e = status.into();
-        }
-    }
-    out
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    lab.run(&args)
 }
 
 /// The rules a job did not PASS (nor skip as not applicable).
@@ -296,8 +111,8 @@ fn each_table_row_end_to_end() {
         ("row4", 4, "inconclusive", 4),
         ("row4-bucket-key", 4, "inconclusive", 4),
     ] {
-        let seed = lab.seed(scenario, &json!({}));
-        let run = lab.submit(&seed, &[]);
+        let seed = seeded(&lab, scenario, &json!({}));
+        let run = submit(&lab, &seed, &[]);
         let context = format!("{scenario}: exit {}\nstderr:\n{}", run.code, run.stderr);
         assert!(run.stderr.contains("preflight: "), "{context}");
         assert!(run.stderr.contains(" will fail\n"), "{context}");
@@ -349,7 +164,7 @@ fn each_table_row_end_to_end() {
 #[test]
 fn waiting_for_evidence_rereads_the_trail_until_the_data_events_arrive() {
     let Some(lab) = lab() else { return };
-    let seed = lab.seed("row4", &json!({}));
+    let seed = seeded(&lab, "row4", &json!({}));
     let trail = format!(
         "s3://{}/{}",
         seed["trail"]["bucket"].as_str().unwrap(),
@@ -359,9 +174,13 @@ fn waiting_for_evidence_rereads_the_trail_until_the_data_events_arrive() {
         // The trail delivers its log files while `submit` is already waiting for them.
         s.spawn(|| {
             std::thread::sleep(std::time::Duration::from_millis(2500));
-            lab.control("flush-trail", &json!({}));
+            lab.control("POST", "flush-trail", &json!({}));
         });
-        let run = lab.submit(&seed, &["--trail", &trail, "--wait-for-evidence", "30s"]);
+        let run = submit(
+            &lab,
+            &seed,
+            &["--trail", &trail, "--wait-for-evidence", "30s"],
+        );
         let context = format!("exit {}\nstderr:\n{}", run.code, run.stderr);
         assert!(
             run.stderr
@@ -379,7 +198,7 @@ fn waiting_for_evidence_rereads_the_trail_until_the_data_events_arrive() {
 #[test]
 fn several_documents_are_submitted_and_verified_together() {
     let Some(lab) = lab() else { return };
-    let seed = lab.seed("row2", &json!({}));
+    let seed = seeded(&lab, "row2", &json!({}));
     let dir = tempfile::tempdir().unwrap();
     let local = dir.path().join("scan.pdf");
     std::fs::write(
@@ -393,7 +212,8 @@ fn several_documents_are_submitted_and_verified_together() {
         "# two more\ns3://lab-input/docs/sample.pdf\nscan.pdf\n",
     )
     .unwrap();
-    let run = lab.submit(
+    let run = submit(
+        &lab,
         &seed,
         &[
             "--manifest",
@@ -432,8 +252,8 @@ fn several_documents_are_submitted_and_verified_together() {
         );
     }
     // The upload asked for SSE-KMS with the CMK: the lab's data event says what S3 applied.
-    let (_, events) = http(lab.addr(), "GET", "/_lab/events", &[], b"");
-    let put = json_of(&events)["Records"]
+    let events = lab.control("GET", "events", &json!({}));
+    let put = events["Records"]
         .as_array()
         .unwrap()
         .iter()
@@ -448,15 +268,16 @@ fn several_documents_are_submitted_and_verified_together() {
 #[test]
 fn resubmitting_with_the_same_token_returns_the_same_job() {
     let Some(lab) = lab() else { return };
-    let seed = lab.seed("row2", &json!({}));
-    let first = lab.submit(&seed, &["--client-request-token", "audit-42"]);
-    let second = lab.submit(&seed, &["--client-request-token", "audit-42"]);
+    let seed = seeded(&lab, "row2", &json!({}));
+    let first = submit(&lab, &seed, &["--client-request-token", "audit-42"]);
+    let second = submit(&lab, &seed, &["--client-request-token", "audit-42"]);
     assert_eq!(first.started().len(), 1, "{}", first.stderr);
     assert_eq!(first.started(), second.started(), "{}", second.stderr);
-    let other = lab.submit(&seed, &["--client-request-token", "audit-43"]);
+    let other = submit(&lab, &seed, &["--client-request-token", "audit-43"]);
     assert_ne!(first.started(), other.started(), "{}", other.stderr);
     // The same token with other settings is refused by Textract, with the fix.
-    let mismatch = lab.submit(
+    let mismatch = submit(
+        &lab,
         &seed,
         &["--client-request-token", "audit-42", "--job-tag", "other"],
     );
@@ -487,8 +308,8 @@ fn resubmitting_with_the_same_token_returns_the_same_job() {
 #[test]
 fn a_job_that_fails_is_reported_and_not_a_pass() {
     let Some(lab) = lab() else { return };
-    let seed = lab.seed("row2", &json!({"job_status": "FAILED"}));
-    let run = lab.submit(&seed, &[]);
+    let seed = seeded(&lab, "row2", &json!({"job_status": "FAILED"}));
+    let run = submit(&lab, &seed, &[]);
     let context = format!("exit {}\nstderr:\n{}", run.code, run.stderr);
     let job = &run.report()["jobs"][0];
     assert_eq!(job["job_status"], "FAILED", "{context}");
@@ -506,9 +327,9 @@ fn a_job_that_fails_is_reported_and_not_a_pass() {
 #[test]
 fn a_job_still_running_at_the_timeout_is_inconclusive_with_the_command_for_later() {
     let Some(lab) = lab() else { return };
-    let seed = lab.seed("row2", &json!({"job_status": "IN_PROGRESS"}));
+    let seed = seeded(&lab, "row2", &json!({"job_status": "IN_PROGRESS"}));
     let began = std::time::Instant::now();
-    let run = lab.submit(&seed, &["--wait-timeout", "3s"]);
+    let run = submit(&lab, &seed, &["--wait-timeout", "3s"]);
     let context = format!("exit {}\nstderr:\n{}", run.code, run.stderr);
     let waited = began.elapsed().as_secs_f64();
     assert!((3.0..10.0).contains(&waited), "waited {waited}s: {context}");
@@ -540,7 +361,7 @@ fn a_job_still_running_at_the_timeout_is_inconclusive_with_the_command_for_later
 #[test]
 fn preflight_catches_a_disabled_key() {
     let Some(lab) = lab() else { return };
-    let seed = lab.seed("row4", &json!({}));
+    let seed = seeded(&lab, "row4", &json!({}));
     lab.aws_json(
         "kms",
         "TrentService.DisableKey",
@@ -554,7 +375,7 @@ fn preflight_catches_a_disabled_key() {
             .unwrap_or_else(|| panic!("no FAIL key line:\n{}", run.stderr))
     };
 
-    let dry = lab.submit(&seed, &["--dry-run"]);
+    let dry = submit(&lab, &seed, &["--dry-run"]);
     assert_eq!(dry.code, 3, "{}", dry.stderr);
     assert!(
         line(&dry).contains("KeyState is Disabled (must be Enabled)"),
@@ -567,7 +388,7 @@ fn preflight_catches_a_disabled_key() {
         dry.stderr
     );
 
-    let refused = lab.submit(&seed, &[]);
+    let refused = submit(&lab, &seed, &[]);
     assert_eq!(refused.code, 3, "{}", refused.stderr);
     assert!(
         refused
@@ -578,7 +399,7 @@ fn preflight_catches_a_disabled_key() {
     );
 
     // Started anyway, Textract refuses the key: the AWS code and what to fix.
-    let forced = lab.submit(&seed, &["--force"]);
+    let forced = submit(&lab, &seed, &["--force"]);
     assert_eq!(forced.code, 1, "{}", forced.stderr);
     assert!(
         forced
@@ -601,7 +422,7 @@ fn preflight_catches_a_disabled_key() {
         "TrentService.EnableKey",
         &json!({"KeyId": seed["kms"]["key_id"]}),
     );
-    let ok = lab.submit(&seed, &["--dry-run"]);
+    let ok = submit(&lab, &seed, &["--dry-run"]);
     assert_eq!(ok.code, 0, "{}", ok.stderr);
     assert!(
         ok.stderr
