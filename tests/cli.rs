@@ -845,7 +845,7 @@ fn validate(python: &str, files: &[PathBuf]) -> Vec<Value> {
 fn sarif_validates_against_the_schema_and_junit_reads_back_with_its_counts() {
     let Some(python) = std::env::var_os("TEXTRACT_AUDIT_VALIDATOR_PYTHON") else {
         eprintln!(
-            "SKIPPED: SARIF schema and JUnit consumer checks. To run them:\n  python3 -m venv .venv-validate && .venv-validate/bin/pip install -r tests/validate/requirements.txt\n  TEXTRACT_AUDIT_VALIDATOR_PYTHON=$PWD/.venv-validate/bin/python cargo test --test cli"
+            "SKIPPED: SARIF schema, JUnit consumer and JSON report schema checks. To run them:\n  python3 -m venv .venv-validate && .venv-validate/bin/pip install -r tests/validate/requirements.txt\n  TEXTRACT_AUDIT_VALIDATOR_PYTHON=$PWD/.venv-validate/bin/python cargo test --test cli"
         );
         return;
     };
@@ -867,7 +867,13 @@ fn sarif_validates_against_the_schema_and_junit_reads_back_with_its_counts() {
             &[
                 dir.path().join("report.sarif"),
                 dir.path().join("report.xml"),
+                dir.path().join("report.json"),
             ],
+        );
+        assert_eq!(
+            (&answers[2]["kind"], &answers[2]["jobs"]),
+            (&Value::from("textract-audit"), &report["summary"]["jobs"]),
+            "{fixture}: report.json against the v1 schema"
         );
         let not_passed = report["jobs"]
             .as_array()
@@ -902,6 +908,264 @@ fn sarif_validates_against_the_schema_and_junit_reads_back_with_its_counts() {
         checked += 1;
     }
     assert_eq!(checked, fixtures().len() + 1);
+}
+
+/// The v1 JSON schema, parsed.
+fn report_schema() -> Value {
+    let path = root().join("docs/schema/textract-audit-v1.schema.json");
+    serde_json::from_slice(&fs::read(&path).unwrap())
+        .unwrap_or_else(|e| panic!("{}: not JSON: {e}", path.display()))
+}
+
+/// A report over two sections (accounts/Regions), built through the library as a multi-target
+/// live `audit` builds it: the only way to get `sections` without AWS.
+fn sectioned_report() -> String {
+    use textract_audit::{evidence, report, rules, timeline};
+    let rules = rules::RuleSet::builtin().unwrap();
+    let evidence: Vec<_> = ["demo", "row4-sse-kms"]
+        .iter()
+        .map(|f| evidence::bundle::load(&root().join("fixtures").join(f)).unwrap())
+        .collect();
+    let parts: Vec<report::Part> = evidence
+        .iter()
+        .map(|e| report::Part {
+            evidence: e,
+            jobs: timeline::discover_jobs(e),
+        })
+        .collect();
+    let r = report::build_parts(&parts, &rules, &report::Policy::default());
+    assert_eq!(r.sections.len(), 2);
+    textract_audit::render::json::render(&r)
+}
+
+#[test]
+fn the_json_schema_names_the_report_schema_and_describes_every_field_the_reports_have() {
+    let schema = report_schema();
+    assert_eq!(
+        schema["$schema"],
+        "https://json-schema.org/draft/2020-12/schema"
+    );
+    assert_eq!(
+        schema["properties"]["schema"]["const"],
+        textract_audit::report::SCHEMA
+    );
+    // Every field a report has is described in the schema (additionalProperties stays open
+    // for later v1 releases, so the schema itself would not notice an undocumented field).
+    let mut reports: Vec<(String, Value)> = fixtures()
+        .into_iter()
+        .map(|f| {
+            let (r, _) = json_report(&f);
+            (f, r)
+        })
+        .collect();
+    let (muted, _) = demo_json(&[
+        "--redact",
+        "--fail-on",
+        "low",
+        "--mutelist",
+        "tests/validate/demo-mutelist.toml",
+    ]);
+    reports.push(("demo muted".into(), muted));
+    reports.push((
+        "sections".into(),
+        serde_json::from_str(&sectioned_report()).unwrap(),
+    ));
+    for (name, report) in &reports {
+        undescribed(&schema, vec![&schema], report, name);
+        summary_agrees(report, name);
+    }
+}
+
+/// What JSON Schema cannot say: the summary counts what the report holds.
+fn summary_agrees(r: &Value, name: &str) {
+    let s = &r["summary"];
+    let jobs = r["jobs"].as_array().unwrap();
+    let verdicts = |v: &str| jobs.iter().filter(|j| j["verdict"] == v).count();
+    assert_eq!(s["jobs"], jobs.len(), "{name}");
+    for v in ["pass", "fail", "inconclusive"] {
+        assert_eq!(s[v], verdicts(v), "{name}: {v}");
+    }
+    let findings: Vec<&Value> = jobs
+        .iter()
+        .flat_map(|j| j["findings"].as_array().unwrap())
+        .collect();
+    let muted = findings.iter().filter(|f| f.get("muted").is_some()).count();
+    assert_eq!(s["muted"], muted, "{name}");
+    let mut counted: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+    for f in &findings {
+        *counted
+            .entry(f["rule_id"].as_str().unwrap().to_owned())
+            .or_default()
+            .entry(f["status"].as_str().unwrap().to_owned())
+            .or_default() += 1;
+    }
+    assert_eq!(
+        s["findings"],
+        serde_json::to_value(&counted).unwrap(),
+        "{name}"
+    );
+    assert_eq!(
+        s["skipped_evidence"],
+        r["evidence"]["skipped"].as_array().unwrap().len(),
+        "{name}"
+    );
+}
+
+/// Fails on any object member in `value` that none of `nodes` (with their `$ref`s, `allOf`,
+/// `anyOf`, `oneOf` and `if`/`then`/`else` branches, taken together) describes.
+fn undescribed<'a>(root: &'a Value, mut nodes: Vec<&'a Value>, value: &Value, at: &str) {
+    let mut i = 0;
+    while i < nodes.len() {
+        let n = nodes[i];
+        if let Some(r) = n["$ref"].as_str() {
+            let path = r.strip_prefix('#').expect("local $ref");
+            nodes.push(
+                root.pointer(path)
+                    .unwrap_or_else(|| panic!("{r} unresolved")),
+            );
+        }
+        for key in ["allOf", "anyOf", "oneOf"] {
+            nodes.extend(n[key].as_array().into_iter().flatten());
+        }
+        for key in ["then", "else"] {
+            if let Some(branch) = n.get(key) {
+                nodes.push(branch);
+            }
+        }
+        i += 1;
+    }
+    match value {
+        Value::Object(members) => {
+            for (k, v) in members {
+                let described: Vec<&Value> = nodes
+                    .iter()
+                    .filter_map(|n| n["properties"].get(k))
+                    .chain(
+                        nodes
+                            .iter()
+                            .map(|n| &n["additionalProperties"])
+                            .filter(|a| a.is_object()),
+                    )
+                    .collect();
+                assert!(!described.is_empty(), "{at}/{k}: not in the schema");
+                undescribed(root, described, v, &format!("{at}/{k}"));
+            }
+        }
+        Value::Array(items) => {
+            let described: Vec<&Value> = nodes.iter().filter_map(|n| n.get("items")).collect();
+            for (j, item) in items.iter().enumerate() {
+                undescribed(root, described.clone(), item, &format!("{at}/{j}"));
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Runs the validator on one file that must be rejected; returns its complaint.
+fn rejected(python: &str, file: &Path) -> String {
+    let out = Command::new(python)
+        .arg(root().join("tests/validate/validate_reports.py"))
+        .arg(file)
+        .output()
+        .expect("the validator runs");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{}: {stderr}", file.display());
+    stderr
+}
+
+#[test]
+fn json_reports_of_every_kind_validate_against_the_v1_schema_and_broken_ones_do_not() {
+    let Some(python) = std::env::var_os("TEXTRACT_AUDIT_VALIDATOR_PYTHON") else {
+        eprintln!(
+            "SKIPPED: JSON report schema checks (set TEXTRACT_AUDIT_VALIDATOR_PYTHON, see the SARIF test)"
+        );
+        return;
+    };
+    let python = python.to_str().unwrap().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &[u8]| {
+        let path = dir.path().join(name);
+        fs::write(&path, text).unwrap();
+        path
+    };
+    // Every fixture's `--format json` (and with --output-dir, in the SARIF test) is validated
+    // elsewhere; these are the reports no fixture gives on its own.
+    let mut files = vec![write("sections.json", sectioned_report().as_bytes())];
+    let (fail_on, _) = demo_json(&["--fail-on", "medium"]);
+    files.push(write("fail-on.json", fail_on.to_string().as_bytes()));
+    // Skipped evidence (scope `s3`) and `problem` evidence references.
+    let (_tmp, bundle) = copy_fixture("row4-sse-kms");
+    fs::remove_file(bundle.join("api/s3/HeadObject.json")).unwrap();
+    let (_, skipped) = verify_dir(&bundle);
+    let skipped = skipped.unwrap();
+    assert!(skipped.to_string().contains(r#""type":"problem""#));
+    files.push(write("skipped.json", skipped.to_string().as_bytes()));
+    // No job found, CloudTrail skipped (scope `cloud-trail` with its times).
+    let out = run(&[
+        "audit",
+        "--offline",
+        "--trail-dir",
+        "fixtures/demo/cloudtrail",
+        "--from",
+        "2026-10-01T00:00:00Z",
+        "--until",
+        "2026-10-02T00:00:00Z",
+        "--format",
+        "json",
+    ]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains(r#""kind": "cloud-trail""#));
+    files.push(write("empty-window.json", &out.stdout));
+    let answers = validate(&python, &files);
+    assert_eq!(answers.len(), files.len());
+    assert!(answers.iter().all(|a| a["valid"] == true), "{answers:?}");
+
+    // The check can fail: each of these breaks the contract in one place.
+    let (demo, _) = demo_json(&[]);
+    type Break = fn(&mut Value);
+    let broken: [(&str, Break, &str); 5] = [
+        (
+            "verdict",
+            |r| r["jobs"][0]["verdict"] = "maybe".into(),
+            "/jobs/0/verdict: 'maybe' is not one of",
+        ),
+        (
+            "job-id",
+            |r| {
+                r["jobs"][1].as_object_mut().unwrap().remove("job_id");
+            },
+            "/jobs/1: 'job_id' is a required property",
+        ),
+        (
+            "time",
+            |r| r["generated_at"] = "2026-11-20 11:00".into(),
+            "/generated_at: '2026-11-20 11:00' is not a 'date-time'",
+        ),
+        (
+            "schema",
+            |r| r["schema"] = "textract-audit/v2".into(),
+            "/schema: 'textract-audit/v1' was expected",
+        ),
+        (
+            "severity",
+            |r| r["jobs"][0]["findings"][0]["severity"] = "HIGH".into(),
+            "/jobs/0/findings/0/severity: 'HIGH' is not one of",
+        ),
+    ];
+    for (name, breakit, complaint) in broken {
+        let mut r = demo.clone();
+        breakit(&mut r);
+        let file = write(&format!("broken-{name}.json"), r.to_string().as_bytes());
+        let stderr = rejected(&python, &file);
+        assert!(stderr.contains(complaint), "{name}: {stderr}");
+    }
+    // A field the schema does not know is fine: v1 grows additively.
+    let mut grown = demo.clone();
+    grown["jobs"][0]["added_in_a_later_v1"] = Value::from(true);
+    grown["added_in_a_later_v1"] = serde_json::json!({"any": ["shape"]});
+    validate(
+        &python,
+        &[write("grown.json", grown.to_string().as_bytes())],
+    );
 }
 
 fn demo_json(extra: &[&str]) -> (Value, i32) {

