@@ -1372,3 +1372,43 @@ fn every_subcommand_has_working_help() {
         );
     }
 }
+
+#[test]
+fn a_job_muted_into_pass_lists_its_proof_and_a_duplicate_entry_is_shadowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("mutelist.toml");
+    fs::write(
+        &list,
+        "[[mute]]\nrule = \"row2-aws-managed-key\"\nreason = \"accepted (SEC-1)\"\n\n\
+         [[mute]]\nrule = \"row2-aws-managed-key\"\nreason = \"the same, twice\"\n",
+    )
+    .unwrap();
+    let (report, _) = json_report("fail-row2-aws-s3-key");
+    let job = ids(&report).remove(0);
+    let out = run(&[
+        "verify",
+        "--evidence",
+        "fixtures/fail-row2-aws-s3-key",
+        "--job-id",
+        &job,
+        "--mutelist",
+        list.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["jobs"][0]["verdict"], "pass");
+    assert!(
+        !r["jobs"][0]["proof"].as_array().unwrap().is_empty(),
+        "a PASS lists its proof"
+    );
+    let states: Vec<(&str, u64)> = r["mutelist"]["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["state"].as_str().unwrap(), e["muted"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(states[0].0, "applied");
+    assert!(states[0].1 >= 1);
+    assert_eq!(states[1], ("shadowed", 0));
+}

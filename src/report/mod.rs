@@ -327,6 +327,23 @@ fn apply_mutes(
         f.muted = applier.apply(&subject);
     }
     job.verdict = job_verdict(&job.findings);
+    // A job muted into PASS is proved by its passing findings like any other.
+    job.proof = proof(job.verdict, &job.findings);
+}
+
+/// For a PASS, the evidence its passing findings cite (each once); nothing otherwise.
+fn proof(verdict: Verdict, findings: &[ReportedFinding]) -> Vec<EvidenceRef> {
+    if verdict != Verdict::Pass {
+        return Vec::new();
+    }
+    let mut p: Vec<EvidenceRef> = findings
+        .iter()
+        .filter(|f| f.status == Status::Pass)
+        .flat_map(|f| f.evidence.iter().cloned())
+        .collect();
+    p.sort();
+    p.dedup();
+    p
 }
 
 fn job_report(rules: &RuleSet, t: &JobTimeline) -> JobReport {
@@ -341,18 +358,7 @@ fn job_report(rules: &RuleSet, t: &JobTimeline) -> JobReport {
         .collect();
     let verdict = job_verdict(&findings);
     let expected = rules.expected(t);
-    let proof = if verdict == Verdict::Pass {
-        let mut p: Vec<EvidenceRef> = findings
-            .iter()
-            .filter(|f| f.status == Status::Pass)
-            .flat_map(|f| f.evidence.iter().cloned())
-            .collect();
-        p.sort();
-        p.dedup();
-        p
-    } else {
-        Vec::new()
-    };
+    let proof = proof(verdict, &findings);
     JobReport {
         job_id: t.job_id.clone(),
         account: None,

@@ -328,6 +328,9 @@ pub enum EntryState {
     Expired,
     /// Active but matched no FAIL or INCONCLUSIVE finding: a candidate for removal.
     Stale,
+    /// Active and matching, but every finding it matches is muted by an earlier entry: it
+    /// has no effect as written.
+    Shadowed,
 }
 
 impl EntryState {
@@ -336,6 +339,7 @@ impl EntryState {
             EntryState::Applied => "applied",
             EntryState::Expired => "expired",
             EntryState::Stale => "stale",
+            EntryState::Shadowed => "shadowed",
         }
     }
 }
@@ -348,6 +352,8 @@ pub struct EntryOutcome {
     pub state: EntryState,
     /// FAIL and INCONCLUSIVE findings the entry's fields match.
     pub matched: usize,
+    /// Findings this entry muted (an earlier matching entry mutes first).
+    pub muted: usize,
 }
 
 /// The mute list's part of the report.
@@ -364,6 +370,7 @@ pub struct Applier<'a> {
     list: &'a Mutelist,
     at: DateTime<Utc>,
     matched: Vec<usize>,
+    muted: Vec<usize>,
 }
 
 impl<'a> Applier<'a> {
@@ -372,6 +379,7 @@ impl<'a> Applier<'a> {
             list,
             at,
             matched: vec![0; list.entries.len()],
+            muted: vec![0; list.entries.len()],
         }
     }
 
@@ -383,6 +391,7 @@ impl<'a> Applier<'a> {
             if e.matches(s) {
                 self.matched[i] += 1;
                 if muted.is_none() && e.active_at(self.at) {
+                    self.muted[i] += 1;
                     muted = Some(Muted {
                         reason: e.reason.clone(),
                         expires: e.expires,
@@ -399,17 +408,20 @@ impl<'a> Applier<'a> {
             .list
             .entries
             .iter()
-            .zip(self.matched)
-            .map(|(e, matched)| EntryOutcome {
+            .zip(self.matched.into_iter().zip(self.muted))
+            .map(|(e, (matched, muted))| EntryOutcome {
                 state: if !e.active_at(self.at) {
                     EntryState::Expired
                 } else if matched == 0 {
                     EntryState::Stale
+                } else if muted == 0 {
+                    EntryState::Shadowed
                 } else {
                     EntryState::Applied
                 },
                 entry: e.clone(),
                 matched,
+                muted,
             })
             .collect();
         MutelistReport {
