@@ -611,8 +611,23 @@ fn output_integrity(expected: Option<&Expected>, t: &JobTimeline) -> Vec<Outcome
 }
 
 fn results_present(expected: Option<&Expected>, t: &JobTimeline) -> Vec<Outcome> {
+    let status = t
+        .status
+        .as_ref()
+        .and_then(|s| s.as_ref().ok())
+        .map(|s| s.status.as_str());
+    let status_ev: Vec<EvidenceRef> = t.status_evidence.clone().into_iter().collect();
     let Some(exp) = in_bucket(expected) else {
-        return na("no OutputConfig: results are kept by Textract");
+        // Results kept by Textract: nothing to list, but a job still running has no results
+        // yet, wherever they will be kept.
+        return match status {
+            Some("IN_PROGRESS") => vec![outcome(
+                Status::Inconclusive,
+                "the job was still IN_PROGRESS when the evidence was captured",
+                status_ev,
+            )],
+            _ => na("no OutputConfig: results are kept by Textract"),
+        };
     };
     let pages: Vec<&OutputObject> = t
         .objects
@@ -622,12 +637,6 @@ fn results_present(expected: Option<&Expected>, t: &JobTimeline) -> Vec<Outcome>
                 && (o.listed || !o.writes.is_empty() || matches!(o.head, Some(Ok(_))))
         })
         .collect();
-    let status_ev: Vec<EvidenceRef> = t.status_evidence.clone().into_iter().collect();
-    let status = t
-        .status
-        .as_ref()
-        .and_then(|s| s.as_ref().ok())
-        .map(|s| s.status.as_str());
     let location = exp.location.clone().unwrap_or_default();
     match status {
         Some("FAILED") => return na("the job FAILED: no results are expected"),

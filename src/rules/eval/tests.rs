@@ -339,6 +339,23 @@ fn mutations_of_a_passing_row4_job() {
 }
 
 #[test]
+fn a_job_still_running_is_never_a_pass_even_with_results_kept_by_textract() {
+    let rules = RuleSet::builtin().unwrap();
+    for fixture in ["row1-textract-default", "row3-textract-cmk"] {
+        let mut t = timeline_of(fixture);
+        if let Some(Ok(s)) = &mut t.status {
+            s.status = "IN_PROGRESS".into();
+        }
+        let findings = rules.evaluate(&t);
+        assert_eq!(
+            crate::report::verdict(&findings),
+            crate::report::Verdict::Inconclusive,
+            "{fixture}"
+        );
+    }
+}
+
+#[test]
 fn row2_aws_s3_key_names_the_documentation_conflict() {
     let rules = RuleSet::builtin().unwrap();
     let mut t = timeline_of("row2-sse-s3");
