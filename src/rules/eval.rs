@@ -8,7 +8,9 @@ use chrono::Duration;
 use super::{DocumentedEncryption, DocumentedLocation, Expected, Outcome, Status};
 use crate::model::rfc3339;
 use crate::model::{EvidenceRef, Sse};
-use crate::timeline::{JobTimeline, Logging, ObjectKind, OutputObject, ResolvedKey};
+use crate::timeline::{
+    JobTimeline, KEY_CHANGE_DURING_JOB, Logging, ObjectKind, OutputObject, ResolvedKey,
+};
 
 pub type Evaluator = fn(Option<&Expected>, &JobTimeline) -> Vec<Outcome>;
 
@@ -24,6 +26,7 @@ const EVALUATORS: &[(&str, Evaluator)] = &[
     ("evidence-kms-events", evidence_kms_events),
     ("evidence-window", evidence_window),
     ("evidence-readable", evidence_readable),
+    ("cmk-state", cmk_state),
 ];
 
 pub const EVALUATOR_IDS: &[&str] = &[
@@ -38,6 +41,7 @@ pub const EVALUATOR_IDS: &[&str] = &[
     "evidence-kms-events",
     "evidence-window",
     "evidence-readable",
+    "cmk-state",
 ];
 
 pub fn evaluator(id: &str) -> Option<Evaluator> {
@@ -836,6 +840,75 @@ fn evidence_readable(_: Option<&Expected>, t: &JobTimeline) -> Vec<Outcome> {
             vec![],
         ));
     }
+    out
+}
+
+fn cmk_state(expected: Option<&Expected>, t: &JobTimeline) -> Vec<Outcome> {
+    let Some(key) = expected
+        .filter(|e| e.row.encryption == DocumentedEncryption::RequestedCmk)
+        .and_then(|e| e.key.as_ref())
+    else {
+        return na("no KMSKeyId requested");
+    };
+    let key_ref: Vec<EvidenceRef> = key
+        .arn()
+        .map(|a| EvidenceRef::KmsKey { arn: a.to_owned() })
+        .into_iter()
+        .collect();
+    let mut out: Vec<Outcome> = t
+        .key_changes
+        .iter()
+        .filter(|c| {
+            c.tie == KEY_CHANGE_DURING_JOB
+                && matches!(c.operation.as_str(), "DisableKey" | "ScheduleKeyDeletion")
+        })
+        .map(|c| {
+            outcome(
+                Status::Fail,
+                format!(
+                    "{} by {} at {}, while the job ran",
+                    c.operation,
+                    c.actor,
+                    rfc3339(c.time)
+                ),
+                vec![c.event.clone()],
+            )
+        })
+        .collect();
+    let later: Vec<EvidenceRef> = t
+        .key_changes
+        .iter()
+        .filter(|c| c.tie != KEY_CHANGE_DURING_JOB)
+        .map(|c| c.event.clone())
+        .collect();
+    out.push(match key.key_state.as_deref() {
+        Some("Enabled") => outcome(
+            Status::Pass,
+            format!("{} is Enabled at capture", key.label()),
+            key_ref,
+        ),
+        Some(state) => outcome(
+            Status::Fail,
+            format!(
+                "{} is {state} at capture: results encrypted under it cannot be decrypted{}",
+                key.label(),
+                if state == "PendingDeletion" {
+                    ", and once it is deleted they are lost"
+                } else {
+                    ""
+                }
+            ),
+            key_ref.into_iter().chain(later).collect(),
+        ),
+        None => outcome(
+            Status::Inconclusive,
+            format!(
+                "the state of {} is unknown: DescribeKey was not collected",
+                key.label()
+            ),
+            key_ref,
+        ),
+    });
     out
 }
 

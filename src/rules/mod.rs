@@ -63,6 +63,7 @@ const RULE_FILES: &[(&str, &str)] = &[
         "evidence-readable.toml",
         include_str!("../../rules/evidence-readable.toml"),
     ),
+    ("cmk-state.toml", include_str!("../../rules/cmk-state.toml")),
 ];
 
 /// Ordered severities (SARIF and `--fail-on` map from these).

@@ -208,6 +208,9 @@ pub struct JobTimeline {
     pub listing: Option<Result<bool, CallError>>,
     pub objects: Vec<OutputObject>,
     pub kms_uses: Vec<KmsUse>,
+    /// Changes to the requested key's state (`DisableKey`, `ScheduleKeyDeletion`, …), from
+    /// the job's start on; `tie` says whether they fell while the job ran.
+    pub key_changes: Vec<KmsUse>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bucket: Option<BucketSettings>,
     pub coverage: Coverage,
@@ -308,6 +311,7 @@ pub fn build(evidence: &Evidence, job: &JobId) -> JobTimeline {
         listing: None,
         objects: Vec::new(),
         kms_uses: Vec::new(),
+        key_changes: Vec::new(),
         bucket: None,
         coverage: Coverage {
             cloudtrail_window: evidence.cloudtrail_window,
@@ -615,6 +619,18 @@ fn job_span(t: &JobTimeline) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
     Some((from, until))
 }
 
+/// KMS calls that change a key's state.
+const KEY_STATE_CHANGES: [&str; 4] = [
+    "DisableKey",
+    "EnableKey",
+    "ScheduleKeyDeletion",
+    "CancelKeyDeletion",
+];
+/// `KmsUse::tie` of a key state change made while the job ran.
+pub const KEY_CHANGE_DURING_JOB: &str = "key state, during the job";
+/// `KmsUse::tie` of a key state change made after the job.
+pub const KEY_CHANGE_LATER: &str = "key state, after the job";
+
 fn collect_kms(evidence: &Evidence, t: &mut JobTimeline) {
     let object_arns: BTreeMap<String, String> = t
         .objects
@@ -652,6 +668,27 @@ fn collect_kms(evidence: &Evidence, t: &mut JobTimeline) {
             .or_else(|| e.resource_arns("AWS::KMS::Key").next())
             .map(|k| keys::resolve(evidence, k, region.as_deref(), account.as_deref()));
         let in_span = span.is_some_and(|w| w.contains(e.event_time));
+        if KEY_STATE_CHANGES.contains(&e.event_name.as_str()) {
+            let on_requested =
+                requested.is_some() && key.as_ref().and_then(|k| k.arn()) == requested.as_deref();
+            let after_start = span.is_some_and(|w| e.event_time >= w.from);
+            if on_requested && after_start {
+                t.key_changes.push(KmsUse {
+                    event: e.evidence(),
+                    time: e.event_time,
+                    operation: e.event_name.clone(),
+                    actor: e.actor(),
+                    key,
+                    tie: if in_span {
+                        KEY_CHANGE_DURING_JOB
+                    } else {
+                        KEY_CHANGE_LATER
+                    },
+                    object_key: None,
+                });
+            }
+            continue;
+        }
         let mentions_job = context.and_then(Value::as_object).is_some_and(|c| {
             c.values()
                 .any(|v| v.as_str().is_some_and(|s| s.contains(&t.job_id.0)))
@@ -995,7 +1032,7 @@ fn entries(evidence: &Evidence, t: &JobTimeline) -> Vec<Entry> {
             evidence: e.evidence(),
         });
     }
-    for k in &t.kms_uses {
+    for k in t.kms_uses.iter().chain(&t.key_changes) {
         out.push(Entry {
             time: Some(k.time),
             actor: k.actor.clone(),
