@@ -10,6 +10,7 @@ pub mod model;
 pub mod render;
 pub mod report;
 pub mod rules;
+pub mod run;
 pub mod submit;
 pub mod timeline;
 pub mod trail;

@@ -3,8 +3,9 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use textract_audit::cli::{Cli, run};
+use textract_audit::cli::Cli;
 use textract_audit::report::exit;
+use textract_audit::run::run;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
