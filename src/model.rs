@@ -255,6 +255,10 @@ pub struct BucketSettings {
     /// `GetBucketVersioning` status (`Enabled`, `Suspended`, or `None` = never enabled).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub versioning: Option<Result<Option<String>, CallError>>,
+    /// `GetPublicAccessBlock`: whether all four public-access blocks are on
+    /// (`NoSuchPublicAccessBlockConfiguration` is recorded as the error it is).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_access_blocked: Option<Result<bool, CallError>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -281,6 +285,9 @@ pub struct KmsKey {
     pub multi_region: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rotation_enabled: Option<bool>,
+    /// The key policy document (`GetKeyPolicy`), when collected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
     /// The identifiers `DescribeKey` was called with that returned this key (an alias
     /// name, a key id, …): direct evidence of what they resolve to.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -29,11 +29,16 @@ pub const KNOWN_OPERATIONS: &[(&str, &str)] = &[
     ("kms", "DescribeKey"),
     ("kms", "ListAliases"),
     ("kms", "GetKeyRotationStatus"),
+    ("kms", "GetKeyPolicy"),
+    ("s3", "GetPublicAccessBlock"),
     ("cloudtrail", "DescribeTrails"),
     ("cloudtrail", "GetTrailStatus"),
     ("cloudtrail", "GetEventSelectors"),
     ("cloudtrail", "LookupEvents"),
 ];
+
+/// Error codes that are answers, not failures: the thing asked about does not exist.
+pub const ANSWERS_NOT_FAILURES: &[&str] = &["NoSuchPublicAccessBlockConfiguration"];
 
 /// Which evidence a failed or unreadable call of this service takes away.
 pub fn service_scope(service: &str, bucket: Option<&str>) -> ProblemScope {
@@ -123,6 +128,40 @@ pub fn interpret(calls: &RecordedCalls, facts: &mut Evidence) {
         }
     }
 
+    for rec in get("s3", "GetPublicAccessBlock") {
+        let Some(bucket) = s(&rec.request, "Bucket") else {
+            continue;
+        };
+        // No configuration at all is an answer: nothing is blocked.
+        let none_configured = rec
+            .error
+            .as_ref()
+            .is_some_and(|e| e.code == "NoSuchPublicAccessBlockConfiguration");
+        let blocked = if none_configured {
+            Ok(false)
+        } else {
+            outcome(rec, |r| {
+                [
+                    "BlockPublicAcls",
+                    "IgnorePublicAcls",
+                    "BlockPublicPolicy",
+                    "RestrictPublicBuckets",
+                ]
+                .iter()
+                .all(|m| {
+                    r.pointer(&format!("/PublicAccessBlockConfiguration/{m}"))
+                        .and_then(Value::as_bool)
+                        == Some(true)
+                })
+            })
+        };
+        facts
+            .buckets
+            .entry(bucket.into())
+            .or_default()
+            .public_access_blocked = Some(blocked);
+    }
+
     for rec in get("kms", "DescribeKey") {
         let asked = s(&rec.request, "KeyId").unwrap_or_default().to_owned();
         match outcome(rec, kms_key) {
@@ -154,6 +193,20 @@ pub fn interpret(calls: &RecordedCalls, facts: &mut Evidence) {
             k.arn == asked || k.key_id == asked || k.looked_up_as.iter().any(|l| l == asked)
         }) {
             key.rotation_enabled = enabled;
+        }
+    }
+
+    for rec in get("kms", "GetKeyPolicy") {
+        let asked = s(&rec.request, "KeyId").unwrap_or_default();
+        let policy = rec
+            .response
+            .as_ref()
+            .and_then(|r| s(r, "Policy"))
+            .map(str::to_owned);
+        if let Some(key) = facts.keys.iter_mut().find(|k| {
+            k.arn == asked || k.key_id == asked || k.looked_up_as.iter().any(|l| l == asked)
+        }) {
+            key.policy = policy;
         }
     }
 
@@ -365,6 +418,7 @@ fn kms_key(r: &Value) -> Option<KmsKey> {
         key_spec: s(m, "KeySpec").map(str::to_owned),
         multi_region: b(m, "MultiRegion"),
         rotation_enabled: None,
+        policy: None,
         looked_up_as: Vec::new(),
     })
 }
@@ -665,6 +719,50 @@ mod tests {
             EventSelectors::Advanced(a) => assert_eq!(a[0].field_selectors[0].equals, vec!["Data"]),
             other => panic!("expected advanced selectors, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn public_access_block_absent_means_nothing_blocked() {
+        let all = json!({"PublicAccessBlockConfiguration": {"BlockPublicAcls": true,
+            "IgnorePublicAcls": true, "BlockPublicPolicy": true, "RestrictPublicBuckets": true}});
+        let mut partial = all.clone();
+        partial["PublicAccessBlockConfiguration"]["RestrictPublicBuckets"] = json!(false);
+        let c = calls(&[
+            (
+                "s3",
+                "GetPublicAccessBlock",
+                json!({"Request": {"Bucket": "a"}, "Response": all}),
+            ),
+            (
+                "s3",
+                "GetPublicAccessBlock",
+                json!({"Request": {"Bucket": "b"}, "Response": partial}),
+            ),
+            (
+                "s3",
+                "GetPublicAccessBlock",
+                json!({"Request": {"Bucket": "c"},
+                "Error": {"Code": "NoSuchPublicAccessBlockConfiguration", "Message": "none"}}),
+            ),
+            (
+                "s3",
+                "GetPublicAccessBlock",
+                json!({"Request": {"Bucket": "d"},
+                "Error": {"Code": "AccessDenied", "Message": "no"}}),
+            ),
+        ]);
+        let f = facts(&c);
+        let got = |b: &str| {
+            f.buckets[b]
+                .public_access_blocked
+                .clone()
+                .unwrap()
+                .map_err(|e| e.code)
+        };
+        assert_eq!(got("a"), Ok(true));
+        assert_eq!(got("b"), Ok(false));
+        assert_eq!(got("c"), Ok(false));
+        assert_eq!(got("d"), Err("AccessDenied".into()));
     }
 
     #[test]

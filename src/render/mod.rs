@@ -113,6 +113,38 @@ pub fn job_facts(j: &JobReport) -> Vec<(&'static str, String)> {
     if let Some(s) = &j.job_status {
         facts.push(("Job status", s.clone()));
     }
+    if let Some(b) = &j.output_bucket {
+        let unknown = || "not collected".to_owned();
+        facts.push((
+            "Bucket",
+            format!(
+                "default {}; versioning {}; public access {}",
+                b.default_encryption.clone().unwrap_or_else(unknown),
+                b.versioning.clone().unwrap_or_else(unknown),
+                b.public_access.clone().unwrap_or_else(unknown),
+            ),
+        ));
+    }
+    if let Some(k) = &j.kms_key {
+        facts.push((
+            "Key state",
+            format!(
+                "{} ({} managed), rotation {}, policy {}",
+                k.key_state,
+                k.key_manager.to_lowercase(),
+                match k.rotation_enabled {
+                    Some(true) => "on",
+                    Some(false) => "off",
+                    None => "not collected",
+                },
+                if k.policy.is_some() {
+                    "in the JSON report"
+                } else {
+                    "not collected"
+                }
+            ),
+        ));
+    }
     facts
 }
 

@@ -157,6 +157,12 @@ pub struct JobReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub job_status: Option<String>,
     pub objects: Vec<ObjectOut>,
+    /// The output bucket's settings, when collected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_bucket: Option<BucketOut>,
+    /// The requested KMS key as KMS describes it, when collected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kms_key: Option<KeyOut>,
     pub timeline: Vec<Entry>,
     pub findings: Vec<ReportedFinding>,
     /// For a PASS: the evidence that proved it.
@@ -189,6 +195,28 @@ pub struct ExpectedOut {
     pub output_location: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kms_key_arn: Option<String>,
+}
+
+/// The output bucket's settings; each `null` when not collected, `error: …` when denied.
+#[derive(Debug, Clone, Serialize)]
+pub struct BucketOut {
+    pub name: String,
+    /// The default encryption (`SSE-S3`, `SSE-KMS with …`) and whether Bucket Keys are on.
+    pub default_encryption: Option<String>,
+    pub versioning: Option<String>,
+    /// `blocked` when all four S3 public access blocks are on, `not blocked` otherwise.
+    pub public_access: Option<String>,
+}
+
+/// The requested key as KMS describes it.
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyOut {
+    pub arn: String,
+    pub key_manager: String,
+    pub key_state: String,
+    pub rotation_enabled: Option<bool>,
+    /// The key policy document (who may decrypt the results), when collected.
+    pub policy: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -418,6 +446,57 @@ fn job_report(rules: &RuleSet, t: &JobTimeline) -> JobReport {
                 written_by_textract: o.textract_write().is_some(),
             })
             .collect(),
+        output_bucket: t.output.as_ref().zip(t.bucket.as_ref()).map(|(o, b)| {
+            let show = |r: &Result<String, crate::model::CallError>| match r {
+                Ok(v) => v.clone(),
+                Err(e) => format!("error: {e}"),
+            };
+            BucketOut {
+                name: o.bucket.clone(),
+                default_encryption: b.default_encryption.as_ref().map(|d| {
+                    show(
+                        &d.as_ref()
+                            .map(|d| {
+                                let key = d
+                                    .sse
+                                    .key_id()
+                                    .map(|k| format!(" with {k}"))
+                                    .unwrap_or_default();
+                                let bk = if d.bucket_key_enabled {
+                                    ", Bucket Key on"
+                                } else {
+                                    ""
+                                };
+                                format!("{}{key}{bk}", d.sse.label())
+                            })
+                            .map_err(Clone::clone),
+                    )
+                }),
+                versioning: b.versioning.as_ref().map(|v| {
+                    show(
+                        &v.as_ref()
+                            .map(|v| v.clone().unwrap_or_else(|| "never enabled".into()))
+                            .map_err(Clone::clone),
+                    )
+                }),
+                public_access: b.public_access_blocked.as_ref().map(|p| {
+                    show(
+                        &p.as_ref()
+                            .map(|&blocked| {
+                                if blocked { "blocked" } else { "not blocked" }.to_owned()
+                            })
+                            .map_err(Clone::clone),
+                    )
+                }),
+            }
+        }),
+        kms_key: t.key.as_ref().map(|k| KeyOut {
+            arn: k.arn.clone(),
+            key_manager: k.key_manager.clone(),
+            key_state: k.key_state.clone(),
+            rotation_enabled: k.rotation_enabled,
+            policy: k.policy.clone(),
+        }),
         timeline: t.entries.clone(),
         findings,
         proof,

@@ -246,10 +246,20 @@ impl Redact for JobReport {
             expected,
             job_status,
             objects,
+            output_bucket,
+            kms_key,
             timeline,
             findings,
             proof,
         } = self;
+        if let Some(b) = output_bucket {
+            b.name.redact(r);
+            b.default_encryption.redact(r);
+        }
+        if let Some(k) = kms_key {
+            k.arn.redact(r);
+            k.policy.redact(r);
+        }
         job_id.0.redact(r);
         account.redact(r);
         region.redact(r);

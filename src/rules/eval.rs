@@ -887,7 +887,7 @@ fn cmk_state(expected: Option<&Expected>, t: &JobTimeline) -> Vec<Outcome> {
             format!("{} is Enabled at capture", key.label()),
             key_ref,
         ),
-        Some(state) => outcome(
+        Some(state) if state != "UNKNOWN" => outcome(
             Status::Fail,
             format!(
                 "{} is {state} at capture: results encrypted under it cannot be decrypted{}",
@@ -900,10 +900,10 @@ fn cmk_state(expected: Option<&Expected>, t: &JobTimeline) -> Vec<Outcome> {
             ),
             key_ref.into_iter().chain(later).collect(),
         ),
-        None => outcome(
+        _ => outcome(
             Status::Inconclusive,
             format!(
-                "the state of {} is unknown: DescribeKey was not collected",
+                "the state of {} is unknown: DescribeKey was not collected or did not say",
                 key.label()
             ),
             key_ref,

@@ -16,8 +16,8 @@ use serde_json::Value;
 use crate::model::rfc3339;
 use crate::model::{
     ACCESS_CHECK_OBJECT, BucketSettings, CallError, DEFAULT_OUTPUT_PREFIX, Evidence,
-    EvidenceProblem, EvidenceRef, HeadFacts, JobId, JobStatusFacts, ProblemScope, S3Object, Sse,
-    TextractApi, TimeWindow, TrailEvent, bucket_arn, get_ci, job_output_prefix, str_ci,
+    EvidenceProblem, EvidenceRef, HeadFacts, JobId, JobStatusFacts, KmsKey, ProblemScope, S3Object,
+    Sse, TextractApi, TimeWindow, TrailEvent, bucket_arn, get_ci, job_output_prefix, str_ci,
 };
 pub use keys::ResolvedKey;
 use selectors::EventShape;
@@ -213,6 +213,9 @@ pub struct JobTimeline {
     pub key_changes: Vec<KmsUse>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bucket: Option<BucketSettings>,
+    /// What KMS said about the requested key (`DescribeKey`, rotation, policy).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<KmsKey>,
     pub coverage: Coverage,
     /// Evidence that could not be used and may bear on this job.
     pub problems: Vec<EvidenceProblem>,
@@ -313,6 +316,7 @@ pub fn build(evidence: &Evidence, job: &JobId) -> JobTimeline {
         kms_uses: Vec::new(),
         key_changes: Vec::new(),
         bucket: None,
+        key: None,
         coverage: Coverage {
             cloudtrail_window: evidence.cloudtrail_window,
             job_window: Err(String::new()),
@@ -332,6 +336,13 @@ pub fn build(evidence: &Evidence, job: &JobId) -> JobTimeline {
         collect_objects(evidence, &mut t, &out);
         t.bucket = evidence.buckets.get(&out.bucket).cloned();
     }
+    t.key = t
+        .request
+        .as_ref()
+        .and_then(|r| r.kms_key.as_ref())
+        .and_then(|k| k.arn())
+        .and_then(|arn| evidence.keys.iter().find(|k| k.arn == arn))
+        .cloned();
     collect_kms(evidence, &mut t);
     let window = job_window(evidence, &t);
     t.problems = relevant_problems(evidence, &t, &window);
