@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use super::{check_for, escape_xml as esc, provenance, rules_not_passed, status_label};
+use super::{escape_xml as esc, provenance, rules_not_passed};
 use crate::model::rfc3339;
 use crate::report::{JobReport, Report};
 
@@ -63,55 +63,11 @@ fn job(out: &mut String, j: &JobReport) {
         out.push_str("<p>Lifecycle: no records of this job in the evidence.</p>\n");
     } else {
         out.push_str("<h3>Lifecycle</h3>\n");
-        table(
-            out,
-            &[
-                "#",
-                "Time (UTC)",
-                "Action / actor",
-                "Object",
-                "Encryption / key",
-                "Check",
-                "Evidence",
-            ],
-            j.timeline.iter().enumerate().map(|(i, e)| {
-                vec![
-                    (i + 1).to_string(),
-                    e.time.map(rfc3339).unwrap_or_default(),
-                    format!("{}\nby {}", e.action, e.actor),
-                    e.object.clone().unwrap_or_default(),
-                    [e.encryption.as_deref(), e.key.as_deref()]
-                        .into_iter()
-                        .flatten()
-                        .collect::<Vec<_>>()
-                        .join("\n"),
-                    check_for(&j.findings, &e.evidence)
-                        .map(|s| s.to_string())
-                        .unwrap_or_default(),
-                    e.evidence.to_string(),
-                ]
-            }),
-        );
+        table(out, &super::LIFECYCLE_COLUMNS, super::lifecycle_rows(j));
     }
     if !j.findings.is_empty() {
         out.push_str("<h3>Findings</h3>\n");
-        table(
-            out,
-            &["Check", "Rule", "Severity", "Object", "Finding", "Muted"],
-            j.findings.iter().map(|f| {
-                vec![
-                    status_label(f),
-                    f.rule_id.clone(),
-                    f.severity.to_string(),
-                    f.object.clone().unwrap_or_default(),
-                    f.message.clone(),
-                    f.muted
-                        .as_ref()
-                        .map(|m| m.reason.clone())
-                        .unwrap_or_default(),
-                ]
-            }),
-        );
+        table(out, &super::FINDING_COLUMNS, super::finding_rows(j));
     }
     if !j.proof.is_empty() {
         let _ = writeln!(

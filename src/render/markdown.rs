@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 
-use super::{check_for, provenance, rules_not_passed, status_label};
+use super::{provenance, rules_not_passed};
 use crate::model::rfc3339;
 use crate::report::{JobReport, Report};
 
@@ -66,61 +66,16 @@ fn job(out: &mut String, j: &JobReport) {
         out.push_str("\nLifecycle: no records of this job in the evidence.\n");
     } else {
         out.push_str("\n### Lifecycle\n\n");
-        header(
-            out,
-            &[
-                "#",
-                "Time (UTC)",
-                "Action / actor",
-                "Object",
-                "Encryption / key",
-                "Check",
-                "Evidence",
-            ],
-        );
-        for (i, e) in j.timeline.iter().enumerate() {
-            let enc = [e.encryption.as_deref(), e.key.as_deref()]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>()
-                .join("\n");
-            row(
-                out,
-                &[
-                    (i + 1).to_string(),
-                    e.time.map(rfc3339).unwrap_or_default(),
-                    format!("{}\nby {}", e.action, e.actor),
-                    e.object.clone().unwrap_or_default(),
-                    enc,
-                    check_for(&j.findings, &e.evidence)
-                        .map(|s| s.to_string())
-                        .unwrap_or_default(),
-                    e.evidence.to_string(),
-                ],
-            );
+        header(out, &super::LIFECYCLE_COLUMNS);
+        for r in super::lifecycle_rows(j) {
+            row(out, &r);
         }
     }
     if !j.findings.is_empty() {
         out.push_str("\n### Findings\n\n");
-        header(
-            out,
-            &["Check", "Rule", "Severity", "Object", "Finding", "Muted"],
-        );
-        for f in &j.findings {
-            row(
-                out,
-                &[
-                    status_label(f),
-                    f.rule_id.clone(),
-                    f.severity.to_string(),
-                    f.object.clone().unwrap_or_default(),
-                    f.message.clone(),
-                    f.muted
-                        .as_ref()
-                        .map(|m| m.reason.clone())
-                        .unwrap_or_default(),
-                ],
-            );
+        header(out, &super::FINDING_COLUMNS);
+        for r in super::finding_rows(j) {
+            row(out, &r);
         }
     }
     if !j.proof.is_empty() {

@@ -301,3 +301,62 @@ mod tests {
         assert_eq!(exts.len(), Format::value_variants().len());
     }
 }
+
+/// The lifecycle table's columns in the document formats (markdown, html).
+pub const LIFECYCLE_COLUMNS: [&str; 7] = [
+    "#",
+    "Time (UTC)",
+    "Action / actor",
+    "Object",
+    "Encryption / key",
+    "Check",
+    "Evidence",
+];
+
+/// One row per timeline entry, in [`LIFECYCLE_COLUMNS`] order (multi-line cells use `\n`).
+pub fn lifecycle_rows(j: &JobReport) -> Vec<Vec<String>> {
+    j.timeline
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            vec![
+                (i + 1).to_string(),
+                e.time.map(rfc3339).unwrap_or_default(),
+                format!("{}\nby {}", e.action, e.actor),
+                e.object.clone().unwrap_or_default(),
+                [e.encryption.as_deref(), e.key.as_deref()]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                check_for(&j.findings, &e.evidence)
+                    .map(|s| s.to_string())
+                    .unwrap_or_default(),
+                e.evidence.to_string(),
+            ]
+        })
+        .collect()
+}
+
+/// The findings table's columns in the document formats.
+pub const FINDING_COLUMNS: [&str; 6] = ["Check", "Rule", "Severity", "Object", "Finding", "Muted"];
+
+/// One row per finding, in [`FINDING_COLUMNS`] order.
+pub fn finding_rows(j: &JobReport) -> Vec<Vec<String>> {
+    j.findings
+        .iter()
+        .map(|f| {
+            vec![
+                status_label(f),
+                f.rule_id.clone(),
+                f.severity.to_string(),
+                f.object.clone().unwrap_or_default(),
+                f.message.clone(),
+                f.muted
+                    .as_ref()
+                    .map(|m| m.reason.clone())
+                    .unwrap_or_default(),
+            ]
+        })
+        .collect()
+}
