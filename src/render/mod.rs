@@ -278,30 +278,6 @@ pub(crate) fn escape_xml(s: &str) -> String {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn xml_escaping_covers_markup_quotes_and_control_characters() {
-        assert_eq!(
-            escape_xml("<a href=\"x\">'&'</a>\u{1}\n"),
-            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;\n"
-        );
-    }
-
-    #[test]
-    fn extensions_are_distinct() {
-        let mut exts: Vec<&str> = Format::value_variants()
-            .iter()
-            .map(|f| f.extension())
-            .collect();
-        exts.sort();
-        exts.dedup();
-        assert_eq!(exts.len(), Format::value_variants().len());
-    }
-}
-
 /// The lifecycle table's columns in the document formats (markdown, html).
 pub const LIFECYCLE_COLUMNS: [&str; 7] = [
     "#",
@@ -359,4 +335,28 @@ pub fn finding_rows(j: &JobReport) -> Vec<Vec<String>> {
             ]
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xml_escaping_covers_markup_quotes_and_control_characters() {
+        assert_eq!(
+            escape_xml("<a href=\"x\">'&'</a>\u{1}\n"),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;\n"
+        );
+    }
+
+    #[test]
+    fn extensions_are_distinct() {
+        let mut exts: Vec<&str> = Format::value_variants()
+            .iter()
+            .map(|f| f.extension())
+            .collect();
+        exts.sort();
+        exts.dedup();
+        assert_eq!(exts.len(), Format::value_variants().len());
+    }
 }
