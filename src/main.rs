@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use textract_audit::cli::Cli;
 use textract_audit::report::exit;
-use textract_audit::run::run;
+use textract_audit::run::{Usage, run};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -13,7 +13,11 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::from(exit::ERROR)
+            ExitCode::from(if e.is::<Usage>() {
+                exit::USAGE
+            } else {
+                exit::ERROR
+            })
         }
     }
 }

@@ -23,6 +23,11 @@ use crate::submit;
 use crate::timeline;
 use crate::trail::ScanProgress;
 
+/// A mistake in the command line that clap cannot see: the process exits 2 with the message.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Usage(pub String);
+
 use crate::cli::{
     AwsArgs, BundleCommand, Cli, Command, OutputArgs, RulesCommand, RulesFormat, SourceArgs,
     SubmitArgs, TrailArgs, WindowArgs,
@@ -308,15 +313,14 @@ fn draw_progress(p: &ScanProgress, done: &std::sync::atomic::AtomicBool) {
 
 /// The policy the report is built under, from the output flags; `None` (after saying why on
 /// standard error) when the mute list cannot be used: the user's input to fix, exit 2.
-fn policy(output: &OutputArgs, rules: &RuleSet) -> Option<Policy> {
-    let mutelist = match output.mutelist.as_deref().map(|p| Mutelist::load(p, rules)) {
-        Some(Err(e)) => {
-            eprintln!("error: {e}");
-            return None;
-        }
-        m => m.transpose().ok().flatten(),
-    };
-    Some(Policy {
+fn policy(output: &OutputArgs, rules: &RuleSet) -> Result<Policy> {
+    let mutelist = output
+        .mutelist
+        .as_deref()
+        .map(|p| Mutelist::load(p, rules))
+        .transpose()
+        .map_err(|e| Usage(e.to_string()))?;
+    Ok(Policy {
         mutelist,
         fail_on: output.fail_on,
         redact: output.redact,
@@ -339,8 +343,7 @@ fn finish(report: Report, rules: &RuleSet, output: &OutputArgs) -> Result<u8> {
             }
         }
         (None, _) if formats.len() > 1 => {
-            eprintln!("error: several --format values need --output-dir DIR");
-            return Ok(exit::USAGE);
+            return Err(Usage("several --format values need --output-dir DIR".into()).into());
         }
         (None, Some(path)) => {
             let text = render::render(&report, rules, formats[0], style(false));
@@ -371,26 +374,17 @@ pub fn run(cli: Cli) -> Result<u8> {
     let rules = RuleSet::builtin().context("the built-in rules are invalid")?;
     match cli.command {
         Command::Verify(args) => {
-            if let Some(code) = check_sources(&args.sources, &args.window) {
-                return Ok(code);
-            }
+            check_sources(&args.sources, &args.window)?;
             let jobs: Vec<JobId> = args.job_ids.into_iter().map(JobId).collect();
             if jobs.is_empty() && args.sources.live() {
-                eprintln!(
-                    "error: verifying live needs --job-id (to find every job in a window, use `audit`)"
-                );
-                return Ok(exit::USAGE);
+                return Err(Usage(
+                    "verifying live needs --job-id (to find every job in a window, use `audit`)"
+                        .into(),
+                )
+                .into());
             }
-            let Some(policy) = policy(&args.output, &rules) else {
-                return Ok(exit::USAGE);
-            };
-            let aws = match args.aws.options(&args.window) {
-                Ok(o) => o,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return Ok(exit::USAGE);
-                }
-            };
+            let policy = policy(&args.output, &rules)?;
+            let aws = args.aws.options(&args.window).map_err(Usage)?;
             let evidence = gather(&args.sources, &args.window, &aws, &jobs)?;
             let jobs = if jobs.is_empty() {
                 timeline::discover_jobs(&evidence)
@@ -401,9 +395,7 @@ pub fn run(cli: Cli) -> Result<u8> {
             finish(report, &rules, &args.output)
         }
         Command::Audit(args) => {
-            if let Some(code) = check_sources(&args.sources, &args.window) {
-                return Ok(code);
-            }
+            check_sources(&args.sources, &args.window)?;
             let window = match (args.since, args.window.resolve()) {
                 (Some(d), _) => {
                     let until = Utc::now();
@@ -419,9 +411,7 @@ pub fn run(cli: Cli) -> Result<u8> {
                 from: Some(window.from),
                 until: Some(window.until),
             };
-            let Some(policy) = policy(&args.output, &rules) else {
-                return Ok(exit::USAGE);
-            };
+            let policy = policy(&args.output, &rules)?;
             let targets = expanded_targets(&args.aws, &window_args)?;
             if targets.len() == 1 || !args.sources.live() {
                 let evidence = gather(&args.sources, &window_args, &targets[0], &[])?;
@@ -444,17 +434,8 @@ pub fn run(cli: Cli) -> Result<u8> {
             )
         }
         Command::Collect(args) => {
-            if let Err(e) = args.window.resolve() {
-                eprintln!("error: {e}");
-                return Ok(exit::USAGE);
-            }
-            let aws = match args.aws.options(&args.window) {
-                Ok(o) => o,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return Ok(exit::USAGE);
-                }
-            };
+            args.window.resolve().map_err(Usage)?;
+            let aws = args.aws.options(&args.window).map_err(Usage)?;
             let jobs: Vec<JobId> = args.job_ids.into_iter().map(JobId).collect();
             let mut gathered = gather_live(&aws, &jobs)?;
             // The trails' records of these jobs join the bundle as recorded.
@@ -490,10 +471,9 @@ pub fn run(cli: Cli) -> Result<u8> {
                     crate::render::table::rules_list(&rules, style(std::io::stdout().is_terminal()))
                 }
                 (Some(RulesCommand::Show { id }), format) => {
-                    let Some(rule) = rules.get(id) else {
-                        eprintln!("error: no rule {id:?}; `textract-audit rules` lists them");
-                        return Ok(exit::USAGE);
-                    };
+                    let rule = rules.get(id).ok_or_else(|| {
+                        Usage(format!("no rule {id:?}; `textract-audit rules` lists them"))
+                    })?;
                     match format {
                         RulesFormat::Json => serde_json::to_string_pretty(rule)? + "\n",
                         RulesFormat::Table => crate::render::table::rule_detail(rule, &rules),
@@ -515,42 +495,26 @@ pub fn run(cli: Cli) -> Result<u8> {
 }
 
 /// Usage checks clap cannot express: a backwards window, `--offline` with nothing to read.
-fn check_sources(sources: &SourceArgs, window: &WindowArgs) -> Option<u8> {
-    if let Err(e) = window.resolve() {
-        eprintln!("error: {e}");
-        return Some(exit::USAGE);
-    }
+fn check_sources(sources: &SourceArgs, window: &WindowArgs) -> Result<()> {
+    window.resolve().map_err(Usage)?;
     if sources.offline && sources.evidence.is_none() && sources.trail.trail_dirs.is_empty() {
-        eprintln!("error: --offline needs --evidence DIR or --trail-dir DIR to read");
-        return Some(exit::USAGE);
+        return Err(
+            Usage("--offline needs --evidence DIR or --trail-dir DIR to read".into()).into(),
+        );
     }
-    None
+    Ok(())
 }
 
 /// `submit`: preflight, start, wait, then verify the jobs as `verify --job-id` does.
 fn run_submit(args: SubmitArgs, rules: &RuleSet) -> Result<u8> {
     use crate::submit::{CheckStatus, Tracked, WaitEnd};
-    let plan = match args.plan() {
-        Ok(plan) => plan,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(exit::USAGE);
-        }
-    };
-    let Some(policy) = policy(&args.output, rules) else {
-        return Ok(exit::USAGE);
-    };
+    let plan = args.plan().map_err(Usage)?;
+    let policy = policy(&args.output, rules)?;
     let no_window = WindowArgs {
         from: None,
         until: None,
     };
-    let aws = match args.aws.options(&no_window) {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(exit::USAGE);
-        }
-    };
+    let aws = args.aws.options(&no_window).map_err(Usage)?;
     let runtime = runtime()?;
     let (session, preflight) = runtime.block_on(async {
         let mut session = Session::connect(&aws).await?;
