@@ -40,6 +40,7 @@ fn check(
 
 fn assert_verdict(run: &Run, job: &str, verdict: &str, code: i32, expect: &[(&str, &str)]) {
     let report = run.report();
+    common::validate_report_schema(&report);
     let j = &report["jobs"][0];
     let got = statuses(j);
     let context = format!(
@@ -650,6 +651,7 @@ fn audit_reads_several_regions_and_roles_into_one_sectioned_report() {
         "{}",
         run.stderr
     );
+    common::validate_report_schema(&r);
     let found: Vec<(String, String)> = r["jobs"]
         .as_array()
         .unwrap()

@@ -235,3 +235,30 @@ pub fn statuses(job: &Value) -> std::collections::BTreeMap<String, String> {
     }
     out
 }
+
+/// Checks a `textract-audit/v1` report against `docs/schema/textract-audit-v1.schema.json`
+/// with the validator `.ci/run` installs (`TEXTRACT_AUDIT_VALIDATOR_PYTHON`); without it,
+/// says so and returns.
+pub fn validate_report_schema(report: &Value) {
+    let Some(python) = std::env::var_os("TEXTRACT_AUDIT_VALIDATOR_PYTHON") else {
+        let _ = writeln!(
+            std::io::stderr(),
+            "skipped: JSON schema check (set TEXTRACT_AUDIT_VALIDATOR_PYTHON, see README)"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("report.json");
+    std::fs::write(&path, report.to_string()).unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new(python)
+        .arg(root.join("tests/validate/validate_reports.py"))
+        .arg(&path)
+        .output()
+        .expect("the validator runs");
+    assert!(
+        out.status.success(),
+        "the report does not match the v1 schema:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
