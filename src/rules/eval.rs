@@ -401,8 +401,7 @@ fn row2_aws_managed_key(expected: Option<&Expected>, t: &JobTimeline) -> Vec<Out
                     outcome(
                         Status::Inconclusive,
                         format!(
-                            "{} is SSE-KMS with {}: whether that is the aws/s3 key is unknown (DescribeKey/ListAliases not collected)",
-                            o.object.key,
+                            "SSE-KMS with {}: whether that is the aws/s3 key is unknown (DescribeKey/ListAliases not collected)",
                             key.map(ResolvedKey::label).unwrap_or_default()
                         ),
                         vec![ev],
@@ -413,10 +412,7 @@ fn row2_aws_managed_key(expected: Option<&Expected>, t: &JobTimeline) -> Vec<Out
             if compare(exp, sse, key) == Comparison::AwsS3ForSseS3 {
                 out.push(on(o, outcome(
                     Status::Fail,
-                    format!(
-                        "{} is SSE-KMS with the AWS managed aws/s3 key. AWS documents this case two ways: the StartDocumentAnalysis API reference says SSE-S3, the OutputConfig reference says the AWS managed key for Amazon S3 (aws/s3); this tool holds SSE-S3 as the contract",
-                        o.object.key
-                    ),
+                    "SSE-KMS under the AWS managed aws/s3 key where SSE-S3 is documented. AWS documents this case two ways: the StartDocumentAnalysis API reference says SSE-S3, the OutputConfig reference says the AWS managed key for Amazon S3 (aws/s3); this tool holds SSE-S3 as the contract",
                     vec![ev],
                 )));
                 break;
