@@ -776,9 +776,10 @@ fn every_format_matches_snapshots_on_every_fixture() {
             "{fixture}: report.json is the --format json report"
         );
         let table = fs::read_to_string(dir.path().join("report.txt")).unwrap();
+        let direct = run(&["verify", "--evidence", &format!("fixtures/{fixture}")]);
         assert_eq!(
             table,
-            fs::read_to_string(root().join(format!("tests/snapshots/{fixture}.txt"))).unwrap(),
+            String::from_utf8(direct.stdout).unwrap(),
             "{fixture}: report.txt is the table"
         );
         for (_, file) in FORMATS {
