@@ -567,6 +567,9 @@ pub enum ProblemScope {
     Textract,
     /// Trail configuration.
     TrailConfig,
+    /// Nothing: a file that cannot hold evidence this tool reads (a README in a trail
+    /// folder), listed so that nothing is dropped unseen.
+    Unrelated,
 }
 
 /// The time range the CloudTrail evidence was gathered for. Events outside it were not

@@ -928,6 +928,7 @@ fn relevant_problems(
             },
             ProblemScope::Kms => kms_involved,
             ProblemScope::Textract | ProblemScope::TrailConfig => true,
+            ProblemScope::Unrelated => false,
         })
         .cloned()
         .collect()

@@ -115,6 +115,16 @@ pub struct TrailDirError {
 
 /// Classifies a path by its name: digest when `CloudTrail-Digest` is in the path, log for
 /// `.json.gz`/`.json`, other otherwise.
+/// Whether a file not named like a log file might still be one (compressed, or JSON under an
+/// odd name such as `….json.gz.1`): such a file is a gap in the CloudTrail evidence.
+fn could_be_a_log(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    name.contains(".json") || name.contains(".gz") || !name.contains('.')
+}
+
 pub fn classify(path: &Path) -> FileKind {
     let text = path.to_string_lossy();
     if text.contains("CloudTrail-Digest") {
@@ -314,8 +324,13 @@ fn visit_file(path: PathBuf, size: u64, windows: &[TimeWindow], out: &mut Listin
         }
         FileKind::Other => {
             out.files_skipped += 1;
-            out.problems
-                .push(file.problem("not a CloudTrail log file (.json.gz or .json): not read"));
+            let mut problem =
+                file.problem("not a CloudTrail log file (.json.gz or .json): not read");
+            if !could_be_a_log(&file.path) {
+                // A README or a notes file cannot hide records: it takes no evidence away.
+                problem.scope = ProblemScope::Unrelated;
+            }
+            out.problems.push(problem);
         }
     }
 }
@@ -442,16 +457,50 @@ mod tests {
         assert_eq!(l.files_skipped, 2);
         assert_eq!(l.files_listed, 7);
         assert_eq!(l.problems.len(), 2);
-        assert!(l.problems.iter().all(|p| p.scope
-            == ProblemScope::CloudTrail {
+        let scope_of = |suffix: &str| {
+            l.problems
+                .iter()
+                .find(|p| p.subject.ends_with(suffix))
+                .map(|p| p.scope.clone())
+        };
+        // A misplaced digest copy could be a log under a wrong name: a gap of unknown time.
+        assert_eq!(
+            scope_of("CloudTrail-Digest-copy.json.gz"),
+            Some(ProblemScope::CloudTrail {
                 from: None,
                 until: None
-            }));
+            })
+        );
+        assert_eq!(scope_of("notes.txt"), Some(ProblemScope::Unrelated));
 
         // No windows: nothing pruned.
         let all = list_trail_dir(dir.path(), &[]).unwrap();
         assert_eq!(all.files.len(), 8);
         assert_eq!((all.files_pruned, all.dirs_pruned), (0, 0));
+    }
+
+    #[test]
+    fn notes_in_a_trail_folder_are_listed_but_take_no_evidence_away() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "README.md");
+        write(
+            dir.path(),
+            "odd/111_CloudTrail_us-east-1_20261120T1005Z_ab.json.gz.1",
+        );
+        let listing = list_trail_dir(dir.path(), &[]).unwrap();
+        let scope = |suffix: &str| {
+            listing
+                .problems
+                .iter()
+                .find(|p| p.subject.ends_with(suffix))
+                .map(|p| p.scope.clone())
+                .unwrap_or_else(|| panic!("{suffix} not reported"))
+        };
+        assert_eq!(scope("README.md"), ProblemScope::Unrelated);
+        assert!(
+            matches!(scope(".json.gz.1"), ProblemScope::CloudTrail { .. }),
+            "a possible log is a gap"
+        );
     }
 
     #[test]

@@ -481,7 +481,17 @@ mod tests {
             p.reason.clone()
         };
         assert!(unknown("CloudTrail-Digest.json.gz").starts_with("digest file"));
-        assert!(unknown("object.bin").starts_with("not a CloudTrail log file"));
+        let other = out
+            .problems
+            .iter()
+            .find(|p| p.subject.contains("object.bin"))
+            .unwrap();
+        assert!(other.reason.starts_with("not a CloudTrail log file"));
+        assert_eq!(
+            other.scope,
+            ProblemScope::Unrelated,
+            "named, counted, no gap"
+        );
         assert_eq!(out.problems.len(), 9);
         assert_eq!(out.stats.files_bad, 7);
         assert_eq!(out.stats.files_skipped, 2);
