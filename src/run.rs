@@ -594,9 +594,22 @@ fn run_submit(args: SubmitArgs, rules: &RuleSet) -> Result<u8> {
 
     // Verification: the evidence `verify --job-id` reads, plus the trail's log files,
     // re-read until the data events arrive when asked to wait for them.
+    // The Ctrl-C handler installed while waiting keeps the default action away: while the
+    // evidence is read, Ctrl-C stops the run with the command to verify later.
+    let interrupt = {
+        let later = later.clone();
+        runtime.spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("\ninterrupted: verify the job(s) later with:\n  {later}");
+                std::process::exit(i32::from(exit::INCONCLUSIVE));
+            }
+        })
+    };
     let base = gather_live(&aws, &jobs)?.into_evidence();
     let mut evidence = base.clone();
     add_trails(&mut evidence, &args.trail, &aws, &no_window, &jobs)?;
+    // The wait for evidence below answers Ctrl-C itself (verifying with what there is).
+    interrupt.abort();
     if let Some(limit) = args.wait_for_evidence {
         let limit = limit
             .to_std()
