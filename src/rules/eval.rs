@@ -383,8 +383,9 @@ fn row2_aws_managed_key(expected: Option<&Expected>, t: &JobTimeline) -> Vec<Out
         return na("applies to jobs with OutputConfig and no KMSKeyId");
     };
     let mut out = Vec::new();
+    let mut seen = Vec::new();
     for o in textract_objects(t) {
-        let observed = o
+        let observed: Vec<_> = o
             .head
             .as_ref()
             .and_then(|h| h.as_ref().ok())
@@ -393,34 +394,45 @@ fn row2_aws_managed_key(expected: Option<&Expected>, t: &JobTimeline) -> Vec<Out
             .chain(
                 o.textract_write()
                     .map(|w| (&w.sse, w.key.as_ref(), w.event.clone())),
-            );
-        for (sse, key, ev) in observed {
-            if compare(exp, sse, key) == Comparison::KmsOfUnknownKind {
-                out.push(on(
-                    o,
-                    outcome(
-                        Status::Inconclusive,
-                        format!(
-                            "SSE-KMS with {}: whether that is the aws/s3 key is unknown (DescribeKey/ListAliases not collected)",
-                            key.map(ResolvedKey::label).unwrap_or_default()
-                        ),
-                        vec![ev],
+            )
+            .collect();
+        if observed.is_empty() {
+            // Known from a listing only: its encryption was never seen.
+            out.push(on(
+                o,
+                outcome(
+                    Status::Inconclusive,
+                    "neither HeadObject nor a write record shows this object's encryption",
+                    vec![o.evidence()],
+                ),
+            ));
+            continue;
+        }
+        let judged = observed.into_iter().find_map(|(sse, key, ev)| {
+            match compare(exp, sse, key) {
+                Comparison::KmsOfUnknownKind => Some(outcome(
+                    Status::Inconclusive,
+                    format!(
+                        "SSE-KMS with {}: whether that is the aws/s3 key is unknown (DescribeKey/ListAliases not collected)",
+                        key.map(ResolvedKey::label).unwrap_or_default()
                     ),
-                ));
-                break;
-            }
-            if compare(exp, sse, key) == Comparison::AwsS3ForSseS3 {
-                out.push(on(o, outcome(
+                    vec![ev],
+                )),
+                Comparison::AwsS3ForSseS3 => Some(outcome(
                     Status::Fail,
                     "SSE-KMS under the AWS managed aws/s3 key where SSE-S3 is documented. AWS documents this case two ways: the StartDocumentAnalysis API reference says SSE-S3, the OutputConfig reference says the AWS managed key for Amazon S3 (aws/s3); this tool holds SSE-S3 as the contract",
                     vec![ev],
-                )));
-                break;
+                )),
+                _ => {
+                    seen.push(ev);
+                    None
+                }
             }
-        }
+        });
+        out.extend(judged.map(|j| on(o, j)));
     }
     if out.is_empty() {
-        let any = textract_objects(t).next().is_some();
+        let any = !seen.is_empty();
         out.push(outcome(
             if any {
                 Status::Pass
@@ -432,7 +444,7 @@ fn row2_aws_managed_key(expected: Option<&Expected>, t: &JobTimeline) -> Vec<Out
             } else {
                 "no result objects"
             },
-            vec![],
+            seen,
         ));
     }
     out
@@ -751,7 +763,9 @@ fn evidence_kms_events(expected: Option<&Expected>, t: &JobTimeline) -> Vec<Outc
         .iter()
         .any(|o| matches!(&o.head, Some(Ok(h)) if h.bucket_key_enabled));
     // Results in a bucket, none stored under SSE-KMS: S3 had no reason to call KMS.
+    // Vacuous without objects: no objects is no reason to expect no KMS calls.
     let no_kms_objects = t.output.is_some()
+        && !t.objects.is_empty()
         && t.objects.iter().all(|o| {
             matches!(&o.head, Some(Ok(h)) if h.sse.key_id().is_none() && !matches!(h.sse, Sse::SseKms { .. } | Sse::DsseKms { .. }))
         });

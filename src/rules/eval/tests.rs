@@ -489,3 +489,25 @@ fn unknown_job_is_inconclusive_not_pass() {
         crate::report::Verdict::Inconclusive
     );
 }
+
+#[test]
+fn unseen_encryption_is_never_a_pass() {
+    let rules = RuleSet::builtin().unwrap();
+    // Row 2: an object known only from the listing says nothing about aws/s3.
+    let mut t = timeline_of("row2-sse-s3");
+    let o = t
+        .objects
+        .iter_mut()
+        .find(|o| o.kind == ObjectKind::ResultPage)
+        .unwrap();
+    o.head = None;
+    o.writes.clear();
+    let got = statuses(&rules, &t, "row2-aws-managed-key");
+    assert_eq!(worst(&got).0, Status::Inconclusive, "{got:?}");
+    // Row 4 with no objects and no KMS records: the absence of KMS calls proves nothing.
+    let mut t = timeline_of("row4-sse-kms");
+    t.objects.clear();
+    t.kms_uses.clear();
+    let got = statuses(&rules, &t, "evidence-kms-events");
+    assert_eq!(worst(&got).0, Status::Inconclusive, "{got:?}");
+}
