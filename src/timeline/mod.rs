@@ -246,7 +246,12 @@ pub fn discover_jobs(evidence: &Evidence) -> Vec<JobId> {
 pub fn output_buckets(evidence: &Evidence, jobs: &[JobId]) -> Vec<String> {
     let buckets: BTreeSet<String> = jobs
         .iter()
-        .filter_map(|j| build(evidence, j).output.map(|o| o.bucket))
+        .filter_map(|j| match start_events(evidence, j).first() {
+            Some(start) => {
+                str_ci(&start.request_parameters, "outputConfig/s3Bucket").map(str::to_owned)
+            }
+            None => infer_output(evidence, j).map(|o| o.bucket),
+        })
         .collect();
     buckets.into_iter().collect()
 }
@@ -269,20 +274,15 @@ pub fn jobs_started_in(evidence: &Evidence, window: &TimeWindow) -> Vec<JobId> {
 
 /// The Region of the job's `Start*` record, if the evidence has it.
 pub fn start_region(evidence: &Evidence, job: &JobId) -> Option<String> {
-    evidence
-        .events
-        .iter()
-        .find(|e| {
-            e.event_source == TEXTRACT
-                && TextractApi::from_start_operation(&e.event_name).is_some()
-                && str_ci(&e.response_elements, "jobId") == Some(job.0.as_str())
-        })
+    start_events(evidence, job)
+        .first()
         .map(|e| e.aws_region.clone())
 }
 
-/// Builds the timeline of one job.
-pub fn build(evidence: &Evidence, job: &JobId) -> JobTimeline {
-    let starts: Vec<&TrailEvent> = evidence
+/// The successful `Start*` records that returned this job id, oldest first (several after an
+/// idempotent resubmission).
+fn start_events<'a>(evidence: &'a Evidence, job: &JobId) -> Vec<&'a TrailEvent> {
+    evidence
         .events
         .iter()
         .filter(|e| {
@@ -291,7 +291,12 @@ pub fn build(evidence: &Evidence, job: &JobId) -> JobTimeline {
                 && TextractApi::from_start_operation(&e.event_name).is_some()
                 && str_ci(&e.response_elements, "jobId") == Some(job.0.as_str())
         })
-        .collect();
+        .collect()
+}
+
+/// Builds the timeline of one job.
+pub fn build(evidence: &Evidence, job: &JobId) -> JobTimeline {
+    let starts = start_events(evidence, job);
     let request = starts
         .first()
         .map(|s| read_request(evidence, s, &starts[1..]));
@@ -1007,12 +1012,15 @@ fn entries(evidence: &Evidence, t: &JobTimeline) -> Vec<Entry> {
         }
         None => Vec::new(),
     };
+    let writes: BTreeMap<&EvidenceRef, &Write> = t
+        .objects
+        .iter()
+        .flat_map(|o| &o.writes)
+        .map(|w| (&w.event, w))
+        .collect();
     for e in prefix_events {
-        let write = t
-            .objects
-            .iter()
-            .flat_map(|o| &o.writes)
-            .find(|w| w.event == e.evidence());
+        let ev = e.evidence();
+        let write = writes.get(&ev).copied();
         let (encryption, key) = match write {
             Some(w) => {
                 let bk = str_ci(
@@ -1041,7 +1049,7 @@ fn entries(evidence: &Evidence, t: &JobTimeline) -> Vec<Entry> {
             object: str_ci(&e.request_parameters, "key").map(str::to_owned),
             encryption,
             key,
-            evidence: e.evidence(),
+            evidence: ev,
         });
     }
     for k in t.kms_uses.iter().chain(&t.key_changes) {
