@@ -294,6 +294,13 @@ pub struct KmsKey {
     pub looked_up_as: Vec<String>,
 }
 
+impl KmsKey {
+    /// Whether `id` (ARN, key id, or an identifier DescribeKey was asked with) names this key.
+    pub fn answers_to(&self, id: &str) -> bool {
+        self.arn == id || self.key_id == id || self.looked_up_as.iter().any(|l| l == id)
+    }
+}
+
 /// A KMS alias (`ListAliases`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KmsAlias {

@@ -189,9 +189,7 @@ pub fn interpret(calls: &RecordedCalls, facts: &mut Evidence) {
             .as_ref()
             .and_then(|r| r.get("KeyRotationEnabled"))
             .and_then(Value::as_bool);
-        if let Some(key) = facts.keys.iter_mut().find(|k| {
-            k.arn == asked || k.key_id == asked || k.looked_up_as.iter().any(|l| l == asked)
-        }) {
+        if let Some(key) = facts.keys.iter_mut().find(|k| k.answers_to(asked)) {
             key.rotation_enabled = enabled;
         }
     }
@@ -203,9 +201,7 @@ pub fn interpret(calls: &RecordedCalls, facts: &mut Evidence) {
             .as_ref()
             .and_then(|r| s(r, "Policy"))
             .map(str::to_owned);
-        if let Some(key) = facts.keys.iter_mut().find(|k| {
-            k.arn == asked || k.key_id == asked || k.looked_up_as.iter().any(|l| l == asked)
-        }) {
+        if let Some(key) = facts.keys.iter_mut().find(|k| k.answers_to(asked)) {
             key.policy = policy;
         }
     }
@@ -334,7 +330,11 @@ fn job_status(r: &Value, observed_at: DateTime<Utc>) -> JobStatusFacts {
 
 fn head_facts(r: &Value) -> HeadFacts {
     HeadFacts {
-        sse: Sse::from_header(s(r, "ServerSideEncryption"), s(r, "SSEKMSKeyId")),
+        // SSE-C objects answer with the customer algorithm and no ServerSideEncryption.
+        sse: match s(r, "SSECustomerAlgorithm") {
+            Some(_) => Sse::SseC,
+            None => Sse::from_header(s(r, "ServerSideEncryption"), s(r, "SSEKMSKeyId")),
+        },
         bucket_key_enabled: b(r, "BucketKeyEnabled"),
         last_modified: time(r, "LastModified"),
         etag: s(r, "ETag").map(str::to_owned),
@@ -763,6 +763,13 @@ mod tests {
         assert_eq!(got("b"), Ok(false));
         assert_eq!(got("c"), Ok(false));
         assert_eq!(got("d"), Err("AccessDenied".into()));
+    }
+
+    #[test]
+    fn sse_c_objects_are_sse_c_not_unencrypted() {
+        let c = calls(&[("s3", "HeadObject", json!({"Request": {"Bucket": "b", "Key": "k"},
+            "Response": {"SSECustomerAlgorithm": "AES256", "SSECustomerKeyMD5": "x"}}))]);
+        assert_eq!(facts(&c).heads[0].outcome.as_ref().unwrap().sse, Sse::SseC);
     }
 
     #[test]

@@ -285,11 +285,7 @@ async fn bucket_check(subject: &'static str, session: &Session, bucket: &str, wh
 /// The requested key must be a customer key, enabled, for symmetric encryption.
 fn key_check(evidence: &Evidence, given: &str) -> Check {
     use CheckStatus::{Ok as Good, Unconfirmed, WillFail};
-    let Some(key) = evidence
-        .keys
-        .iter()
-        .find(|k| k.looked_up_as.iter().any(|l| l == given))
-    else {
+    let Some(key) = evidence.keys.iter().find(|k| k.answers_to(given)) else {
         let problem = evidence
             .problems
             .iter()
@@ -402,7 +398,7 @@ fn expected(rules: &RuleSet, plan: &Plan, evidence: &Evidence) -> String {
         let arn = evidence
             .keys
             .iter()
-            .find(|k| k.looked_up_as.iter().any(|l| l == given))
+            .find(|k| k.answers_to(given))
             .map_or(given.as_str(), |k| k.arn.as_str());
         text.push_str(&format!(", key {arn}"));
     }

@@ -103,11 +103,7 @@ fn arn_of(
     account: Option<&str>,
 ) -> Result<String, String> {
     // Direct evidence first: DescribeKey called with exactly this identifier.
-    if let Some(k) = evidence
-        .keys
-        .iter()
-        .find(|k| k.arn == given || k.looked_up_as.iter().any(|l| l == given))
-    {
+    if let Some(k) = evidence.keys.iter().find(|k| k.answers_to(given)) {
         return Ok(k.arn.clone());
     }
     if given.starts_with("arn:") && given.contains(":key/") {

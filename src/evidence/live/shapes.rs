@@ -158,6 +158,10 @@ pub fn head_object(out: &aws_sdk_s3::operation::head_object::HeadObjectOutput) -
             opt_str(out.server_side_encryption().map(|s| s.as_str())),
         ),
         ("SSEKMSKeyId", opt_str(out.ssekms_key_id())),
+        (
+            "SSECustomerAlgorithm",
+            opt_str(out.sse_customer_algorithm()),
+        ),
         ("BucketKeyEnabled", json!(out.bucket_key_enabled())),
     ])
 }
