@@ -712,9 +712,24 @@ impl TrailEvent {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use serde_json::json;
+
+    /// The real CloudTrail records beside the project (`../shared/samples`, as CI lays it
+    /// out, or `TEXTRACT_AUDIT_SAMPLES`): missing samples fail the tests, never skip them.
+    pub(crate) fn samples_dir() -> std::path::PathBuf {
+        let dir = std::env::var_os("TEXTRACT_AUDIT_SAMPLES").map_or_else(
+            || std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/samples")),
+            std::path::PathBuf::from,
+        );
+        assert!(
+            dir.is_dir(),
+            "samples not found at {}: set TEXTRACT_AUDIT_SAMPLES",
+            dir.display()
+        );
+        dir.join("stratus-red-team")
+    }
 
     #[test]
     fn get_ci_matches_keys_in_any_case() {
@@ -767,12 +782,10 @@ mod tests {
 
     #[test]
     fn trail_event_parses_a_real_record() {
-        let raw = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/samples/stratus-red-team/aws.defense-evasion.cloudtrail-event-selectors.json"
-        ));
-        // The samples live beside the project; a checkout without them skips this check.
-        let Ok(raw) = raw else { return };
+        let raw = std::fs::read_to_string(
+            samples_dir().join("aws.defense-evasion.cloudtrail-event-selectors.json"),
+        )
+        .unwrap();
         let records: Vec<TrailEvent> = serde_json::from_str(&raw).unwrap();
         assert_eq!(records[0].event_name, "PutEventSelectors");
         assert_eq!(

@@ -767,8 +767,12 @@ mod tests {
 
     #[test]
     fn sse_c_objects_are_sse_c_not_unencrypted() {
-        let c = calls(&[("s3", "HeadObject", json!({"Request": {"Bucket": "b", "Key": "k"},
-            "Response": {"SSECustomerAlgorithm": "AES256", "SSECustomerKeyMD5": "x"}}))]);
+        let c = calls(&[(
+            "s3",
+            "HeadObject",
+            json!({"Request": {"Bucket": "b", "Key": "k"},
+            "Response": {"SSECustomerAlgorithm": "AES256", "SSECustomerKeyMD5": "x"}}),
+        )]);
         assert_eq!(facts(&c).heads[0].outcome.as_ref().unwrap().sse, Sse::SseC);
     }
 

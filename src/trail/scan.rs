@@ -301,16 +301,7 @@ mod tests {
     use crate::trail::{decode_log_file, inflate::Inflater};
 
     fn samples_dir() -> PathBuf {
-        let dir = std::env::var_os("TEXTRACT_AUDIT_SAMPLES").map_or_else(
-            || PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/samples")),
-            PathBuf::from,
-        );
-        assert!(
-            dir.is_dir(),
-            "samples not found at {}: set TEXTRACT_AUDIT_SAMPLES",
-            dir.display()
-        );
-        dir.join("stratus-red-team")
+        crate::model::tests::samples_dir()
     }
 
     fn gzip(data: &[u8]) -> Vec<u8> {
