@@ -218,8 +218,7 @@ fn audit_parts(
                 none
             }
         };
-        evidence.events.extend(trail.events.iter().cloned());
-        evidence::normalize_events(&mut evidence.events);
+        evidence.add_records(trail.events.iter().cloned());
         evidence.problems.extend(trail.problems.iter().cloned());
         evidence
             .provenance

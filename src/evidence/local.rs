@@ -8,7 +8,6 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 
-use super::normalize_events;
 use crate::model::rfc3339;
 use crate::model::{Evidence, EvidenceProblem, JobId, ProblemScope, TimeWindow};
 use crate::trail::{self, FileKind, RecordFilter, ScanOptions, ScanProgress};
@@ -89,11 +88,10 @@ pub fn add_trail_dirs(
             s.records_matched,
             s.records_seen,
         ));
-        evidence.events.extend(outcome.events);
+        evidence.add_records(outcome.events);
         evidence.problems.extend(listing.problems);
         evidence.problems.extend(outcome.problems);
     }
-    normalize_events(&mut evidence.events);
     // The window the trail evidence speaks for: what the user said, else the bundle's, else
     // the span the log files' names cover (files present; a missing file is not detectable
     // without digests, so this is the weakest claim and is said so in the sources).

@@ -117,24 +117,29 @@ impl Gathered {
 pub fn assemble(
     provenance: Provenance,
     calls: &RecordedCalls,
-    mut events: Vec<TrailEvent>,
+    events: Vec<TrailEvent>,
     cloudtrail_window: Option<TimeWindow>,
     problems: Vec<EvidenceProblem>,
 ) -> Evidence {
     let mut evidence = Evidence::new(provenance);
     evidence.problems = problems;
     interpret::interpret(calls, &mut evidence);
-    normalize_events(&mut events);
-    evidence.events = events;
+    evidence.add_records(events);
     evidence.cloudtrail_window = cloudtrail_window;
     evidence
 }
 
-/// Orders records by time and drops repeats of the same `eventID` (the same record can come
-/// from a log file, `LookupEvents` and a bundle).
-pub fn normalize_events(events: &mut Vec<TrailEvent>) {
-    events.sort_by(|a, b| (a.event_time, &a.event_id).cmp(&(b.event_time, &b.event_id)));
-    events.dedup_by(|a, b| a.event_id == b.event_id);
+impl Evidence {
+    /// The one way CloudTrail records from any source join the evidence: the merge of
+    /// records seen by several sources happens here and nowhere else.
+    pub fn add_records(&mut self, records: impl IntoIterator<Item = TrailEvent>) {
+        self.events.extend(records);
+        // Ordered by time; repeats of the same `eventID` dropped (the same record can come
+        // from a log file, `LookupEvents` and a bundle).
+        self.events
+            .sort_by(|a, b| (a.event_time, &a.event_id).cmp(&(b.event_time, &b.event_id)));
+        self.events.dedup_by(|a, b| a.event_id == b.event_id);
+    }
 }
 
 /// The capture time a source stamps on its evidence: now, to the second.
