@@ -118,6 +118,15 @@ impl Lab {
     }
 }
 
+/// Changes one hex digit of a digest's `previousDigestHashValue`, leaving its signature.
+fn edit_previous_hash(path: &Path) {
+    let json = String::from_utf8(synth::inflate(&std::fs::read(path).unwrap()).unwrap()).unwrap();
+    let at = json.find("\"previousDigestHashValue\":\"").unwrap() + 27;
+    let flipped = if &json[at..at + 1] == "0" { "1" } else { "0" };
+    let edited = format!("{}{flipped}{}", &json[..at], &json[at + 1..]);
+    std::fs::write(path, synth::gzip(edited.as_bytes())).unwrap();
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
@@ -322,12 +331,7 @@ fn a_forged_previous_digest_hash_breaks_the_link() {
 #[test]
 fn a_previous_digest_hash_edited_after_signing_is_a_bad_signature() {
     let lab = Lab::new(|_| {});
-    let path = &lab.digests[2].path;
-    let json = String::from_utf8(synth::inflate(&std::fs::read(path).unwrap()).unwrap()).unwrap();
-    let at = json.find("\"previousDigestHashValue\":\"").unwrap() + 27;
-    let flipped = if &json[at..at + 1] == "0" { "1" } else { "0" };
-    let edited = format!("{}{flipped}{}", &json[..at], &json[at + 1..]);
-    std::fs::write(path, synth::gzip(edited.as_bytes())).unwrap();
+    edit_previous_hash(&lab.digests[2].path);
     let (_, report) = lab.run();
     assert_eq!(report.bad_signatures.len(), 1);
     assert!(
@@ -497,4 +501,197 @@ fn conflicting_copies_of_a_digest_are_both_refused() {
         .collect();
     assert_eq!(faults.len(), 2);
     assert_eq!(v.digests.iter().filter(|d| d.verified()).count(), 4);
+}
+
+/// What `aws cloudtrail validate-logs` counts, from ours or from the AWS CLI.
+#[derive(Debug, PartialEq, Eq)]
+struct CliCounts {
+    valid_digests: usize,
+    invalid_digests: usize,
+    valid_backfill_digests: usize,
+    valid_logs: usize,
+    invalid_logs: usize,
+}
+
+impl CliCounts {
+    /// Our report in the CLI's terms: a digest the CLI cannot validate or cannot find is
+    /// "invalid"; a log file whose hash differs or that is missing is "invalid".
+    fn ours(v: &Validation, report: &IntegrityReport) -> CliCounts {
+        let backfill = |d: &DigestRecord| d.file.as_ref().is_some_and(|f| f.is_backfill());
+        let missing = report
+            .chain_gaps
+            .iter()
+            .filter(|g| matches!(g.cause, GapCause::MissingDigest { .. }))
+            .count();
+        CliCounts {
+            valid_digests: v
+                .digests
+                .iter()
+                .filter(|d| d.verified() && !backfill(d))
+                .count(),
+            invalid_digests: v.digests.iter().filter(|d| !d.verified()).count() + missing,
+            valid_backfill_digests: v
+                .digests
+                .iter()
+                .filter(|d| d.verified() && backfill(d))
+                .count(),
+            valid_logs: report.files_validated.len(),
+            invalid_logs: report.hash_mismatches.len() + report.listed_but_missing.len(),
+        }
+    }
+
+    fn aws_cli(python: &str, lab: &Lab) -> (CliCounts, serde_json::Value) {
+        let t = trail();
+        let script =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/integrity/awscli_validate.py");
+        let out = std::process::Command::new(python)
+            .arg(script)
+            .arg(&lab.root)
+            .arg(&t.bucket)
+            .arg(&lab.keys_file)
+            .arg(format!(
+                "arn:aws:cloudtrail:{}:{}:trail/{}",
+                t.home_region, t.account, t.name
+            ))
+            .arg(&t.region)
+            .arg(crate::model::rfc3339(first_start()))
+            .arg(crate::model::rfc3339(first_start() + Duration::hours(8)))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let n = |k: &str| v[k].as_u64().unwrap() as usize;
+        let counts = CliCounts {
+            valid_digests: n("valid_digests"),
+            invalid_digests: n("invalid_digests") + n("invalid_backfill_digests"),
+            valid_backfill_digests: n("valid_backfill_digests"),
+            valid_logs: n("valid_logs"),
+            invalid_logs: n("invalid_logs"),
+        };
+        (counts, v)
+    }
+}
+
+#[test]
+#[ignore = "cross-check with the AWS CLI's validator: needs TEXTRACT_AUDIT_AWSCLI_PYTHON (docs/integrity.md); .ci/run runs it"]
+fn the_aws_cli_validator_agrees_case_by_case() {
+    let python = std::env::var("TEXTRACT_AUDIT_AWSCLI_PYTHON").expect(
+        "TEXTRACT_AUDIT_AWSCLI_PYTHON: a Python with tests/integrity/requirements-awscli.txt",
+    );
+    type Case = (&'static str, fn(&mut Vec<Hour>), fn(&Lab));
+    let cases: [Case; 9] = [
+        ("valid chain with empty hours", |_| {}, |_| {}),
+        (
+            "one byte changed in a log file",
+            |_| {},
+            |lab| {
+                let victim = lab.log_at("0930");
+                let mut inflated = synth::inflate(&std::fs::read(&victim).unwrap()).unwrap();
+                inflated[2] ^= 0x20;
+                std::fs::write(&victim, synth::gzip(&inflated)).unwrap();
+            },
+        ),
+        (
+            "a removed log file",
+            |_| {},
+            |lab| std::fs::remove_file(lab.log_at("1005")).unwrap(),
+        ),
+        (
+            "a removed digest in the middle",
+            |_| {},
+            |lab| {
+                std::fs::remove_file(&lab.digests[1].path).unwrap();
+                std::fs::remove_file(sidecar_path(&lab.digests[1].path)).unwrap();
+            },
+        ),
+        (
+            "a digest signed by a key not trusted",
+            |h| h[2].signer = 1,
+            |_| {},
+        ),
+        (
+            "a digest signed by another key under the trusted fingerprint",
+            |h| {
+                h[2].signer = 1;
+                h[2].claim_fingerprint_of = Some(0);
+            },
+            |_| {},
+        ),
+        (
+            "previousDigestHashValue edited after signing",
+            |_| {},
+            |lab| edit_previous_hash(&lab.digests[2].path),
+        ),
+        (
+            "a backfill chain",
+            |h| {
+                h[2].logs.retain(|l| !l.key.contains("T1045Z"));
+            },
+            |lab| {
+                let logs = synth::logs_in_dir(&lab.root, None).unwrap();
+                let late: Vec<_> = logs
+                    .into_iter()
+                    .filter(|l| l.key.contains("T1045Z"))
+                    .collect();
+                let [a, b] = signers();
+                let hours = [
+                    Hour {
+                        logs: late,
+                        ..Hour::default()
+                    },
+                    Hour::default(),
+                ];
+                synth::write_chain(
+                    &lab.root,
+                    &trail(),
+                    first_start() + Duration::hours(5),
+                    &hours,
+                    &[a, b],
+                    true,
+                )
+                .unwrap();
+            },
+        ),
+        (
+            "a forged previousDigestHashValue, signed",
+            |h| h[2].forge_previous_hash = true,
+            |_| {},
+        ),
+    ];
+    for (name, bend, tamper) in cases {
+        let lab = Lab::new(bend);
+        tamper(&lab);
+        let (v, report) = lab.run();
+        let ours = CliCounts::ours(&v, &report);
+        let (cli, raw) = CliCounts::aws_cli(&python, &lab);
+        assert_eq!(ours, cli, "{name}: ours {ours:?}, AWS CLI {raw}");
+        if name.starts_with("a forged") {
+            // The AWS CLI checks each digest's own signature but never compares
+            // previousDigestHashValue with the previous digest: only we see the broken link.
+            assert_eq!(cli.invalid_digests, 0, "{name}: {raw}");
+            assert!(
+                matches!(
+                    report.chain_gaps[..],
+                    [ChainGap {
+                        cause: GapCause::PreviousHashMismatch { .. },
+                        ..
+                    }]
+                ),
+                "{name}"
+            );
+        } else {
+            assert!(
+                report.chain_gaps.iter().all(|g| matches!(
+                    g.cause,
+                    GapCause::MissingDigest { .. } | GapCause::UnusableDigest { .. }
+                )),
+                "{name}: {:?}",
+                report.chain_gaps
+            );
+        }
+    }
 }
