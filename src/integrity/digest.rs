@@ -428,8 +428,9 @@ impl<'a> Fields<'a> {
     }
 }
 
-/// A JSON object's members in order, duplicates included.
-struct Members<'a>(Vec<(String, &'a RawValue)>);
+/// A JSON object's members in order, duplicates included (so that they can be refused:
+/// serde_json's own maps keep the last one silently).
+pub(crate) struct Members<'a>(pub(crate) Vec<(String, &'a RawValue)>);
 
 impl<'de: 'a, 'a> Deserialize<'de> for Members<'a> {
     fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

@@ -9,6 +9,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use super::digest::Members;
+
 /// The suffix added to a digest's file name for its sidecar.
 pub const SIDECAR_SUFFIX: &str = ".metadata.json";
 
@@ -73,7 +75,8 @@ impl DigestMetadata {
 
     /// Reads sidecar bytes: a JSON object of strings, each name once.
     pub fn from_sidecar_json(bytes: &[u8]) -> Result<DigestMetadata, SidecarError> {
-        let entries: Vec<(String, serde_json::Value)> = serde_json::from_slice::<OrderedMap>(bytes)
+        let text = std::str::from_utf8(bytes).map_err(|e| SidecarError::Json(e.to_string()))?;
+        let entries = serde_json::from_str::<Members>(text)
             .map_err(|e| SidecarError::Json(e.to_string()))?
             .0;
         let mut seen = std::collections::BTreeSet::new();
@@ -82,12 +85,12 @@ impl DigestMetadata {
             if !seen.insert(name.clone()) {
                 return Err(SidecarError::Duplicate(name));
             }
-            match value {
-                serde_json::Value::String(s) => map.push((name, s)),
-                other => {
+            match serde_json::from_str::<String>(value.get()) {
+                Ok(s) => map.push((name, s)),
+                Err(_) => {
                     return Err(SidecarError::NotAString {
                         name,
-                        found: other.to_string(),
+                        found: value.get().to_owned(),
                     });
                 }
             }
@@ -147,32 +150,6 @@ pub fn read_sidecar(digest: &Path) -> Result<Option<DigestMetadata>, SidecarErro
         return Err(SidecarError::TooLarge);
     }
     DigestMetadata::from_sidecar_json(&bytes).map(Some)
-}
-
-/// A JSON object's members in order, duplicates kept.
-struct OrderedMap(Vec<(String, serde_json::Value)>);
-
-impl<'de> serde::Deserialize<'de> for OrderedMap {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> serde::de::Visitor<'de> for V {
-            type Value = OrderedMap;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<M: serde::de::MapAccess<'de>>(
-                self,
-                mut m: M,
-            ) -> Result<OrderedMap, M::Error> {
-                let mut out = Vec::new();
-                while let Some(entry) = m.next_entry()? {
-                    out.push(entry);
-                }
-                Ok(OrderedMap(out))
-            }
-        }
-        d.deserialize_map(V)
-    }
 }
 
 #[cfg(test)]
