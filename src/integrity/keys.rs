@@ -29,7 +29,7 @@ pub const VALIDITY_MARGIN: Duration = Duration::hours(1);
 pub struct PublicKeyInput {
     /// `Fingerprint`, as given.
     pub fingerprint: String,
-    /// `Value`: the key's DER bytes, or their base64 text (once or twice: see `trust`).
+    /// `Value`: the key's DER bytes (an SDK's decoded blob), or their base64 text.
     pub value: Vec<u8>,
     pub validity_start: Option<DateTime<Utc>>,
     pub validity_end: Option<DateTime<Utc>>,
@@ -174,18 +174,14 @@ fn trust(input: &PublicKeyInput) -> Result<TrustedKey, String> {
             input.fingerprint
         ));
     }
-    // The value is DER, or base64 of it (JSON), or base64 of that: CloudTrail's own
-    // validator in the AWS CLI base64-decodes the blob botocore already decoded, so the
-    // service sends the key encoded twice. The fingerprint says which layer is the key.
+    // The value is DER (an SDK's decoded blob) or its base64 text (the JSON the AWS CLI
+    // prints: the CLI leaves blobs as the wire's base64, `blob_parser=identity`); the
+    // fingerprint says which.
     let mut candidates = vec![input.value.clone()];
-    while candidates.len() < 3 {
-        let decoded = std::str::from_utf8(candidates.last().expect("one at least"))
-            .ok()
-            .and_then(|text| BASE64.decode(text.trim()).ok());
-        match decoded {
-            Some(der) => candidates.push(der),
-            None => break,
-        }
+    if let Ok(text) = std::str::from_utf8(&input.value)
+        && let Ok(der) = BASE64.decode(text.trim())
+    {
+        candidates.push(der);
     }
     let Some(der) = candidates
         .into_iter()
@@ -370,16 +366,6 @@ mod tests {
         };
         assert!(
             KeyRing::build([sdk])
-                .get("8933b39ddc64d26d8e14ffbf6566fee4")
-                .is_some()
-        );
-        // Encoded twice, as the service sends it (an SDK's blob is then base64 text).
-        let twice = PublicKeyInput {
-            value: BASE64.encode(&inputs[1].value).into_bytes(),
-            ..inputs[1].clone()
-        };
-        assert!(
-            KeyRing::build([twice])
                 .get("8933b39ddc64d26d8e14ffbf6566fee4")
                 .is_some()
         );

@@ -7,9 +7,8 @@ delivers one per hour; the lab one per flush, so that tests need not wait), list
 files that flush delivered, with an empty ``logFiles`` when there were none, chained to the
 previous digest and signed (RSA PKCS#1 v1.5, SHA-256) by the lab's key. The signature goes
 into the object's user metadata (``signature``, ``signature-algorithm``) as CloudTrail puts
-it. ``ListPublicKeys`` answers the lab's key: DER PKCS#1, fingerprint the MD5 of the DER,
-``Value`` base64-encoded twice on the wire as CloudTrail sends it (the AWS CLI's own validator
-base64-decodes the blob botocore has already decoded, which only works that way).
+it. ``ListPublicKeys`` answers the lab's key: DER PKCS#1 (a blob: base64 on the wire),
+fingerprint the MD5 of the DER.
 """
 
 from __future__ import annotations
@@ -148,7 +147,7 @@ class Digests:
         keys = []
         if start <= valid_until.timestamp() and end >= self.valid_from.timestamp():
             keys.append({
-                "Value": base64.b64encode(base64.b64encode(self.public_der)).decode(),
+                "Value": base64.b64encode(self.public_der).decode(),
                 "ValidityStartTime": self.valid_from.timestamp(),
                 "ValidityEndTime": valid_until.timestamp(),
                 "Fingerprint": self.fingerprint,
