@@ -103,8 +103,8 @@ pub enum DigestFault {
     ConflictingCopies { other: String },
     #[error("signature algorithm {algorithm:?} is not SHA256withRSA")]
     UnsupportedAlgorithm { algorithm: String },
-    #[error("no signature: no metadata sidecar and no later digest records it ({detail})")]
-    NoSignature { detail: String },
+    #[error("no signature: no S3 metadata or sidecar, and no later digest records it")]
+    NoSignature,
     #[error("public key {fingerprint} is not among the trusted keys")]
     UnknownKey { fingerprint: String },
     #[error("public key {fingerprint} was not valid at {at}")]
@@ -470,10 +470,7 @@ fn check_signature(
         });
     }
     if candidates.is_empty() {
-        return Err(DigestFault::NoSignature {
-            detail: "looked for the sidecar and for previousDigestSignature in the other digests"
-                .into(),
-        });
+        return Err(DigestFault::NoSignature);
     }
     let message = file.string_to_sign();
     for (via, sig) in candidates {
