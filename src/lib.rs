@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod evidence;
+pub mod integrity;
 pub mod model;
 pub mod render;
 pub mod report;

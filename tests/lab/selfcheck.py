@@ -18,6 +18,7 @@ import tempfile
 import time
 import traceback
 import urllib.request
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -328,6 +329,71 @@ def run_api_shapes(c: Checks, lab: Lab) -> None:
     c.check("[api] GetKeyPolicy without PolicyName", bool(policy.get("Policy")))
 
 
+def run_digests(c: Checks, lab: Lab) -> None:
+    """Digest files and ListPublicKeys, as CloudTrail documents them (docs/integrity.md)."""
+    import hashlib
+
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    seed(lab.endpoint, "row4", run_job=True)
+    c.check("[digest] none without validation", not control(lab.endpoint, "flush-trail", {})["digests"])
+    lab.ct.update_trail(Name="lab-trail", EnableLogFileValidation=True)
+    flushes = [control(lab.endpoint, "flush-trail", {})]  # nothing new: an empty period
+    lab.s3.put_object(Bucket=OUTPUT_BUCKET, Key="textract-results/extra", Body=b"x")
+    flushes.append(control(lab.endpoint, "flush-trail", {}))  # one data event
+    flushes.append(control(lab.endpoint, "flush-trail", {}))  # nothing new
+    digests = [f["digests"] for f in flushes]
+    c.check("[digest] one per flush", [len(d) for d in digests] == [1, 1, 1], digests)
+    keys = lab.ct.list_public_keys()["PublicKeyList"]
+    c.check("[digest] ListPublicKeys answers one key", len(keys) == 1, keys)
+    der = keys[0]["Value"]  # boto3 decodes the blob
+    public = serialization.load_der_public_key(
+        serialization.load_der_public_key(der).public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo))
+    c.check("[digest] fingerprint is the MD5 of the DER", keys[0]["Fingerprint"] == hashlib.md5(der).hexdigest())
+    old = lab.ct.list_public_keys(StartTime=datetime(2001, 1, 1), EndTime=datetime(2001, 1, 2))
+    c.check("[digest] no key outside its validity", old["PublicKeyList"] == [], old)
+    previous = None
+    for flush, [entry] in zip(flushes, digests):
+        got = lab.s3.get_object(Bucket=entry["bucket"], Key=entry["key"])
+        content = gzip.decompress(got["Body"].read())
+        doc = json.loads(content)
+        c.check("[digest] key layout", re.match(
+            r"^ct/AWSLogs/123456789012/CloudTrail-Digest/us-east-1/\d{4}/\d{2}/\d{2}/"
+            r"123456789012_CloudTrail-Digest_us-east-1_lab-trail_us-east-1_\d{8}T\d{6}Z\.json\.gz$",
+            entry["key"]) is not None, entry["key"])
+        c.check("[digest] in place", (doc["digestS3Bucket"], doc["digestS3Object"]) == (entry["bucket"], entry["key"]))
+        meta = got["Metadata"]
+        c.check("[digest] metadata", meta.get("signature-algorithm") == "SHA256withRSA" and "signature" in meta, meta)
+        prev_sig = doc["previousDigestSignature"] or "null"
+        to_sign = (f"{doc['digestEndTime']}\n{doc['digestS3Bucket']}/{doc['digestS3Object']}\n"
+                   f"{hashlib.sha256(content).hexdigest()}\n{prev_sig}").encode()
+        try:
+            public.verify(bytes.fromhex(meta["signature"]), to_sign, padding.PKCS1v15(), hashes.SHA256())
+            verified = True
+        except Exception:  # noqa: BLE001 - any failure is a failed check
+            verified = False
+        c.check("[digest] signature verifies", verified, entry["key"])
+        if previous is not None:
+            c.check("[digest] chains to the previous digest",
+                    doc["previousDigestS3Object"] == previous[0]
+                    and doc["previousDigestHashValue"] == previous[1]
+                    and doc["previousDigestSignature"] == previous[2]
+                    and doc["digestStartTime"] == previous[3], doc)
+        previous = (entry["key"], hashlib.sha256(content).hexdigest(), meta["signature"], doc["digestEndTime"])
+        c.check("[digest] lists the log files of its period",
+                [f["s3Object"] for f in doc["logFiles"]] == [d["key"] for d in flush["delivered"]],
+                (doc["logFiles"], flush["delivered"]))
+        for log in doc["logFiles"]:
+            body = gzip.decompress(lab.s3.get_object(Bucket=log["s3Bucket"], Key=log["s3Object"])["Body"].read())
+            c.check("[digest] log hash", log["hashValue"] == hashlib.sha256(body).hexdigest(), log)
+    c.check("[digest] logs delivered before validation are in no digest; the write's log is",
+            [len(f["delivered"]) for f in flushes] == [0, 1, 0], [f["delivered"] for f in flushes])
+    c.check("[digest] an empty period still has a digest", doc["logFiles"] == []
+            and doc["newestEventTime"] is None, doc)
+
+
 def main() -> int:
     """Run the self-check; 0 when every assertion passed."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -347,6 +413,7 @@ def main() -> int:
                 run_scenario(c, lab, name)
             run_faults(c, lab)
             run_api_shapes(c, lab)
+            run_digests(c, lab)
         except Exception as exc:  # any crash is a failed check, with its trace
             traceback.print_exc()
             c.check("no unexpected error", False, repr(exc))

@@ -3,6 +3,7 @@
 * ``/_lab/...``                       control API (JSON), see ``tests/lab/README.md``
 * Textract (SigV4 scope ``textract``)  answered by :mod:`awslab.textract`
 * CloudTrail ``LookupEvents``          answered from the lab's records
+* CloudTrail ``ListPublicKeys``        answered by :mod:`awslab.digest` (digest signing key)
 * S3 (SigV4 scope ``s3``)              :mod:`awslab.s3` (moto + fixes + data events)
 * KMS ``GetKeyPolicy``                 ``PolicyName`` defaults to ``default`` (moto needs it)
 * anything else                        moto unchanged
@@ -31,6 +32,7 @@ from .common import (
     json_reply,
     parse_credential_scope,
 )
+from .digest import Digests
 from .s3 import SSE, SSE_KEY, MotoBridge, S3Front
 from .textract import Textract
 from .trail import Recorder
@@ -50,6 +52,7 @@ class LabApp:
         self.textract = Textract(self.s3, self.recorder, self.faults)
         self.seeder = seeder
         self.endpoint = ""
+        self.digests = Digests()
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
         try:
@@ -91,6 +94,8 @@ class LabApp:
             return self.textract.handle(operation, _json(body), actor)
         if "CloudTrail" in target and operation == "LookupEvents":
             return self.recorder.lookup_events(_json(body), region)
+        if "CloudTrail" in target and operation == "ListPublicKeys":
+            return self.digests.list_public_keys(_json(body))
         if target == "TrentService.GetKeyPolicy":
             params = _json(body)
             params.setdefault("PolicyName", "default")
@@ -134,6 +139,7 @@ class LabApp:
         self.recorder.clear()
         self.textract.reset()
         self.s3.reset()
+        self.digests.reset()
         return {"reset": True}
 
     def flush_trail(self) -> dict[str, Any]:
@@ -141,15 +147,28 @@ class LabApp:
         delivery = Actor("AKIACLOUDTRAILDELIVER", DEFAULT_REGION, "cloudtrail.amazonaws.com",
                          "cloudtrail.amazonaws.com")
 
+        bodies: dict[str, bytes] = {}
+
         def deliver(bucket: str, key: str, body: bytes, kms_key: str | None) -> None:
             headers = {SSE: "aws:kms", SSE_KEY: kms_key} if kms_key else {}
             reply = self.s3.put_object(bucket, key, body, headers, delivery, "cloudtrail",
                                        record=False)
             if not reply.ok:
                 raise ValueError(f"log delivery to s3://{bucket}/{key} failed: {reply.body!r}")
+            bodies[key] = body
+
+        def put_digest(bucket: str, key: str, body: bytes, metadata: dict[str, str]) -> None:
+            headers = {f"x-amz-meta-{k}": v for k, v in metadata.items()}
+            reply = self.s3.put_object(bucket, key, body, headers, delivery, "cloudtrail",
+                                       record=False)
+            if not reply.ok:
+                raise ValueError(f"digest delivery to s3://{bucket}/{key} failed: {reply.body!r}")
 
         written = self.recorder.flush(deliver, bool(self.faults.get("exclude_kms_events")))
-        return {"delivered": written}
+        for log in written:
+            region = log["key"].split("/CloudTrail/", 1)[1].split("/", 1)[0]
+            self.digests.note_log(log["trail"], region, log["bucket"], log["key"], bodies[log["key"]])
+        return {"delivered": written, "digests": self.digests.deliver(put_digest)}
 
     def jobs(self) -> dict[str, Any]:
         """A summary of every Textract job (for test assertions)."""
