@@ -4,6 +4,7 @@
 //! The pipeline, one module per stage, imports running downward only:
 //! `evidence` / `trail` -> `timeline` -> `rules` -> `report` -> `render`, all sharing `model`.
 
+pub mod access;
 pub mod cli;
 pub mod evidence;
 pub mod integrity;

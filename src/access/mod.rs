@@ -1,0 +1,9 @@
+//! Read-side access: who read a job's results, who was allowed to, and who could have.
+//!
+//! A stage beside the timeline, made of pure functions over neutral inputs and the shared
+//! nouns in [`crate::model`] only:
+//! - [`policy`]: static reading of IAM policy documents (key policies, bucket policies).
+
+pub mod arn;
+pub mod glob;
+pub mod policy;
