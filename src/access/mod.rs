@@ -2,8 +2,11 @@
 //!
 //! A stage beside the timeline, made of pure functions over neutral inputs and the shared
 //! nouns in [`crate::model`] only:
-//! - [`policy`]: static reading of IAM policy documents (key policies, bucket policies).
+//! - [`policy`]: static reading of IAM policy documents (key policies, bucket policies);
+//! - [`possible`]: the principals the key policy, the key's grants and the bucket policy let
+//!   read a job's results, with what deserves a flag.
 
 pub mod arn;
 pub mod glob;
 pub mod policy;
+pub mod possible;
