@@ -33,6 +33,36 @@ pub fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
+/// The first instant an entry with this `expires` no longer applies (mute list, allow-list):
+/// an RFC 3339 date-time, or a date meaning "through the end of that day, UTC", as a TOML
+/// date/date-time or a string.
+pub fn expiry(value: &toml::Value) -> Result<DateTime<Utc>, String> {
+    let text = match value {
+        toml::Value::String(s) => s.clone(),
+        toml::Value::Datetime(d) => d.to_string(),
+        other => {
+            return Err(format!(
+                "expected an RFC 3339 date or date-time, found a {}",
+                other.type_str()
+            ));
+        }
+    };
+    if let Ok(t) = DateTime::parse_from_rfc3339(&text) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(&text, "%Y-%m-%d") {
+        let next = d.succ_opt().ok_or("date out of range")?;
+        return Ok(next
+            .and_hms_opt(0, 0, 0)
+            .expect("midnight exists")
+            .and_utc());
+    }
+    Err(format!(
+        "{text:?} is not an RFC 3339 date (2026-12-31) or date-time with offset \
+         (2026-12-31T18:00:00Z)"
+    ))
+}
+
 /// A Textract asynchronous job id (64 hex characters on AWS; any string is accepted).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]

@@ -8,9 +8,10 @@
 
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::model::expiry;
 use crate::rules::RuleSet;
 
 /// Why a mute list cannot be used: always names the file, and the entry and field when the
@@ -255,7 +256,7 @@ impl Mutelist {
                 reason,
                 expires: raw
                     .expires
-                    .map(|v| parse_expiry(&v).map_err(|m| err(Some("expires"), m)))
+                    .map(|v| expiry(&v).map_err(|m| err(Some("expires"), m)))
                     .transpose()?,
             };
             if entry.account.is_none()
@@ -278,34 +279,6 @@ impl Mutelist {
             entries,
         })
     }
-}
-
-/// An RFC 3339 date-time, or a date meaning "through the end of that day, UTC".
-fn parse_expiry(v: &toml::Value) -> Result<DateTime<Utc>, String> {
-    let text = match v {
-        toml::Value::String(s) => s.clone(),
-        toml::Value::Datetime(d) => d.to_string(),
-        other => {
-            return Err(format!(
-                "expected an RFC 3339 date or date-time, found a {}",
-                other.type_str()
-            ));
-        }
-    };
-    if let Ok(t) = DateTime::parse_from_rfc3339(&text) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    if let Ok(d) = NaiveDate::parse_from_str(&text, "%Y-%m-%d") {
-        let next = d.succ_opt().ok_or("date out of range")?;
-        return Ok(next
-            .and_hms_opt(0, 0, 0)
-            .expect("midnight exists")
-            .and_utc());
-    }
-    Err(format!(
-        "{text:?} is not an RFC 3339 date (2026-12-31) or date-time with offset \
-         (2026-12-31T18:00:00Z)"
-    ))
 }
 
 /// Why a finding is muted, as the JSON carries it.
