@@ -18,3 +18,5 @@ pub mod policy;
 pub mod possible;
 pub mod readers_allowed;
 
+#[cfg(test)]
+mod fixture_tests;
