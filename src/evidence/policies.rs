@@ -198,7 +198,7 @@ fn grant_listings(
             } else {
                 Err(CallError {
                     code: "IncompleteListing".into(),
-                    message: "every recorded ListGrants page is truncated: grants may be missing"
+                    message: "no recorded ListGrants page is the last one: grants may be missing"
                         .into(),
                 })
             };
