@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod cli;
+pub mod entry_file;
 pub mod evidence;
 pub mod integrity;
 pub mod model;

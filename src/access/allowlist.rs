@@ -9,7 +9,7 @@
 //! ([`PrincipalArn`]), never by substring, and exactly (case included): a principal the
 //! file does not name is not allowed.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -17,30 +17,8 @@ use serde::Serialize;
 use super::arn::{PrincipalArn, PrincipalKind, is_account_id, is_partition, split_arn};
 use super::glob::{Cover, Glob, Syntax};
 use super::observed::ReadOperation;
+use crate::entry_file::{EntryFile, EntryFileError};
 use crate::model::expiry;
-
-/// Why an allow-list cannot be used: always the file, and the entry and field when the
-/// problem is inside one.
-#[derive(Debug, thiserror::Error)]
-pub enum AllowListError {
-    #[error("{file}: {source}")]
-    Read {
-        file: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{file}: not valid TOML: {message}")]
-    Syntax { file: PathBuf, message: String },
-    #[error("{file}: {message}")]
-    Shape { file: PathBuf, message: String },
-    #[error("{file}: [[reader]] entry {index}{}: {message}", field.as_ref().map(|f| format!(", field `{f}`")).unwrap_or_default())]
-    Entry {
-        file: PathBuf,
-        /// 1-based, in file order.
-        index: usize,
-        field: Option<String>,
-        message: String,
-    },
-}
 
 /// A principal an entry allows: an IAM user, a role (its sessions included), an
 /// assumed-role session or a federated user, `*` allowed in role and session names only.
@@ -264,47 +242,24 @@ pub struct AllowList {
     pub entries: Vec<ReaderEntry>,
 }
 
+const TABLE: &str = "reader";
 const FIELDS: &str = "bucket, prefix, job_tag, principals, operations, reason, expires";
 
 impl AllowList {
     /// Reads and validates an allow-list file.
-    pub fn load(path: &Path) -> Result<AllowList, AllowListError> {
-        let text = std::fs::read_to_string(path).map_err(|source| AllowListError::Read {
-            file: path.to_owned(),
-            source,
-        })?;
+    pub fn load(path: &Path) -> Result<AllowList, EntryFileError> {
+        let text = EntryFile { path, table: TABLE }.read()?;
         Self::parse(path, &text)
     }
 
     /// Validates allow-list text; `path` is only used in messages.
-    pub fn parse(path: &Path, text: &str) -> Result<AllowList, AllowListError> {
-        let file = || path.to_owned();
-        let doc: toml::Table = toml::from_str(text).map_err(|e| AllowListError::Syntax {
-            file: file(),
-            message: e.message().to_owned(),
-        })?;
-        let shape = |message: String| AllowListError::Shape {
-            file: file(),
-            message,
-        };
-        if let Some(other) = doc.keys().find(|k| *k != "reader") {
-            return Err(shape(format!(
-                "unknown top-level key `{other}` (only [[reader]] entries are allowed)"
-            )));
-        }
-        let items = match doc.get("reader") {
-            None => Vec::new(),
-            Some(toml::Value::Array(a)) => a.clone(),
-            Some(_) => {
-                return Err(shape(
-                    "`reader` must be an array of tables ([[reader]])".into(),
-                ));
-            }
-        };
-        let entries = items
+    pub fn parse(path: &Path, text: &str) -> Result<AllowList, EntryFileError> {
+        let file = EntryFile { path, table: TABLE };
+        let entries = file
+            .entries(text)?
             .into_iter()
             .enumerate()
-            .map(|(i, item)| entry(path, i + 1, item))
+            .map(|(i, table)| entry(&file, i + 1, table))
             .collect::<Result<_, _>>()?;
         Ok(AllowList {
             file: path.display().to_string(),
@@ -314,19 +269,12 @@ impl AllowList {
 }
 
 /// One `[[reader]]` table, validated.
-fn entry(path: &Path, index: usize, item: toml::Value) -> Result<ReaderEntry, AllowListError> {
-    let err = |field: Option<&str>, message: String| AllowListError::Entry {
-        file: path.to_owned(),
-        index,
-        field: field.map(str::to_owned),
-        message,
-    };
-    let toml::Value::Table(table) = item else {
-        return Err(err(
-            None,
-            format!("expected a table, found a {}", item.type_str()),
-        ));
-    };
+fn entry(
+    file: &EntryFile<'_>,
+    index: usize,
+    table: toml::Table,
+) -> Result<ReaderEntry, EntryFileError> {
+    let err = |field: Option<&str>, message: String| file.error(index, field, message);
     let text = |key: &str, v: &toml::Value| match v {
         toml::Value::String(s) if s.trim().is_empty() => {
             Err(err(Some(key), "must not be empty (leave it out)".into()))
@@ -337,7 +285,7 @@ fn entry(path: &Path, index: usize, item: toml::Value) -> Result<ReaderEntry, Al
             format!("expected a string, found a {}", other.type_str()),
         )),
     };
-    let list = |key: &str, v: &toml::Value| -> Result<Vec<String>, AllowListError> {
+    let list = |key: &str, v: &toml::Value| -> Result<Vec<String>, EntryFileError> {
         let toml::Value::Array(items) = v else {
             return Err(err(
                 Some(key),

@@ -24,6 +24,7 @@ use serde::Serialize;
 use super::allowlist::{AllowList, ReadScope};
 use super::arn::PrincipalArn;
 use super::observed::{ReadEvent, ReaderRow, readers};
+use crate::entry_file::EntryState;
 use crate::model::{EvidenceRef, TimeWindow, rfc3339};
 
 /// The rule's id, for the registry.
@@ -104,33 +105,24 @@ enum Allowance {
     NoArn,
 }
 
-/// What happened to an allow-list entry over a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum EntryState {
-    /// Allowed at least one read.
-    Applied,
-    /// Past its `expires` at the run's time: allows nothing.
-    Expired,
-    /// Active but allowed no read: a candidate for removal.
-    Stale,
-}
-
 /// One entry's outcome, for the report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EntryOutcome {
     pub entry: usize,
     pub state: EntryState,
-    /// Reads it allowed (or, expired, would have allowed).
-    pub reads: usize,
+    /// Reads its place, principals and operations match (expired or not).
+    pub matched: usize,
+    /// Reads it allowed: the first active entry that matches allows.
+    pub allowed: usize,
 }
 
 /// Judges reads against an allow-list across the jobs of a run, counting what each entry
-/// did, the way the mute list's entries are reported (applied, expired, stale).
+/// did, the way the mute list's entries are reported (applied, expired, stale, shadowed).
 pub struct Checker<'a> {
     list: &'a AllowList,
     at: DateTime<Utc>,
-    reads: Vec<usize>,
+    matched: Vec<usize>,
+    allowed: Vec<usize>,
 }
 
 impl<'a> Checker<'a> {
@@ -139,7 +131,8 @@ impl<'a> Checker<'a> {
         Checker {
             list,
             at,
-            reads: vec![0; list.entries.len()],
+            matched: vec![0; list.entries.len()],
+            allowed: vec![0; list.entries.len()],
         }
     }
 
@@ -169,10 +162,14 @@ impl<'a> Checker<'a> {
             if !(e.covers(&scope) && e.allows(&principal, read.operation)) {
                 continue;
             }
-            self.reads[i] += 1;
+            self.matched[i] += 1;
             match e.expires {
                 Some(t) if !e.active_at(self.at) => expired.push((e.index, t)),
-                _ => allowed = true,
+                _ if !allowed => {
+                    allowed = true;
+                    self.allowed[i] += 1;
+                }
+                _ => {}
             }
         }
         match (allowed, expired.is_empty()) {
@@ -187,17 +184,12 @@ impl<'a> Checker<'a> {
         self.list
             .entries
             .iter()
-            .zip(self.reads)
-            .map(|(e, reads)| EntryOutcome {
+            .zip(self.matched.into_iter().zip(self.allowed))
+            .map(|(e, (matched, allowed))| EntryOutcome {
                 entry: e.index,
-                state: if !e.active_at(self.at) {
-                    EntryState::Expired
-                } else if reads == 0 {
-                    EntryState::Stale
-                } else {
-                    EntryState::Applied
-                },
-                reads,
+                state: EntryState::of(e.active_at(self.at), matched, allowed),
+                matched,
+                allowed,
             })
             .collect()
     }
@@ -450,9 +442,9 @@ mod tests {
         assert_eq!(
             entries
                 .iter()
-                .map(|e| (e.state, e.reads))
+                .map(|e| (e.state, e.matched, e.allowed))
                 .collect::<Vec<_>>(),
-            [(EntryState::Applied, 4), (EntryState::Stale, 0)]
+            [(EntryState::Applied, 4, 4), (EntryState::Stale, 0, 0)]
         );
     }
 
@@ -609,6 +601,30 @@ mod tests {
     }
 
     #[test]
+    fn an_entry_an_earlier_one_always_beats_is_shadowed() {
+        let text = r#"
+            [[reader]]
+            bucket = "acme-results"
+            principals = ["arn:aws:iam::111122223333:role/ResultsReader"]
+            reason = "first"
+            [[reader]]
+            bucket = "acme-results"
+            prefix = "secure/"
+            principals = ["arn:aws:iam::111122223333:role/ResultsReader"]
+            reason = "second"
+            "#;
+        let l = AllowList::parse(Path::new("readers.toml"), text).unwrap();
+        let reads = vec![read("r1", 30, READER, GetObject, Some("1"))];
+        let cov = covered();
+        let (f, entries) = run(&job(&reads, &cov), Some(&l));
+        assert_eq!(f[0].status, Status::Pass);
+        assert_eq!(
+            entries.iter().map(|e| e.state).collect::<Vec<_>>(),
+            [EntryState::Applied, EntryState::Shadowed]
+        );
+    }
+
+    #[test]
     fn expired_entries_allow_nothing_and_say_so() {
         let l = list("expires = 2026-11-19");
         let (reads, cov) = (reads(), covered());
@@ -623,7 +639,7 @@ mod tests {
             f[0].message
         );
         assert_eq!(entries[0].state, EntryState::Expired);
-        assert_eq!(entries[0].reads, 4);
+        assert_eq!((entries[0].matched, entries[0].allowed), (4, 0));
     }
 
     #[test]
@@ -660,7 +676,7 @@ mod tests {
         assert!(f[1].message.starts_with(&format!(
             "{auditor} read 1 object ({FOLDER}1) at 2026-11-20T10:51:00Z (s3:GetObject)"
         )));
-        assert_eq!(entries[0].reads, 1);
+        assert_eq!((entries[0].matched, entries[0].allowed), (1, 1));
         let (f, _) = run(&job(&reads, &cov), Some(&l));
         assert_eq!(f.len(), 2, "without the tag the entry covers nothing");
         assert!(f[1].message.starts_with(&format!("{auditor} read 1 object ({FOLDER}1) from 2026-11-20T10:50:00Z to 2026-11-20T10:51:00Z (s3:GetObject, s3:HeadObject)")), "{}", f[1].message);
