@@ -70,19 +70,11 @@ fn run(lab: &Lab, scenario: &str) -> Run {
     lab.control("POST", "flush-trail", &json!({}));
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("bundle");
-    let collected = lab.run(&[
-        "collect",
-        "--job-id",
+    let collected = lab.collect(
         &job,
-        "--region",
-        "us-east-1",
-        "--endpoint-url",
-        &lab.endpoint,
-        "--trail",
-        "s3://lab-trail/ct",
-        "--out",
         out.to_str().unwrap(),
-    ]);
+        &["--trail", "s3://lab-trail/ct"],
+    );
     assert_eq!(collected.code, 0, "collect: {}", collected.stderr);
     for file in [
         "api/kms/ListGrants.json",

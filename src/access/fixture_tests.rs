@@ -11,7 +11,7 @@ use super::allowlist::{AllowList, ReadScope};
 use super::arn::{PrincipalArn, partition_of_region};
 use super::observed::ReadOperation;
 use super::policy::Grantee;
-use super::possible::{Answer, JobScope, possible_readers};
+use super::possible::{Answer, Flag, JobScope, possible_readers};
 use crate::evidence::bundle;
 use crate::model::TimeWindow;
 
@@ -102,16 +102,7 @@ fn the_static_reading_names_each_fixtures_principals_and_flags() {
             strings(&possible["s3:GetObject"]),
             "{name}"
         );
-        let flags: Vec<String> = r
-            .flags
-            .iter()
-            .map(|f| {
-                serde_json::to_value(f).unwrap()["flag"]
-                    .as_str()
-                    .unwrap()
-                    .to_owned()
-            })
-            .collect();
+        let flags: Vec<&str> = r.flags.iter().map(Flag::kind).collect();
         assert_eq!(flags, strings(&want["flags"]), "{name}: {:#?}", r.flags);
     }
 }

@@ -140,6 +140,19 @@ pub enum Flag {
 }
 
 impl Flag {
+    /// The flag's name, as the JSON tags it (`everyone`, `grant-outlives-job`, …).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Flag::Everyone { .. } => "everyone",
+            Flag::EveryoneUnderCondition { .. } => "everyone-under-condition",
+            Flag::OtherAccount { .. } => "other-account",
+            Flag::FullKeyAccess { .. } => "full-key-access",
+            Flag::GrantOutlivesJob { .. } => "grant-outlives-job",
+            Flag::S3SaysPublic { .. } => "s3-says-public",
+            Flag::Unknown { .. } => "unknown",
+        }
+    }
+
     /// The flag in words.
     pub fn message(&self) -> String {
         match self {
@@ -792,6 +805,62 @@ mod tests {
             },
         );
         assert!(r.notes[0].contains("cannot be told apart"));
+    }
+
+    #[test]
+    fn flag_kinds_are_the_json_tags() {
+        let grantee = Grantee {
+            principal: PolicyPrincipal::Everyone,
+            statement: crate::access::policy::StatementRef {
+                index: 1,
+                sid: None,
+            },
+            scope: crate::access::glob::Cover::All,
+            conditions: vec![],
+            except: vec![],
+            limited_by: vec![],
+        };
+        let grant = GrantReading {
+            grant_id: "g".into(),
+            name: None,
+            grantee: "x".into(),
+            operations: vec![],
+            constraints: vec![],
+            created: None,
+            decrypts: true,
+        };
+        let doc = || "d".to_owned();
+        for f in [
+            Flag::Everyone {
+                document: doc(),
+                grantee: grantee.clone(),
+                mitigated_by: None,
+            },
+            Flag::EveryoneUnderCondition {
+                document: doc(),
+                grantee: grantee.clone(),
+            },
+            Flag::OtherAccount {
+                document: doc(),
+                grantee: doc(),
+                account: doc(),
+            },
+            Flag::FullKeyAccess {
+                document: doc(),
+                grantee,
+            },
+            Flag::GrantOutlivesJob {
+                grant,
+                job_ended: None,
+            },
+            Flag::S3SaysPublic { bucket: doc() },
+            Flag::Unknown {
+                document: doc(),
+                reason: doc(),
+            },
+        ] {
+            assert_eq!(serde_json::to_value(&f).unwrap()["flag"], f.kind());
+        }
     }
 
     #[test]
