@@ -179,6 +179,21 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// Adds what another checker of the same list counted (jobs judged apart, in parallel,
+    /// then reported together).
+    pub fn absorb(&mut self, other: Checker<'_>) {
+        assert!(
+            std::ptr::eq(self.list, other.list) && self.at == other.at,
+            "checkers of one list and one time"
+        );
+        for (a, b) in self.matched.iter_mut().zip(other.matched) {
+            *a += b;
+        }
+        for (a, b) in self.allowed.iter_mut().zip(other.allowed) {
+            *a += b;
+        }
+    }
+
     /// Every entry's outcome.
     pub fn finish(self) -> Vec<EntryOutcome> {
         self.list
@@ -622,6 +637,24 @@ mod tests {
             entries.iter().map(|e| e.state).collect::<Vec<_>>(),
             [EntryState::Applied, EntryState::Shadowed]
         );
+    }
+
+    #[test]
+    fn checkers_of_several_jobs_add_up() {
+        let l = list("");
+        let cov = covered();
+        let (one, two) = (reads(), vec![read("r9", 40, READER, GetObject, Some("3"))]);
+        let mut a = Checker::new(&l, at(59));
+        let mut b = Checker::new(&l, at(59));
+        evaluate(&job(&one, &cov), Some(&mut a));
+        evaluate(&job(&two, &cov), Some(&mut b));
+        a.absorb(b);
+        let e = a.finish();
+        assert_eq!(
+            (e[0].matched, e[0].allowed, e[0].state),
+            (5, 5, EntryState::Applied)
+        );
+        assert_eq!(e[1].state, EntryState::Stale);
     }
 
     #[test]
