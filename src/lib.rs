@@ -4,7 +4,9 @@
 //! The pipeline, one module per stage, imports running downward only:
 //! `evidence` / `trail` -> `timeline` -> `rules` -> `report` -> `render`, all sharing `model`.
 
+pub mod access;
 pub mod cli;
+pub mod entry_file;
 pub mod evidence;
 pub mod integrity;
 pub mod model;

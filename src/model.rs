@@ -33,6 +33,36 @@ pub fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
+/// The first instant an entry with this `expires` no longer applies (mute list, allow-list):
+/// an RFC 3339 date-time, or a date meaning "through the end of that day, UTC", as a TOML
+/// date/date-time or a string.
+pub fn expiry(value: &toml::Value) -> Result<DateTime<Utc>, String> {
+    let text = match value {
+        toml::Value::String(s) => s.clone(),
+        toml::Value::Datetime(d) => d.to_string(),
+        other => {
+            return Err(format!(
+                "expected an RFC 3339 date or date-time, found a {}",
+                other.type_str()
+            ));
+        }
+    };
+    if let Ok(t) = DateTime::parse_from_rfc3339(&text) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(&text, "%Y-%m-%d") {
+        let next = d.succ_opt().ok_or("date out of range")?;
+        return Ok(next
+            .and_hms_opt(0, 0, 0)
+            .expect("midnight exists")
+            .and_utc());
+    }
+    Err(format!(
+        "{text:?} is not an RFC 3339 date (2026-12-31) or date-time with offset \
+         (2026-12-31T18:00:00Z)"
+    ))
+}
+
 /// A Textract asynchronous job id (64 hex characters on AWS; any string is accepted).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -259,6 +289,14 @@ pub struct BucketSettings {
     /// (`NoSuchPublicAccessBlockConfiguration` is recorded as the error it is).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_access_blocked: Option<Result<bool, CallError>>,
+    /// `GetBucketPolicy`: the policy document; `Ok(None)` when the bucket has none
+    /// (`NoSuchBucketPolicy`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<Result<Option<String>, CallError>>,
+    /// `GetBucketPolicyStatus`: whether S3 itself judges the bucket policy public (`false`
+    /// when there is no policy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_public: Option<Result<bool, CallError>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -292,6 +330,36 @@ pub struct KmsKey {
     /// name, a key id, …): direct evidence of what they resolve to.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub looked_up_as: Vec<String>,
+    /// `ListGrants`: every grant on the key at capture, or why they are not known (a failed
+    /// or truncated listing); `None` when not collected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grants: Option<Result<Vec<KmsGrant>, CallError>>,
+}
+
+/// A grant on a KMS key, as `ListGrants` reports it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KmsGrant {
+    pub grant_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The principal the grant lets use the key (an ARN, or an account's root).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grantee_principal: Option<String>,
+    /// The AWS service principal the grant lets use the key, for service grants.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grantee_service_principal: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retiring_principal: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuing_account: Option<String>,
+    /// `Decrypt`, `GenerateDataKey`, … as KMS names them.
+    pub operations: Vec<String>,
+    /// `Constraints` as KMS reports them (`EncryptionContextEquals`, `EncryptionContextSubset`,
+    /// …), member by member; empty when the grant has none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub constraints: BTreeMap<String, Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<DateTime<Utc>>,
 }
 
 impl KmsKey {

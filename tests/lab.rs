@@ -501,19 +501,7 @@ fn collected_bundle_verifies_to_the_same_report() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("bundle");
     let out = out.to_str().unwrap();
-    let mut args = vec![
-        "collect",
-        "--job-id",
-        &job,
-        "--region",
-        "us-east-1",
-        "--endpoint-url",
-        &lab.endpoint,
-        "--out",
-        out,
-    ];
-    args.extend(window);
-    let collected = lab.run(&args);
+    let collected = lab.collect(&job, out, &window);
     assert_eq!(collected.code, 0, "{}", collected.stderr);
     assert!(
         collected.stderr.contains("403: Forbidden"),
@@ -557,19 +545,7 @@ fn collect_with_the_trail_bucket_gives_a_bundle_that_passes_offline() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("bundle");
     let out = out.to_str().unwrap();
-    let collected = lab.run(&[
-        "collect",
-        "--job-id",
-        &job,
-        "--region",
-        "us-east-1",
-        "--endpoint-url",
-        &lab.endpoint,
-        "--trail",
-        &trail,
-        "--out",
-        out,
-    ]);
+    let collected = lab.collect(&job, out, &["--trail", &trail]);
     assert_eq!(collected.code, 0, "{}", collected.stderr);
     let offline = lab.run(&["verify", "--evidence", out, "--format", "json"]);
     assert_verdict(

@@ -38,7 +38,10 @@ pub const KNOWN_OPERATIONS: &[(&str, &str)] = &[
 ];
 
 /// Error codes that are answers, not failures: the thing asked about does not exist.
-pub const ANSWERS_NOT_FAILURES: &[&str] = &["NoSuchPublicAccessBlockConfiguration"];
+pub const ANSWERS_NOT_FAILURES: &[&str] = &[
+    "NoSuchPublicAccessBlockConfiguration",
+    super::policies::NO_BUCKET_POLICY,
+];
 
 /// Which evidence a failed or unreadable call of this service takes away.
 pub fn service_scope(service: &str, bucket: Option<&str>) -> ProblemScope {
@@ -63,7 +66,8 @@ pub fn interpret(calls: &RecordedCalls, facts: &mut Evidence) {
     };
 
     for ((service, op), records) in calls {
-        if !KNOWN_OPERATIONS.contains(&(service.as_str(), op.as_str())) {
+        let op_id = (service.as_str(), op.as_str());
+        if !KNOWN_OPERATIONS.contains(&op_id) && !super::policies::OPERATIONS.contains(&op_id) {
             facts.problems.push(EvidenceProblem {
                 subject: format!("{service}:{op} ({} recorded calls)", records.len()),
                 reason: "operation not used by this version of textract-audit".into(),
@@ -249,6 +253,7 @@ pub fn interpret(calls: &RecordedCalls, facts: &mut Evidence) {
     }
 
     facts.trails = trails(calls, &mut facts.problems);
+    super::policies::interpret(calls, facts);
 }
 
 fn missing_member(service: &str, op: &str, member: &str) -> EvidenceProblem {
@@ -261,7 +266,7 @@ fn missing_member(service: &str, op: &str, member: &str) -> EvidenceProblem {
 
 /// The response read by `read`, or the recorded error. A response `read` cannot make sense
 /// of is an error too (`MalformedResponse`), never a silent default.
-fn outcome<T>(rec: &CallRecord, read: impl FnOnce(&Value) -> T) -> Result<T, CallError> {
+pub(super) fn outcome<T>(rec: &CallRecord, read: impl FnOnce(&Value) -> T) -> Result<T, CallError> {
     match (&rec.response, &rec.error) {
         (_, Some(e)) => Err(CallError {
             code: e.code.clone(),
@@ -275,7 +280,7 @@ fn outcome<T>(rec: &CallRecord, read: impl FnOnce(&Value) -> T) -> Result<T, Cal
     }
 }
 
-fn s<'a>(v: &'a Value, member: &str) -> Option<&'a str> {
+pub(super) fn s<'a>(v: &'a Value, member: &str) -> Option<&'a str> {
     v.get(member).and_then(Value::as_str)
 }
 
@@ -420,6 +425,7 @@ fn kms_key(r: &Value) -> Option<KmsKey> {
         rotation_enabled: None,
         policy: None,
         looked_up_as: Vec::new(),
+        grants: None,
     })
 }
 

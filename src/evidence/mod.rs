@@ -52,6 +52,7 @@ pub mod bundle;
 pub mod interpret;
 pub mod live;
 pub mod local;
+pub mod policies;
 
 use chrono::{DateTime, Utc};
 

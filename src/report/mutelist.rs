@@ -6,35 +6,15 @@
 //! reports every entry's outcome (applied, expired, stale), the way cargo-deny reports
 //! allow-list entries that matched nothing.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+pub use crate::entry_file::EntryState;
+use crate::entry_file::{EntryFile, EntryFileError};
+use crate::model::expiry;
 use crate::rules::RuleSet;
-
-/// Why a mute list cannot be used: always names the file, and the entry and field when the
-/// problem is inside one.
-#[derive(Debug, thiserror::Error)]
-pub enum MutelistError {
-    #[error("{file}: {source}")]
-    Read {
-        file: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{file}: not valid TOML: {message}")]
-    Syntax { file: PathBuf, message: String },
-    #[error("{file}: {message}")]
-    Shape { file: PathBuf, message: String },
-    #[error("{file}: [[mute]] entry {index}{}: {message}", field.as_ref().map(|f| format!(", field `{f}`")).unwrap_or_default())]
-    Entry {
-        file: PathBuf,
-        /// 1-based, in file order.
-        index: usize,
-        field: Option<String>,
-        message: String,
-    },
-}
 
 /// One `[[mute]]` entry as written (every field checked for its type, unknown ones refused).
 #[derive(Debug, Default)]
@@ -144,50 +124,26 @@ pub struct Mutelist {
 
 impl Mutelist {
     /// Reads and validates a mute list file.
-    pub fn load(path: &Path, rules: &RuleSet) -> Result<Mutelist, MutelistError> {
-        let text = std::fs::read_to_string(path).map_err(|source| MutelistError::Read {
-            file: path.to_owned(),
-            source,
-        })?;
+    pub fn load(path: &Path, rules: &RuleSet) -> Result<Mutelist, EntryFileError> {
+        let text = EntryFile {
+            path,
+            table: "mute",
+        }
+        .read()?;
         Self::parse(path, &text, rules)
     }
 
     /// Validates mute list text; `path` is only used in messages.
-    pub fn parse(path: &Path, text: &str, rules: &RuleSet) -> Result<Mutelist, MutelistError> {
-        let file = || path.to_owned();
-        let doc: toml::Table = toml::from_str(text).map_err(|e| MutelistError::Syntax {
-            file: file(),
-            message: e.message().to_owned(),
-        })?;
-        let shape = |message: String| MutelistError::Shape {
-            file: file(),
-            message,
+    pub fn parse(path: &Path, text: &str, rules: &RuleSet) -> Result<Mutelist, EntryFileError> {
+        let file = EntryFile {
+            path,
+            table: "mute",
         };
-        if let Some(other) = doc.keys().find(|k| *k != "mute") {
-            return Err(shape(format!(
-                "unknown top-level key `{other}` (only [[mute]] entries are allowed)"
-            )));
-        }
-        let items = match doc.get("mute") {
-            None => Vec::new(),
-            Some(toml::Value::Array(a)) => a.clone(),
-            Some(_) => return Err(shape("`mute` must be an array of tables ([[mute]])".into())),
-        };
-        let mut entries = Vec::with_capacity(items.len());
-        for (i, item) in items.into_iter().enumerate() {
+        let tables = file.entries(text)?;
+        let mut entries = Vec::with_capacity(tables.len());
+        for (i, table) in tables.into_iter().enumerate() {
             let index = i + 1;
-            let err = |field: Option<&str>, message: String| MutelistError::Entry {
-                file: file(),
-                index,
-                field: field.map(str::to_owned),
-                message,
-            };
-            let toml::Value::Table(table) = item else {
-                return Err(err(
-                    None,
-                    format!("expected a table, found a {}", item.type_str()),
-                ));
-            };
+            let err = |field: Option<&str>, message: String| file.error(index, field, message);
             let mut raw = RawEntry::default();
             for (key, value) in table {
                 let text = |v: toml::Value| match v {
@@ -220,7 +176,7 @@ impl Mutelist {
                 .map(|r| r.trim().to_owned())
                 .filter(|r| !r.is_empty())
                 .ok_or_else(|| err(Some("reason"), "a non-empty reason is required".into()))?;
-            let pattern = |field: &'static str, v: Option<String>| -> Result<_, MutelistError> {
+            let pattern = |field: &'static str, v: Option<String>| -> Result<_, EntryFileError> {
                 match v {
                     Some(v) if v.is_empty() => {
                         Err(err(Some(field), "must not be empty (leave it out)".into()))
@@ -255,7 +211,7 @@ impl Mutelist {
                 reason,
                 expires: raw
                     .expires
-                    .map(|v| parse_expiry(&v).map_err(|m| err(Some("expires"), m)))
+                    .map(|v| expiry(&v).map_err(|m| err(Some("expires"), m)))
                     .transpose()?,
             };
             if entry.account.is_none()
@@ -280,34 +236,6 @@ impl Mutelist {
     }
 }
 
-/// An RFC 3339 date-time, or a date meaning "through the end of that day, UTC".
-fn parse_expiry(v: &toml::Value) -> Result<DateTime<Utc>, String> {
-    let text = match v {
-        toml::Value::String(s) => s.clone(),
-        toml::Value::Datetime(d) => d.to_string(),
-        other => {
-            return Err(format!(
-                "expected an RFC 3339 date or date-time, found a {}",
-                other.type_str()
-            ));
-        }
-    };
-    if let Ok(t) = DateTime::parse_from_rfc3339(&text) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    if let Ok(d) = NaiveDate::parse_from_str(&text, "%Y-%m-%d") {
-        let next = d.succ_opt().ok_or("date out of range")?;
-        return Ok(next
-            .and_hms_opt(0, 0, 0)
-            .expect("midnight exists")
-            .and_utc());
-    }
-    Err(format!(
-        "{text:?} is not an RFC 3339 date (2026-12-31) or date-time with offset \
-         (2026-12-31T18:00:00Z)"
-    ))
-}
-
 /// Why a finding is muted, as the JSON carries it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Muted {
@@ -316,32 +244,6 @@ pub struct Muted {
     pub expires: Option<DateTime<Utc>>,
     /// The `[[mute]]` entry (1-based) that muted it.
     pub entry: usize,
-}
-
-/// What happened to one entry in this report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum EntryState {
-    /// Muted at least one finding.
-    Applied,
-    /// Expired before the report's time: muted nothing (`matched` says what it would have).
-    Expired,
-    /// Active but matched no FAIL or INCONCLUSIVE finding: a candidate for removal.
-    Stale,
-    /// Active and matching, but every finding it matches is muted by an earlier entry: it
-    /// has no effect as written.
-    Shadowed,
-}
-
-impl EntryState {
-    pub fn label(self) -> &'static str {
-        match self {
-            EntryState::Applied => "applied",
-            EntryState::Expired => "expired",
-            EntryState::Stale => "stale",
-            EntryState::Shadowed => "shadowed",
-        }
-    }
 }
 
 /// One entry's outcome, for the report.
@@ -410,15 +312,7 @@ impl<'a> Applier<'a> {
             .iter()
             .zip(self.matched.into_iter().zip(self.muted))
             .map(|(e, (matched, muted))| EntryOutcome {
-                state: if !e.active_at(self.at) {
-                    EntryState::Expired
-                } else if matched == 0 {
-                    EntryState::Stale
-                } else if muted == 0 {
-                    EntryState::Shadowed
-                } else {
-                    EntryState::Applied
-                },
+                state: EntryState::of(e.active_at(self.at), matched, muted),
                 entry: e.clone(),
                 matched,
                 muted,

@@ -194,6 +194,23 @@ impl Lab {
         }
     }
 
+    /// `collect` live for `job` into the bundle directory `out`, with `extra` flags.
+    pub fn collect(&self, job: &str, out: &str, extra: &[&str]) -> Run {
+        let mut args = vec![
+            "collect",
+            "--job-id",
+            job,
+            "--region",
+            "us-east-1",
+            "--endpoint-url",
+            &self.endpoint,
+            "--out",
+            out,
+        ];
+        args.extend(extra);
+        self.run(&args)
+    }
+
     /// `verify` live for `jobs`, JSON report, with `extra` flags.
     pub fn verify(&self, jobs: &[&str], extra: &[&str]) -> Run {
         let mut args = vec![

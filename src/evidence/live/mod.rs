@@ -15,12 +15,14 @@
 //! 2. Textract `Get*` per job (the API of its `Start*`; when unknown, `GetDocumentAnalysis`
 //!    then `GetDocumentTextDetection`).
 //! 3. S3: `ListObjectsV2` of `{prefix}/{JobId}/` (paged), `HeadObject` of every object (at most
-//!    [`HEAD_CONCURRENCY`] at a time), `GetBucketEncryption`/`GetBucketVersioning` per bucket.
+//!    [`HEAD_CONCURRENCY`] at a time), `GetBucketEncryption`/`GetBucketVersioning` per bucket
+//!    (and its public-access block, policy and policy status).
 //! 4. KMS: `DescribeKey` of every key identifier seen (the requested `KMSKeyId` as given, the
-//!    keys in object heads and bucket defaults), `GetKeyRotationStatus` of customer keys,
-//!    `ListAliases` (paged).
+//!    keys in object heads and bucket defaults), `GetKeyRotationStatus`, `GetKeyPolicy` and
+//!    `ListGrants` of customer keys, `ListAliases` (paged).
 //! 5. CloudTrail: `DescribeTrails`, then `GetTrailStatus` and `GetEventSelectors` per trail.
 
+mod policies;
 mod shapes;
 pub mod submit;
 pub mod trail_s3;
@@ -711,6 +713,7 @@ impl Collector {
             })
             .map_err(|e| wire_error(&e));
         self.record("s3", "GetPublicAccessBlock", request, public_access);
+        self.bucket_policy(bucket).await;
         default_key
     }
 
@@ -766,6 +769,7 @@ impl Collector {
                 json!({ "KeyId": arn, "PolicyName": "default" }),
                 policy,
             );
+            self.grants(&arn).await;
         }
         let mut marker: Option<String> = None;
         loop {

@@ -32,6 +32,7 @@ from .common import (
     json_reply,
     parse_credential_scope,
 )
+from . import readers
 from .digest import Digests
 from .s3 import SSE, SSE_KEY, MotoBridge, S3Front
 from .textract import Textract
@@ -76,7 +77,7 @@ class LabApp:
         scope = parse_credential_scope(environ.get("HTTP_AUTHORIZATION"))
         access_key, region, service = scope or ("", DEFAULT_REGION, "")
         actor = Actor(access_key, region, environ.get("REMOTE_ADDR", "127.0.0.1"),
-                      environ.get("HTTP_USER_AGENT", "unknown"))
+                      environ.get("HTTP_USER_AGENT", "unknown"), user_name=readers.user_for(access_key))
         if service == "s3":
             return self.s3.handle(environ, actor, session=access_key)
         if service == "account" and path == "/listRegions":
@@ -100,6 +101,8 @@ class LabApp:
             params = _json(body)
             params.setdefault("PolicyName", "default")
             _replace_body(environ, json.dumps(params).encode())
+        if target in readers.KMS_TARGETS:
+            return readers.kms(target, region, lambda: self.bridge.call(environ))
         return self.bridge.call(environ)
 
     # -- control API -----------------------------------------------------------------
@@ -140,6 +143,7 @@ class LabApp:
         self.textract.reset()
         self.s3.reset()
         self.digests.reset()
+        readers.reset()
         return {"reset": True}
 
     def flush_trail(self) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from . import readers
 from .common import ACCOUNT_ID, DEFAULT_REGION
 
 ACCESS_KEY = "AKIALABTESTER0000000"
@@ -63,6 +64,7 @@ SCENARIOS = {s.name: s for s in [
     Scenario("row4-no-kms-events", "row 4 (alias ARN); the trail excludes KMS events",
              output=True, kms=True, key_ref="alias_arn", exclude_kms=True),
 ]}
+SCENARIOS.update(readers.scenarios(SCENARIOS))
 
 
 def clients(endpoint: str) -> dict[str, Any]:
@@ -172,7 +174,7 @@ def seed(endpoint: str, name: str, run_job: bool, reset: bool = True) -> dict[st
     if run_job:
         operation = getattr(aws["textract"], _snake(scenario.api))
         job["JobId"] = operation(**params)["JobId"]
-    return {
+    seeded = {
         "scenario": asdict(scenario),
         "endpoint": endpoint,
         "account": ACCOUNT_ID,
@@ -185,6 +187,8 @@ def seed(endpoint: str, name: str, run_job: bool, reset: bool = True) -> dict[st
                   "prefix": TRAIL_PREFIX},
         "job": job,
     }
+    readers.setup(name, aws, seeded)
+    return seeded
 
 
 def _snake(name: str) -> str:

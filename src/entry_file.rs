@@ -1,0 +1,139 @@
+//! TOML files made of one array of tables, one table per entry (the mute list's `[[mute]]`,
+//! the allow-list's `[[reader]]`): read, checked for shape, and the errors, which always name
+//! the file, and the entry (1-based) and field when the problem is inside one. What an entry
+//! means is validated by the module that owns the file.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+/// Why an entry file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum EntryFileError {
+    #[error("{file}: {source}")]
+    Read {
+        file: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{file}: not valid TOML: {message}")]
+    Syntax { file: PathBuf, message: String },
+    #[error("{file}: {message}")]
+    Shape { file: PathBuf, message: String },
+    #[error("{file}: [[{table}]] entry {index}{}: {message}", field.as_ref().map(|f| format!(", field `{f}`")).unwrap_or_default())]
+    Entry {
+        file: PathBuf,
+        table: &'static str,
+        /// 1-based, in file order.
+        index: usize,
+        field: Option<String>,
+        message: String,
+    },
+}
+
+/// A file of `[[table]]` entries.
+#[derive(Debug, Clone, Copy)]
+pub struct EntryFile<'a> {
+    pub path: &'a Path,
+    pub table: &'static str,
+}
+
+impl EntryFile<'_> {
+    /// The file's text.
+    pub fn read(&self) -> Result<String, EntryFileError> {
+        std::fs::read_to_string(self.path).map_err(|source| EntryFileError::Read {
+            file: self.path.to_owned(),
+            source,
+        })
+    }
+
+    /// The entries of `text`, in file order: the tables of the one top-level array.
+    pub fn entries(&self, text: &str) -> Result<Vec<toml::Table>, EntryFileError> {
+        let doc: toml::Table = toml::from_str(text).map_err(|e| EntryFileError::Syntax {
+            file: self.path.to_owned(),
+            message: e.message().to_owned(),
+        })?;
+        let shape = |message: String| EntryFileError::Shape {
+            file: self.path.to_owned(),
+            message,
+        };
+        let table = self.table;
+        if let Some(other) = doc.keys().find(|k| *k != table) {
+            return Err(shape(format!(
+                "unknown top-level key `{other}` (only [[{table}]] entries are allowed)"
+            )));
+        }
+        let items = match doc.get(table) {
+            None => return Ok(Vec::new()),
+            Some(toml::Value::Array(a)) => a,
+            Some(_) => {
+                return Err(shape(format!(
+                    "`{table}` must be an array of tables ([[{table}]])"
+                )));
+            }
+        };
+        items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| match item {
+                toml::Value::Table(t) => Ok(t.clone()),
+                other => Err(self.error(
+                    i + 1,
+                    None,
+                    format!("expected a table, found a {}", other.type_str()),
+                )),
+            })
+            .collect()
+    }
+
+    /// An error in entry `index` (1-based), in `field` when given.
+    pub fn error(&self, index: usize, field: Option<&str>, message: String) -> EntryFileError {
+        EntryFileError::Entry {
+            file: self.path.to_owned(),
+            table: self.table,
+            index,
+            field: field.map(str::to_owned),
+            message,
+        }
+    }
+}
+
+/// What an entry did over a run, reported so that a list can be kept tidy (as cargo-deny
+/// reports allow-list entries that matched nothing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EntryState {
+    /// Had an effect: muted a finding, allowed a read.
+    Applied,
+    /// Past its `expires` at the run's time: does nothing (what it matched is still counted).
+    Expired,
+    /// Active but matched nothing: a candidate for removal.
+    Stale,
+    /// Active and matching, but an earlier entry had the effect each time: it has no effect
+    /// as written.
+    Shadowed,
+}
+
+impl EntryState {
+    /// The state of an entry `active` at the run's time that matched `matched` times and had
+    /// the effect (was the first active match) `applied` times.
+    pub fn of(active: bool, matched: usize, applied: usize) -> EntryState {
+        if !active {
+            EntryState::Expired
+        } else if matched == 0 {
+            EntryState::Stale
+        } else if applied == 0 {
+            EntryState::Shadowed
+        } else {
+            EntryState::Applied
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            EntryState::Applied => "applied",
+            EntryState::Expired => "expired",
+            EntryState::Stale => "stale",
+            EntryState::Shadowed => "shadowed",
+        }
+    }
+}
