@@ -13,7 +13,7 @@ use crate::model::{
     AdvancedSelector, BasicSelector, BucketDefaultEncryption, CallError, DataResource,
     EventSelectors, Evidence, EvidenceProblem, FieldSelector, HeadFacts, JobId, JobStatus,
     JobStatusFacts, KmsAlias, KmsKey, ListedObject, ObjectHead, PrefixListing, ProblemScope,
-    S3Object, Sse, TextractApi, TrailConfig,
+    Reading, S3Object, Sse, TextractApi, TrailConfig,
 };
 
 /// The operations this tool reads; a recorded operation not listed here is reported as not used.
@@ -303,6 +303,23 @@ pub fn time(v: &Value, member: &str) -> Option<DateTime<Utc>> {
     }
 }
 
+/// `LastModified` as the SDK gives it (RFC 3339, epoch seconds) or as S3's raw header
+/// carries it (an HTTP-date, `Wed, 21 Oct 2026 07:28:00 GMT`); anything else is kept as
+/// unrecognised so the checks that need it cannot pass.
+fn last_modified(r: &Value) -> Reading<DateTime<Utc>> {
+    match r.get("LastModified") {
+        None | Some(Value::Null) => Reading::Absent,
+        Some(v) => time(r, "LastModified")
+            .or_else(|| {
+                v.as_str()
+                    .and_then(|t| DateTime::parse_from_rfc2822(t).ok())
+                    .map(|t| t.with_timezone(&Utc))
+            })
+            .map(Reading::Read)
+            .unwrap_or_else(|| Reading::Unrecognised(v.to_string())),
+    }
+}
+
 fn strings(v: &Value, member: &str) -> Vec<String> {
     v.get(member)
         .and_then(Value::as_array)
@@ -338,10 +355,16 @@ fn head_facts(r: &Value) -> HeadFacts {
         // SSE-C objects answer with the customer algorithm and no ServerSideEncryption.
         sse: match s(r, "SSECustomerAlgorithm") {
             Some(_) => Sse::SseC,
-            None => Sse::from_header(s(r, "ServerSideEncryption"), s(r, "SSEKMSKeyId")),
+            // Present but not text (null, a number): unrecognised, never "no encryption".
+            None => match (r.get("ServerSideEncryption"), r.get("SSEKMSKeyId")) {
+                (Some(v), _) | (_, Some(v)) if !v.is_string() => Sse::Other {
+                    value: v.to_string(),
+                },
+                _ => Sse::from_header(s(r, "ServerSideEncryption"), s(r, "SSEKMSKeyId")),
+            },
         },
         bucket_key_enabled: b(r, "BucketKeyEnabled"),
-        last_modified: time(r, "LastModified"),
+        last_modified: last_modified(r),
         etag: s(r, "ETag").map(str::to_owned),
         version_id: s(r, "VersionId").map(str::to_owned),
         content_length: r.get("ContentLength").and_then(Value::as_i64),
