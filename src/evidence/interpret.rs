@@ -795,6 +795,42 @@ mod tests {
     }
 
     #[test]
+    fn route_7_last_modified_as_http_date_is_read_and_garbage_is_unrecognised() {
+        let head = |lm: Value| {
+            let c = calls(&[(
+                "s3",
+                "HeadObject",
+                json!({"Request": {"Bucket": "b", "Key": "k"},
+                "Response": {"ServerSideEncryption": "AES256", "LastModified": lm}}),
+            )]);
+            facts(&c).heads[0].outcome.clone().unwrap().last_modified
+        };
+        let want = DateTime::parse_from_rfc3339("2026-11-20T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(head(json!("2026-11-20T10:00:00Z")), Reading::Read(want));
+        assert_eq!(
+            head(json!("Fri, 20 Nov 2026 10:00:00 GMT")),
+            Reading::Read(want)
+        );
+        assert!(matches!(head(json!("yesterday")), Reading::Unrecognised(_)));
+    }
+
+    #[test]
+    fn route_9_null_or_number_server_side_encryption_is_not_none() {
+        for bad in [json!(null), json!(1)] {
+            let c = calls(&[(
+                "s3",
+                "HeadObject",
+                json!({"Request": {"Bucket": "b", "Key": "k"},
+                "Response": {"ServerSideEncryption": bad}}),
+            )]);
+            let sse = facts(&c).heads[0].outcome.clone().unwrap().sse;
+            assert!(matches!(sse, Sse::Other { .. }), "{sse:?}");
+        }
+    }
+
+    #[test]
     fn sse_c_objects_are_sse_c_not_unencrypted() {
         let c = calls(&[(
             "s3",

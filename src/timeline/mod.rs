@@ -1115,3 +1115,6 @@ fn enc_label(sse: &Sse, key: Option<&ResolvedKey>, bucket_key: bool) -> (String,
     }
     (label, key.map(ResolvedKey::label))
 }
+
+#[cfg(test)]
+mod tests;

@@ -208,6 +208,18 @@ fn mutations_of_a_passing_row4_job() {
             None,
         ),
         (
+            // Issue 9 route 7: an unreadable LastModified cannot switch the check off.
+            "LastModified unreadable",
+            |t| {
+                if let Some(Ok(h)) = &mut t.objects[1].head {
+                    h.last_modified = crate::model::Reading::Unrecognised("garbage".into());
+                }
+            },
+            "output-integrity",
+            Status::Inconclusive,
+            None,
+        ),
+        (
             "deleted",
             |t| {
                 let ev = t.objects[1].writes[0].event.clone();
@@ -236,6 +248,17 @@ fn mutations_of_a_passing_row4_job() {
             "bucket-default-override",
             Status::Fail,
             Some(Severity::High),
+        ),
+        (
+            // Issue 9 route 9: an unknown SSEApplied is not "the request chose it".
+            "SSEApplied unrecognised",
+            |t| {
+                t.objects[1].writes[0].sse_applied =
+                    crate::model::Reading::Unrecognised("SSE_SOMETHING".into())
+            },
+            "bucket-default-override",
+            Status::Inconclusive,
+            None,
         ),
         (
             "no SSEApplied",
