@@ -740,6 +740,35 @@ pub struct Evidence {
     /// `None`: aliases were not listed (alias names cannot be resolved).
     pub aliases: Option<Vec<KmsAlias>>,
     pub problems: Vec<EvidenceProblem>,
+    /// Pieces of evidence that contradict each other: kept, never resolved by order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conflicts: Vec<Conflict>,
+}
+
+/// Two or more pieces of evidence that should agree and do not (two different records with
+/// one `eventID`, two different answers for one resource). Neither is believed over the
+/// other: the checks that need them cannot pass.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conflict {
+    /// What they disagree about: `eventID …`, `kms:DescribeKey arn:…`, `s3:HeadObject s3://…`.
+    pub subject: String,
+    pub reason: String,
+    pub about: ConflictAbout,
+    pub evidence: Vec<EvidenceRef>,
+}
+
+/// What a conflict bears on, so that only the jobs it touches lose their PASS.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "id", rename_all = "kebab-case")]
+pub enum ConflictAbout {
+    /// A CloudTrail `eventID`.
+    Event(String),
+    /// A KMS key ARN.
+    Key(String),
+    /// A Textract job id.
+    Job(String),
+    /// An S3 object URI (`s3://bucket/key`).
+    Object(String),
 }
 
 impl Evidence {
@@ -757,6 +786,7 @@ impl Evidence {
             keys: Vec::new(),
             aliases: None,
             problems: Vec::new(),
+            conflicts: Vec::new(),
         }
     }
 }

@@ -10,10 +10,10 @@ use serde_json::Value;
 
 use super::{CallRecord, RecordedCalls};
 use crate::model::{
-    AdvancedSelector, BasicSelector, BucketDefaultEncryption, CallError, DataResource,
-    EventSelectors, Evidence, EvidenceProblem, FieldSelector, HeadFacts, JobId, JobStatus,
-    JobStatusFacts, KmsAlias, KmsKey, ListedObject, ObjectHead, PrefixListing, ProblemScope,
-    Reading, S3Object, Sse, TextractApi, TrailConfig,
+    AdvancedSelector, BasicSelector, BucketDefaultEncryption, CallError, Conflict, ConflictAbout,
+    DataResource, EventSelectors, Evidence, EvidenceProblem, EvidenceRef, FieldSelector, HeadFacts,
+    JobId, JobStatus, JobStatusFacts, KmsAlias, KmsKey, ListedObject, ObjectHead, PrefixListing,
+    ProblemScope, Reading, S3Object, Sse, TextractApi, TrailConfig,
 };
 
 /// The operations this tool reads; a recorded operation not listed here is reported as not used.
@@ -85,15 +85,29 @@ pub fn interpret(calls: &RecordedCalls, facts: &mut Evidence) {
                 continue;
             };
             let job_id = JobId(job.to_owned());
-            // Paged Get* calls repeat the status: the first record of a job is enough.
-            if facts.job_statuses.iter().any(|j| j.job_id == job_id) {
-                continue;
+            let answer = outcome(rec, |r| job_status(r, captured_at));
+            // Paged Get* calls repeat the status: one answer of a job is enough, unless a
+            // later one says something else (then neither is believed).
+            match facts.job_statuses.iter_mut().find(|j| j.job_id == job_id) {
+                None => facts.job_statuses.push(JobStatus {
+                    job_id,
+                    api,
+                    outcome: answer,
+                }),
+                Some(known) if known.outcome == answer || known.api != api => {}
+                Some(known) => {
+                    let subject = format!("textract:{} {job_id}", api.get_operation());
+                    facts.conflicts.push(conflicting(
+                        &subject,
+                        ConflictAbout::Job(job_id.0.clone()),
+                        EvidenceRef::ApiCall {
+                            operation: format!("textract:{}", api.get_operation()),
+                            subject: job_id.0.clone(),
+                        },
+                    ));
+                    known.outcome = Err(conflicting_answers(&subject));
+                }
             }
-            facts.job_statuses.push(JobStatus {
-                job_id,
-                api,
-                outcome: outcome(rec, |r| job_status(r, captured_at)),
-            });
         }
     }
 
@@ -106,14 +120,32 @@ pub fn interpret(calls: &RecordedCalls, facts: &mut Evidence) {
                 .push(missing_member("s3", "HeadObject", "Bucket/Key"));
             continue;
         };
-        facts.heads.push(ObjectHead {
-            object: S3Object {
-                bucket: bucket.into(),
-                key: key.into(),
-                version_id: s(&rec.request, "VersionId").map(str::to_owned),
-            },
-            outcome: outcome(rec, head_facts),
-        });
+        let object = S3Object {
+            bucket: bucket.into(),
+            key: key.into(),
+            version_id: s(&rec.request, "VersionId").map(str::to_owned),
+        };
+        let answer = outcome(rec, head_facts);
+        match facts.heads.iter_mut().find(|h| h.object == object) {
+            None => facts.heads.push(ObjectHead {
+                object,
+                outcome: answer,
+            }),
+            Some(known) if known.outcome == answer => {}
+            Some(known) => {
+                let subject = format!("s3:HeadObject {}", object.uri());
+                facts.conflicts.push(conflicting(
+                    &subject,
+                    ConflictAbout::Object(object.uri()),
+                    EvidenceRef::S3Object {
+                        uri: object.uri(),
+                        version_id: object.version_id.clone(),
+                        etag: None,
+                    },
+                ));
+                known.outcome = Err(conflicting_answers(&subject));
+            }
+        }
     }
 
     for rec in get("s3", "GetBucketEncryption") {
@@ -170,7 +202,36 @@ pub fn interpret(calls: &RecordedCalls, facts: &mut Evidence) {
         let asked = s(&rec.request, "KeyId").unwrap_or_default().to_owned();
         match outcome(rec, kms_key) {
             Ok(Some(key)) => match facts.keys.iter_mut().find(|k| k.arn == key.arn) {
-                Some(known) => known.looked_up_as.push(asked),
+                Some(known) => {
+                    known.looked_up_as.push(asked);
+                    let differs = known.key_state != key.key_state
+                        || known.key_manager != key.key_manager
+                        || known.key_id != key.key_id
+                        || known.key_usage != key.key_usage
+                        || known.key_spec != key.key_spec
+                        || known.multi_region != key.multi_region;
+                    if differs
+                        && !facts
+                            .conflicts
+                            .iter()
+                            .any(|c| c.about == ConflictAbout::Key(key.arn.clone()))
+                    {
+                        facts.conflicts.push(conflicting(
+                            &format!("kms:DescribeKey {}", key.arn),
+                            ConflictAbout::Key(key.arn.clone()),
+                            EvidenceRef::KmsKey {
+                                arn: key.arn.clone(),
+                            },
+                        ));
+                    }
+                    // What the answers disagree on is unknown, never the first one's word.
+                    if known.key_state != key.key_state {
+                        known.key_state = UNKNOWN.into();
+                    }
+                    if known.key_manager != key.key_manager {
+                        known.key_manager = UNKNOWN.into();
+                    }
+                }
                 None => facts.keys.push(KmsKey {
                     looked_up_as: vec![asked],
                     ..key
@@ -254,6 +315,27 @@ pub fn interpret(calls: &RecordedCalls, facts: &mut Evidence) {
 
     facts.trails = trails(calls, &mut facts.problems);
     super::policies::interpret(calls, facts);
+}
+
+/// The value of a `KeyMetadata` member that is not known (not given, or answers disagree).
+const UNKNOWN: &str = "UNKNOWN";
+
+/// Two recorded answers for `subject` that differ.
+fn conflicting(subject: &str, about: ConflictAbout, evidence: EvidenceRef) -> Conflict {
+    Conflict {
+        subject: subject.to_owned(),
+        reason: "recorded answers for this call differ; none is believed over the others".into(),
+        about,
+        evidence: vec![evidence],
+    }
+}
+
+/// What is left of an answer that conflicts with another: an error naming the conflict.
+fn conflicting_answers(subject: &str) -> CallError {
+    CallError {
+        code: "ConflictingAnswers".into(),
+        message: format!("recorded answers for {subject} differ"),
+    }
 }
 
 fn missing_member(service: &str, op: &str, member: &str) -> EvidenceProblem {
@@ -440,8 +522,8 @@ fn kms_key(r: &Value) -> Option<KmsKey> {
     Some(KmsKey {
         arn: s(m, "Arn")?.to_owned(),
         key_id: s(m, "KeyId")?.to_owned(),
-        key_manager: s(m, "KeyManager").unwrap_or("UNKNOWN").to_owned(),
-        key_state: s(m, "KeyState").unwrap_or("UNKNOWN").to_owned(),
+        key_manager: s(m, "KeyManager").unwrap_or(UNKNOWN).to_owned(),
+        key_state: s(m, "KeyState").unwrap_or(UNKNOWN).to_owned(),
         key_usage: s(m, "KeyUsage").map(str::to_owned),
         key_spec: s(m, "KeySpec").map(str::to_owned),
         multi_region: b(m, "MultiRegion"),
@@ -828,6 +910,61 @@ mod tests {
             let sse = facts(&c).heads[0].outcome.clone().unwrap().sse;
             assert!(matches!(sse, Sse::Other { .. }), "{sse:?}");
         }
+    }
+
+    #[test]
+    fn route_4_conflicting_answers_are_kept_as_conflicts_not_resolved_by_order() {
+        let meta = |state: &str| {
+            json!({"KeyMetadata": {"Arn": "arn:aws:kms:us-east-1:1:key/k1", "KeyId": "k1",
+            "KeyManager": "CUSTOMER", "KeyState": state}})
+        };
+        let job = "j".repeat(64);
+        let c = calls(&[
+            (
+                "kms",
+                "DescribeKey",
+                json!({"Request": {"KeyId": "k1"}, "Response": meta("Enabled")}),
+            ),
+            (
+                "kms",
+                "DescribeKey",
+                json!({"Request": {"KeyId": "k1"}, "Response": meta("Disabled")}),
+            ),
+            (
+                "textract",
+                "GetDocumentAnalysis",
+                json!({"Request": {"JobId": job}, "Response": {"JobStatus": "FAILED"}}),
+            ),
+            (
+                "textract",
+                "GetDocumentAnalysis",
+                json!({"Request": {"JobId": job}, "Response": {"JobStatus": "SUCCEEDED"}}),
+            ),
+            (
+                "s3",
+                "HeadObject",
+                json!({"Request": {"Bucket": "b", "Key": "k"},
+                "Response": {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": "arn:k"}}),
+            ),
+            (
+                "s3",
+                "HeadObject",
+                json!({"Request": {"Bucket": "b", "Key": "k"},
+                "Response": {"ServerSideEncryption": "AES256"}}),
+            ),
+        ]);
+        let f = facts(&c);
+        assert_eq!(f.conflicts.len(), 3, "{:?}", f.conflicts);
+        assert_eq!(f.keys[0].key_state, "UNKNOWN");
+        assert_eq!(
+            f.job_statuses[0].outcome.as_ref().unwrap_err().code,
+            "ConflictingAnswers"
+        );
+        assert_eq!(f.heads.len(), 1);
+        assert_eq!(
+            f.heads[0].outcome.as_ref().unwrap_err().code,
+            "ConflictingAnswers"
+        );
     }
 
     #[test]

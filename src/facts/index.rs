@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::decode::{Context, Fact, decode};
-use crate::model::{Evidence, JobId, ObjectHead, TrailEvent};
+use crate::model::{Conflict, ConflictAbout, Evidence, JobId, ObjectHead, TrailEvent};
 use crate::timeline::keys;
 
 /// Every record's fact, and the lookups the timeline needs. Built in one pass over the
@@ -27,6 +27,7 @@ pub struct Index<'a> {
     statuses: HashMap<JobId, Vec<usize>>,
     /// A folder segment -> `(bucket, prefix before it)`, from every object key seen.
     folders: HashMap<String, Vec<(String, String)>>,
+    conflicts: HashMap<ConflictAbout, Vec<usize>>,
 }
 
 impl<'a> Index<'a> {
@@ -43,6 +44,7 @@ impl<'a> Index<'a> {
             heads: BTreeMap::new(),
             statuses: HashMap::new(),
             folders: HashMap::new(),
+            conflicts: HashMap::new(),
         };
         for (i, e) in evidence.events.iter().enumerate() {
             let fact = decode(e);
@@ -96,6 +98,9 @@ impl<'a> Index<'a> {
         }
         for (i, s) in evidence.job_statuses.iter().enumerate() {
             ix.statuses.entry(s.job_id.clone()).or_default().push(i);
+        }
+        for (i, c) in evidence.conflicts.iter().enumerate() {
+            ix.conflicts.entry(c.about.clone()).or_default().push(i);
         }
         ix
     }
@@ -192,6 +197,13 @@ impl<'a> Index<'a> {
             .range((bucket.to_owned(), prefix.to_owned())..)
             .take_while(move |((b, k), _)| b == bucket && k.starts_with(prefix))
             .flat_map(|(_, v)| v.iter().map(|&i| &self.evidence.heads[i]))
+    }
+
+    /// The conflicts in the evidence about this.
+    pub fn conflicts(&self, about: &ConflictAbout) -> impl Iterator<Item = &'a Conflict> {
+        Self::list(&self.conflicts, about)
+            .iter()
+            .map(|&i| &self.evidence.conflicts[i])
     }
 
     /// Where an object key holds `{job}/`: `(bucket, prefix before it)`, first seen first.

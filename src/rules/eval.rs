@@ -29,6 +29,7 @@ const EVALUATORS: &[(&str, Evaluator)] = &[
     ("evidence-window", evidence_window),
     ("evidence-readable", evidence_readable),
     ("cmk-state", cmk_state),
+    ("evidence-consistent", evidence_consistent),
 ];
 
 pub const EVALUATOR_IDS: &[&str] = &[
@@ -44,6 +45,7 @@ pub const EVALUATOR_IDS: &[&str] = &[
     "evidence-window",
     "evidence-readable",
     "cmk-state",
+    "evidence-consistent",
 ];
 
 pub fn evaluator(id: &str) -> Option<Evaluator> {
@@ -892,6 +894,18 @@ fn evidence_readable(_: Option<&Expected>, t: &JobTimeline) -> Vec<Outcome> {
             ));
         }
     }
+    if let (Some(Ok(false)), Some(loc)) = (&t.listing, &t.output) {
+        // Issue 9 route 8: objects beyond the last recorded page were never checked.
+        out.push(outcome(
+            Status::Inconclusive,
+            format!(
+                "the listing of s3://{}/{} is incomplete (a page was truncated and the next one is missing): objects beyond it were never checked",
+                loc.bucket,
+                loc.job_prefix(&t.job_id)
+            ),
+            vec![],
+        ));
+    }
     if let Some(Err(e)) = &t.status
         && e.code != "InvalidJobIdException"
     {
@@ -909,6 +923,26 @@ fn evidence_readable(_: Option<&Expected>, t: &JobTimeline) -> Vec<Outcome> {
         ));
     }
     out
+}
+
+fn evidence_consistent(_: Option<&Expected>, t: &JobTimeline) -> Vec<Outcome> {
+    if t.conflicts.is_empty() {
+        return vec![outcome(
+            Status::Pass,
+            "no two pieces of evidence bearing on the job contradict each other",
+            vec![],
+        )];
+    }
+    t.conflicts
+        .iter()
+        .map(|c| {
+            outcome(
+                Status::Inconclusive,
+                format!("{}: {}", c.subject, c.reason),
+                c.evidence.clone(),
+            )
+        })
+        .collect()
 }
 
 fn cmk_state(expected: Option<&Expected>, t: &JobTimeline) -> Vec<Outcome> {

@@ -18,9 +18,9 @@ use serde::Serialize;
 use crate::facts::{self, Context, Fact, Index, InvokedBy, S3Op, SseApplied};
 use crate::model::rfc3339;
 use crate::model::{
-    ACCESS_CHECK_OBJECT, BucketSettings, CallError, DEFAULT_OUTPUT_PREFIX, Evidence,
-    EvidenceProblem, EvidenceRef, HeadFacts, JobId, JobStatusFacts, KmsKey, ProblemScope, Reading,
-    S3Object, Sse, TextractApi, TimeWindow, TrailEvent, bucket_arn, job_output_prefix,
+    ACCESS_CHECK_OBJECT, BucketSettings, CallError, Conflict, ConflictAbout, DEFAULT_OUTPUT_PREFIX,
+    Evidence, EvidenceProblem, EvidenceRef, HeadFacts, JobId, JobStatusFacts, KmsKey, ProblemScope,
+    Reading, S3Object, Sse, TextractApi, TimeWindow, TrailEvent, bucket_arn, job_output_prefix,
     partition_of_region, str_ci,
 };
 pub use keys::ResolvedKey;
@@ -257,6 +257,8 @@ pub struct JobTimeline {
     pub coverage: Coverage,
     /// Evidence that could not be used and may bear on this job.
     pub problems: Vec<EvidenceProblem>,
+    /// Evidence about this job that contradicts other evidence.
+    pub conflicts: Vec<Conflict>,
     pub entries: Vec<Entry>,
     pub captured_at: DateTime<Utc>,
 }
@@ -498,6 +500,7 @@ impl Index<'_> {
                 },
             },
             problems: Vec::new(),
+            conflicts: Vec::new(),
             entries: Vec::new(),
             captured_at: evidence.provenance.captured_at,
             request,
@@ -517,8 +520,75 @@ impl Index<'_> {
         let window = job_window(evidence, &t);
         t.problems = relevant_problems(evidence, &t, &window);
         t.entries = self.entries(&t);
+        t.conflicts = self.conflicts_of(&t);
         t.coverage = coverage(evidence, &t, window);
         t
+    }
+
+    /// The conflicts bearing on the job: about its records, its objects, its keys, itself,
+    /// and `Start*` records for it that ask for different things.
+    fn conflicts_of(&self, t: &JobTimeline) -> Vec<Conflict> {
+        let mut about: BTreeSet<ConflictAbout> = BTreeSet::new();
+        about.insert(ConflictAbout::Job(t.job_id.0.clone()));
+        for e in &t.entries {
+            if let EvidenceRef::CloudtrailEvent { event_id, .. } = &e.evidence {
+                about.insert(ConflictAbout::Event(event_id.clone()));
+            }
+        }
+        let mut keys: Vec<&ResolvedKey> = t
+            .request
+            .iter()
+            .filter_map(|r| r.kms_key.as_ref())
+            .collect();
+        for o in &t.objects {
+            about.insert(ConflictAbout::Object(o.object.uri()));
+            keys.extend(&o.head_key);
+            keys.extend(o.writes.iter().filter_map(|w| w.key.as_ref()));
+        }
+        keys.extend(t.kms_uses.iter().filter_map(|k| k.key.as_ref()));
+        about.extend(
+            keys.into_iter()
+                .filter_map(ResolvedKey::arn)
+                .map(|a| ConflictAbout::Key(a.to_owned())),
+        );
+        let mut out: Vec<Conflict> = about
+            .iter()
+            .flat_map(|a| self.conflicts(a))
+            .cloned()
+            .collect();
+        out.extend(self.start_conflict(&t.job_id));
+        out
+    }
+
+    /// Several `Start*` records for one job id that differ in what they ask for or who
+    /// asked: which one started the job cannot be told, so none is believed.
+    fn start_conflict(&self, job: &JobId) -> Option<Conflict> {
+        let asked = |i: usize| match self.fact(i) {
+            Fact::Start(s) => Some((s, str_ci(&self.event(i).user_identity, "arn"))),
+            _ => None,
+        };
+        let starts = self.starts(job);
+        let first = asked(*starts.first()?);
+        let differ: Vec<usize> = starts[1..]
+            .iter()
+            .copied()
+            .filter(|&i| asked(i) != first)
+            .collect();
+        if differ.is_empty() {
+            return None;
+        }
+        Some(Conflict {
+            subject: format!("Start* records for job {job}"),
+            reason: format!(
+                "{} Start* records return this job id and differ in what they ask for (OutputConfig, KMSKeyId, document) or who asked; which one started the job is unknown",
+                differ.len() + 1
+            ),
+            about: ConflictAbout::Job(job.0.clone()),
+            evidence: std::iter::once(starts[0])
+                .chain(differ)
+                .map(|i| self.event(i).evidence())
+                .collect(),
+        })
     }
 
     fn read_request(&self, i: usize, again: &[usize]) -> Request {

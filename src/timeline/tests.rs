@@ -173,3 +173,90 @@ fn correlating_in_parallel_gives_what_one_at_a_time_gives() {
         .collect();
     assert_eq!(one, all);
 }
+
+#[test]
+fn route_3_a_record_sharing_the_overwrites_event_id_does_not_remove_it() {
+    let mut evidence = fixture("row4-sse-kms");
+    let overwrite = page_one_overwrite(&evidence, |e| {
+        e.user_identity =
+            json!({"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/mallory"});
+    });
+    let mut decoy = evidence
+        .events
+        .iter()
+        .find(|e| e.event_name == "GetRole")
+        .expect("an unrelated record")
+        .clone();
+    decoy.event_id = overwrite.event_id.clone();
+    decoy.event_time = overwrite.event_time;
+    evidence.add_records([decoy, overwrite]);
+    assert_eq!(evidence.conflicts.len(), 1, "{:?}", evidence.conflicts);
+    assert_eq!(verdict_of(&evidence), Verdict::Fail);
+    // An exact repeat is a duplicate, not a conflict.
+    let again = evidence.events[0].clone();
+    evidence.add_records([again]);
+    assert_eq!(evidence.conflicts.len(), 1);
+}
+
+#[test]
+fn route_4_a_conflict_about_the_requested_key_is_never_a_pass() {
+    let mut evidence = fixture("row4-sse-kms");
+    let arn = evidence.keys[0].arn.clone();
+    evidence.conflicts.push(Conflict {
+        subject: format!("kms:DescribeKey {arn}"),
+        reason: "answers differ".into(),
+        about: ConflictAbout::Key(arn.clone()),
+        evidence: vec![EvidenceRef::KmsKey { arn }],
+    });
+    assert_eq!(verdict_of(&evidence), Verdict::Inconclusive);
+}
+
+#[test]
+fn route_5_an_earlier_start_naming_the_used_key_does_not_hide_the_wrong_cmk() {
+    let mut evidence = fixture("fail-wrong-cmk");
+    assert_eq!(verdict_of(&evidence), Verdict::Fail);
+    let used = evidence
+        .events
+        .iter()
+        .find_map(|e| {
+            (e.event_name == "PutObject")
+                .then(|| {
+                    str_ci(
+                        &e.request_parameters,
+                        "x-amz-server-side-encryption-aws-kms-key-id",
+                    )
+                })
+                .flatten()
+                .map(str::to_owned)
+        })
+        .expect("the key the writes used");
+    let mut earlier = evidence
+        .events
+        .iter()
+        .find(|e| e.event_name == "StartDocumentAnalysis")
+        .unwrap()
+        .clone();
+    earlier.event_id = "earlier-start".into();
+    earlier.event_time -= Duration::seconds(1);
+    earlier.request_parameters["kMSKeyId"] = json!(used);
+    evidence.add_records([earlier]);
+    assert_ne!(verdict_of(&evidence), Verdict::Pass);
+    let jobs = discover_jobs(&evidence);
+    let t = build(&evidence, &jobs[0]);
+    assert!(
+        t.conflicts
+            .iter()
+            .any(|c| c.about == ConflictAbout::Job(jobs[0].0.clone())),
+        "{:?}",
+        t.conflicts
+    );
+}
+
+#[test]
+fn route_8_a_truncated_listing_is_never_a_pass() {
+    let mut evidence = fixture("row4-sse-kms");
+    for l in &mut evidence.listings {
+        l.complete = false;
+    }
+    assert_eq!(verdict_of(&evidence), Verdict::Inconclusive);
+}
