@@ -243,7 +243,7 @@ pub fn load(dir: &Path) -> Result<Evidence, BundleError> {
                 );
                 continue;
             }
-            match trail::decode_log_file(&bytes) {
+            match trail::decode_log_file(rel, &bytes) {
                 Ok(records) => events.extend(records),
                 Err(e) => problem(rel, format!("{e}; the file's records are not used")),
             }
