@@ -159,8 +159,18 @@ pub fn read_regular(path: &Path, cap: u64, buf: &mut Vec<u8>) -> Result<(), Read
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    pub(crate) fn mkfifo(path: &Path) {
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(path)
+                .status()
+                .unwrap()
+                .success()
+        );
+    }
 
     #[test]
     fn byte_sizes_parse_with_binary_suffixes() {
@@ -196,13 +206,7 @@ mod tests {
         assert_eq!(e.to_string(), "not a regular file (a device): not read");
         let dir = tempfile::tempdir().unwrap();
         let fifo = dir.path().join("x.json.gz");
-        assert!(
-            std::process::Command::new("mkfifo")
-                .arg(&fifo)
-                .status()
-                .unwrap()
-                .success()
-        );
+        mkfifo(&fifo);
         let e = read_regular(&fifo, 1 << 20, &mut buf).unwrap_err();
         assert_eq!(e.to_string(), "not a regular file (a FIFO): not read");
         let e = read_regular(dir.path(), 1 << 20, &mut buf).unwrap_err();

@@ -9,9 +9,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
+mod fixture;
+use fixture::{copy_dir, copy_fixture, first_file, root};
 
 /// Runs the binary from the project root; kills it (and fails) after 60 s, so a defect that
 /// hangs fails instead of blocking the suite.
@@ -34,41 +33,9 @@ fn run(args: &[&str]) -> Output {
     child.wait_with_output().unwrap()
 }
 
-fn copy_dir(src: &Path, dst: &Path) {
-    fs::create_dir_all(dst).unwrap();
-    for e in fs::read_dir(src).unwrap() {
-        let e = e.unwrap();
-        let to = dst.join(e.file_name());
-        if e.path().is_dir() {
-            copy_dir(&e.path(), &to);
-        } else {
-            fs::copy(e.path(), to).unwrap();
-        }
-    }
-}
-
-/// A copy of a fixture bundle to break, inside a temp dir that holds other files too.
-fn fixture(name: &str) -> (tempfile::TempDir, PathBuf) {
-    let tmp = tempfile::tempdir().unwrap();
-    let dst = tmp.path().join(name);
-    copy_dir(&root().join("fixtures").join(name), &dst);
-    (tmp, dst)
-}
-
 /// The row4-sse-kms log file holding the job's own records (delivered 10:05).
 fn job_log(bundle: &Path) -> PathBuf {
-    let mut stack = vec![bundle.join("cloudtrail")];
-    while let Some(d) = stack.pop() {
-        for e in fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.to_string_lossy().contains("T1005Z_") {
-                return p;
-            }
-        }
-    }
-    panic!("no job log under {}", bundle.display());
+    first_file(&bundle.join("cloudtrail"), "T1005Z_")
 }
 
 fn seal(dir: &Path) {
@@ -80,7 +47,8 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-fn verify(dir: &Path) -> (i32, Value) {
+/// `verify` on a bundle: the exit code, the JSON report, and all it printed.
+fn verify(dir: &Path) -> (i32, Value, String) {
     let out = run(&[
         "verify",
         "--evidence",
@@ -90,7 +58,8 @@ fn verify(dir: &Path) -> (i32, Value) {
     ]);
     let report =
         serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)));
-    (out.status.code().unwrap(), report)
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &stderr(&out);
+    (out.status.code().unwrap(), report, text)
 }
 
 fn skipped(report: &Value) -> Vec<(String, String)> {
@@ -115,8 +84,8 @@ fn mkfifo(path: &Path) {
 /// `zcat` reads both members, which is not a log file: the job is INCONCLUSIVE.
 #[test]
 fn a_log_file_with_a_repeated_gzip_member_is_not_read_as_its_first_member() {
-    let (_tmp, dir) = fixture("row4-sse-kms");
-    let (code, report) = verify(&dir);
+    let (_tmp, dir) = copy_fixture("row4-sse-kms");
+    let (code, report, _) = verify(&dir);
     assert_eq!(
         (code, report["jobs"][0]["verdict"].as_str()),
         (0, Some("pass"))
@@ -125,7 +94,7 @@ fn a_log_file_with_a_repeated_gzip_member_is_not_read_as_its_first_member() {
     let gz = fs::read(&log).unwrap();
     fs::write(&log, [gz.clone(), gz].concat()).unwrap();
     seal(&dir);
-    let (code, report) = verify(&dir);
+    let (code, report, _) = verify(&dir);
     assert_eq!(report["jobs"][0]["verdict"], "inconclusive");
     assert_eq!(code, 4);
     let named = skipped(&report);
@@ -160,7 +129,7 @@ fn since_durations_past_the_calendar_are_usage_errors_not_panics() {
 /// any file the user can read); `cloudtrail/../../other/x.json.gz` was loaded as evidence.
 #[test]
 fn manifest_paths_outside_the_bundle_are_refused_and_never_hashed() {
-    let (tmp, dir) = fixture("row4-sse-kms");
+    let (tmp, dir) = copy_fixture("row4-sse-kms");
     // A log file outside the bundle, and a link from inside to it.
     let outside = tmp.path().join("other/x.json.gz");
     fs::create_dir_all(outside.parent().unwrap()).unwrap();
@@ -184,15 +153,7 @@ fn manifest_paths_outside_the_bundle_are_refused_and_never_hashed() {
     }
     fs::write(&manifest_path, manifest.to_string()).unwrap();
 
-    let out = run(&[
-        "verify",
-        "--evidence",
-        dir.to_str().unwrap(),
-        "--format",
-        "json",
-    ]);
-    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &stderr(&out);
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (_, report, text) = verify(&dir);
     let named = skipped(&report);
     for e in &entries {
         let (_, reason) = named
@@ -220,14 +181,14 @@ fn manifest_paths_outside_the_bundle_are_refused_and_never_hashed() {
 /// named `*.json.gz` in a trail folder blocked forever.
 #[test]
 fn link_cycles_and_fifos_in_evidence_folders_end_and_are_named() {
-    let (_tmp, dir) = fixture("row4-sse-kms");
+    let (_tmp, dir) = copy_fixture("row4-sse-kms");
     let ct = dir.join("cloudtrail");
     let trail = tempfile::tempdir().unwrap();
     copy_dir(&ct, trail.path());
     std::os::unix::fs::symlink(".", ct.join("loop1")).unwrap();
     std::os::unix::fs::symlink(".", ct.join("loop2")).unwrap();
     seal(&dir);
-    let (code, report) = verify(&dir);
+    let (code, report, _) = verify(&dir);
     assert_eq!(
         (code, report["jobs"][0]["verdict"].as_str()),
         (0, Some("pass"))

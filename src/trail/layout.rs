@@ -624,13 +624,7 @@ mod tests {
         let fifo = dir
             .path()
             .join("111_CloudTrail_us-east-1_20261120T1005Z_ab.json.gz");
-        assert!(
-            std::process::Command::new("mkfifo")
-                .arg(&fifo)
-                .status()
-                .unwrap()
-                .success()
-        );
+        crate::input::tests::mkfifo(&fifo);
         std::os::unix::fs::symlink("/dev/zero", dir.path().join("zero.json.gz")).unwrap();
         let listing = list_trail_dir(dir.path(), &[]).unwrap();
         assert!(listing.files.is_empty(), "{:?}", listing.files);
