@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
+use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::input::{Limits, read_regular};
@@ -243,6 +244,66 @@ struct RawLogFile<'a> {
     records: Vec<&'a RawValue>,
 }
 
+/// A record as a [`Value`], refusing duplicate keys at any depth (escaped spellings
+/// included): CloudTrail never writes them, and which of two `eventName`s counts must not
+/// be left to the parser (serde_json keeps the last, others the first).
+struct Strict(Value);
+
+impl<'de> Deserialize<'de> for Strict {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(StrictVisitor).map(Strict)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(v.into())
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(v.into())
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(v.into())
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(Strict(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if out.contains_key(&key) {
+                return Err(serde::de::Error::custom(format!("duplicate key {key:?}")));
+            }
+            let Strict(value) = map.next_value()?;
+            out.insert(key, value);
+        }
+        Ok(Value::Object(out))
+    }
+}
+
 /// The records of one log file's JSON that `filter` keeps.
 pub(crate) fn select_records(
     json: &[u8],
@@ -284,7 +345,7 @@ pub(crate) fn select_records(
             index,
             message: e.to_string(),
         };
-        let value = serde_json::from_str(raw).map_err(record_error)?;
+        let Strict(value) = serde_json::from_str(raw).map_err(record_error)?;
         if let Some(event) = filter.select(value).map_err(record_error)? {
             kept.push(event);
         }
@@ -563,6 +624,46 @@ mod tests {
         }
         assert_eq!(out.stats.files_prefiltered, 2);
         assert_eq!(out.stats.files_bad, 7);
+    }
+
+    /// A record with two `eventName`s was read as the last one (serde_json's choice): a
+    /// forged record could show a reader what it wants. Duplicate keys, at any depth and
+    /// however spelled, reject the file.
+    #[test]
+    fn a_record_with_a_duplicate_key_is_a_problem_not_the_last_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = format!("out/{JOB}/1");
+        let dup = record("GetObject", &key).replacen(
+            r#""eventName":"GetObject""#,
+            r#""eventName":"PutObject","\u0065ventName":"GetObject""#,
+            1,
+        );
+        let nested = record("GetObject", &key).replacen(
+            r#""requestParameters":{"#,
+            r#""requestParameters":{"key":"other","#,
+            1,
+        );
+        put(
+            dir.path(),
+            "dup.json.gz",
+            &gzip(format!(r#"{{"Records":[{dup}]}}"#).as_bytes()),
+        );
+        put(
+            dir.path(),
+            "nested.json.gz",
+            &gzip(format!(r#"{{"Records":[{nested}]}}"#).as_bytes()),
+        );
+        let filter = RecordFilter::needles(&[JOB.to_owned()]);
+        let out = scan_trail_dir(dir.path(), &filter, &options()).unwrap();
+        assert!(out.events.is_empty(), "{:?}", out.events);
+        let reasons: Vec<&str> = out.problems.iter().map(|p| p.reason.as_str()).collect();
+        assert_eq!(
+            reasons,
+            [
+                "record 0 is not a CloudTrail record: duplicate key \"eventName\" at line 1 column 131",
+                "record 0 is not a CloudTrail record: duplicate key \"key\" at line 1 column 155",
+            ]
+        );
     }
 
     #[derive(Deserialize)]
