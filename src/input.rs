@@ -98,6 +98,15 @@ fn parse_bytes(s: &str) -> Option<u64> {
     digits.parse::<u64>().ok()?.checked_mul(1 << shift)
 }
 
+impl From<ReadError> for std::io::Error {
+    fn from(e: ReadError) -> std::io::Error {
+        match e {
+            ReadError::Io(e) => e,
+            other => std::io::Error::other(other.to_string()),
+        }
+    }
+}
+
 /// Why a file was not read.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
@@ -105,7 +114,7 @@ pub enum ReadError {
     Io(std::io::Error),
     #[error("not a regular file ({0}): not read")]
     NotRegular(&'static str),
-    #[error("larger than the {cap}-byte cap ({MAX_FILE_BYTES_ENV} changes it): not read")]
+    #[error("larger than {cap} bytes, its cap (see docs/limits.md): not read")]
     TooLarge { cap: u64 },
 }
 

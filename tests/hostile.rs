@@ -274,3 +274,17 @@ fn error_messages_say_their_cause_once() {
     let err = stderr(&out);
     assert_eq!(err.matches("No such file").count(), 1, "{err}");
 }
+
+/// A FIFO as a bundle's `manifest.json` blocked the loader.
+#[test]
+fn a_fifo_as_the_bundle_manifest_is_refused_not_waited_on() {
+    let dir = tempfile::tempdir().unwrap();
+    mkfifo(&dir.path().join("manifest.json"));
+    let out = run(&["verify", "--evidence", dir.path().to_str().unwrap()]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("manifest.json: not a regular file (a FIFO)"),
+        "{err}"
+    );
+}

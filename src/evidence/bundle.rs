@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{CallRecord, Gathered, RecordedCalls, assemble, interpret};
-use crate::input::{Limits, read_regular};
+use crate::input::{Limits, ReadError, read_regular};
 use crate::model::{Evidence, EvidenceProblem, ProblemScope, Provenance, TimeWindow, TrailEvent};
 use crate::trail;
 
@@ -127,13 +127,14 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest, BundleError> {
         return Err(BundleError::NotADirectory(dir.to_owned()));
     }
     let path = dir.join(MANIFEST);
-    let bytes = match fs::read(&path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+    let mut bytes = Vec::new();
+    match read_regular(&path, Limits::current().max_file_bytes, &mut bytes) {
+        Ok(()) => {}
+        Err(ReadError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(BundleError::MissingManifest(path));
         }
-        Err(e) => return Err(io(&path)(e)),
-    };
+        Err(e) => return Err(io(&path)(e.into())),
+    }
     // Check the schema before the rest, so a future version gets the version message,
     // not a confusing complaint about an unknown field.
     #[derive(Deserialize)]
@@ -347,8 +348,7 @@ pub fn seal(dir: &Path) -> Result<usize, BundleError> {
     let mut bytes = Vec::new();
     for rel in evidence_files(dir)? {
         let path = dir.join(&rel);
-        read_regular(&path, cap, &mut bytes)
-            .map_err(|e| io(&path)(std::io::Error::other(e.to_string())))?;
+        read_regular(&path, cap, &mut bytes).map_err(|e| io(&path)(e.into()))?;
         manifest.files.insert(rel, sha256_hex(&bytes));
     }
     let path = dir.join(MANIFEST);
