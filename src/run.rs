@@ -367,6 +367,7 @@ fn finish(report: Report, rules: &RuleSet, output: &OutputArgs) -> Result<u8> {
 
 /// Runs the parsed command; returns the process exit code.
 pub fn run(cli: Cli) -> Result<u8> {
+    crate::input::Limits::init_from_env().map_err(Usage)?;
     let rules = RuleSet::builtin().context("the built-in rules are invalid")?;
     match cli.command {
         Command::Verify(args) => {

@@ -91,7 +91,7 @@ impl Gathered {
     /// so a malformed record rejects them all here exactly as it rejects the collected file.
     pub fn into_evidence(self) -> Evidence {
         let mut problems = self.problems.clone();
-        let events = match trail::decode_log_file(&self.log_file()) {
+        let events = match trail::decode_log_file(bundle::LOOKUP_EVENTS_FILE, &self.log_file()) {
             Ok(events) => events,
             Err(e) => {
                 problems.push(EvidenceProblem {
