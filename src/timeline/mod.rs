@@ -20,8 +20,8 @@ use crate::model::rfc3339;
 use crate::model::{
     ACCESS_CHECK_OBJECT, BucketSettings, CallError, Conflict, ConflictAbout, DEFAULT_OUTPUT_PREFIX,
     Evidence, EvidenceProblem, EvidenceRef, HeadFacts, JobId, JobStatusFacts, KmsKey, ProblemScope,
-    Reading, S3Object, Sse, TextractApi, TimeWindow, TrailEvent, bucket_arn, job_output_prefix,
-    partition_of_region, str_ci,
+    Reading, S3Object, Sse, TextractApi, TimeWindow, TrailEvent, bucket_arn, is_key_state_change,
+    job_output_prefix, partition_of_region, str_ci,
 };
 pub use keys::ResolvedKey;
 use selectors::EventShape;
@@ -414,13 +414,6 @@ fn kind_of(key: &str, job_prefix: &str) -> ObjectKind {
     }
 }
 
-/// KMS calls that change a key's state.
-const KEY_STATE_CHANGES: [&str; 4] = [
-    "DisableKey",
-    "EnableKey",
-    "ScheduleKeyDeletion",
-    "CancelKeyDeletion",
-];
 /// `KmsUse::tie` of a key state change made while the job ran.
 pub const KEY_CHANGE_DURING_JOB: &str = "key state, during the job";
 /// `KmsUse::tie` of a key state change made after the job.
@@ -741,7 +734,7 @@ impl Index<'_> {
             let (Fact::Kms(k), e) = (self.fact(i), self.event(i)) else {
                 return None;
             };
-            let change = KEY_STATE_CHANGES.contains(&k.operation.as_str());
+            let change = is_key_state_change(&e.event_source, &k.operation);
             Some((
                 change,
                 KmsUse {
