@@ -11,6 +11,7 @@ pub mod inflate;
 pub mod layout;
 pub mod scan;
 pub mod synth;
+mod validate;
 
 use chrono::{DateTime, Utc};
 

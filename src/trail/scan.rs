@@ -314,9 +314,15 @@ pub(crate) fn select_records(
     if text.trim_ascii().is_empty() {
         return Err(TrailFileError::Empty);
     }
-    // Split into raw records (one validating pass, no trees) before the prefilter may skip
-    // the file: only a file read whole proves that it holds nothing for the jobs. A cut-off
-    // or broken file, `{"Records": 5}` and records that are not objects are problems.
+    // Only a file read whole proves that it holds nothing for the jobs: a cut-off or broken
+    // file, `{"Records": 5}` and records that are not objects are problems, skipped or not.
+    // The shortcut proves the common case; anything else is split into raw records (one
+    // validating pass, no trees), which names the defect.
+    let candidate = filter.may_match(json);
+    if !candidate && super::validate::is_plain_log_file(text) {
+        stats.files_prefiltered += 1;
+        return Ok(Vec::new());
+    }
     let file: RawLogFile = serde_json::from_str(text).map_err(|e| {
         TrailFileError::Json(if e.is_eof() {
             format!("{e} (truncated?)")
@@ -330,7 +336,7 @@ pub(crate) fn select_records(
             message: "not a JSON object".into(),
         });
     }
-    if !filter.may_match(json) {
+    if !candidate {
         stats.files_prefiltered += 1;
         return Ok(Vec::new());
     }
