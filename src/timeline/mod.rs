@@ -595,10 +595,31 @@ impl Index<'_> {
             prefix: prefix.clone().unwrap_or(DEFAULT_OUTPUT_PREFIX.into()),
             prefix_given: prefix.is_some(),
         });
-        let kms_key = s
+        let mut kms_key = s
             .kms_key_id
             .as_deref()
             .map(|k| keys::resolve(self.evidence, k, Some(&region), account.as_deref()));
+        // Start* records for the job naming different keys: which key was asked for is
+        // unknown (see `start_conflict`), never the first record's word.
+        let named: BTreeSet<Option<&str>> = std::iter::once(i)
+            .chain(again.iter().copied())
+            .filter_map(|j| match self.fact(j) {
+                Fact::Start(s) => Some(s.kms_key_id.as_deref()),
+                _ => None,
+            })
+            .collect();
+        if named.len() > 1 {
+            let names: Vec<&str> = named.iter().map(|n| n.unwrap_or("none")).collect();
+            let given = s.kms_key_id.clone().unwrap_or_default();
+            let why = format!(
+                "the job's Start* records name different KMSKeyId values ({})",
+                names.join(", ")
+            );
+            kms_key = Some(match kms_key {
+                Some(k) => ResolvedKey { arn: Err(why), ..k },
+                None => keys::unresolved(given, why),
+            });
+        }
         Request {
             api: s.api,
             event: e.evidence(),
