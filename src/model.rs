@@ -25,6 +25,19 @@ pub fn job_output_prefix(prefix: &str, job: &JobId) -> String {
     }
 }
 
+/// The KMS calls that change a key's state (CloudTrail `eventName`s of `kms.amazonaws.com`).
+pub const KEY_STATE_CHANGES: [&str; 4] = [
+    "DisableKey",
+    "EnableKey",
+    "ScheduleKeyDeletion",
+    "CancelKeyDeletion",
+];
+
+/// Whether a record is a key state change (see [`KEY_STATE_CHANGES`]).
+pub fn is_key_state_change(event_source: &str, event_name: &str) -> bool {
+    event_source == "kms.amazonaws.com" && KEY_STATE_CHANGES.contains(&event_name)
+}
+
 /// The object Textract writes to test write access before the result pages.
 pub const ACCESS_CHECK_OBJECT: &str = ".s3_access_check";
 

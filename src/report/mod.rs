@@ -351,6 +351,7 @@ fn apply_mutes(
             job_id: &job.job_id.0,
             bucket: f.object.as_deref().and_then(bucket_of).or(job_bucket),
             rule: &f.rule_id,
+            evidence_gap: f.status == Status::Inconclusive && f.rule_id.starts_with("evidence-"),
         };
         f.muted = applier.apply(&subject);
     }

@@ -629,7 +629,16 @@ fn output_integrity(expected: Option<&Expected>, t: &JobTimeline) -> Vec<Outcome
                     vec![o.evidence()],
                 )),
             }
-            if h.sse.label() != w.sse.label()
+            if let Some(v) = [&h.sse, &w.sse].into_iter().find_map(|x| match x {
+                Sse::Other { value } => Some(value),
+                _ => None,
+            }) {
+                bad.push(outcome(
+                    Status::Inconclusive,
+                    format!("encryption {v} is not a value this tool recognises: whether the object was re-encrypted is unknown"),
+                    vec![o.evidence(), w.event.clone()],
+                ));
+            } else if h.sse.label() != w.sse.label()
                 || o.head_key.as_ref().and_then(|k| k.arn()) != w.key.as_ref().and_then(|k| k.arn())
             {
                 bad.push(outcome(

@@ -20,8 +20,8 @@ use crate::model::rfc3339;
 use crate::model::{
     ACCESS_CHECK_OBJECT, BucketSettings, CallError, Conflict, ConflictAbout, DEFAULT_OUTPUT_PREFIX,
     Evidence, EvidenceProblem, EvidenceRef, HeadFacts, JobId, JobStatusFacts, KmsKey, ProblemScope,
-    Reading, S3Object, Sse, TextractApi, TimeWindow, TrailEvent, bucket_arn, job_output_prefix,
-    partition_of_region, str_ci,
+    Reading, S3Object, Sse, TextractApi, TimeWindow, TrailEvent, bucket_arn, is_key_state_change,
+    job_output_prefix, partition_of_region, str_ci,
 };
 pub use keys::ResolvedKey;
 use selectors::EventShape;
@@ -414,13 +414,6 @@ fn kind_of(key: &str, job_prefix: &str) -> ObjectKind {
     }
 }
 
-/// KMS calls that change a key's state.
-const KEY_STATE_CHANGES: [&str; 4] = [
-    "DisableKey",
-    "EnableKey",
-    "ScheduleKeyDeletion",
-    "CancelKeyDeletion",
-];
 /// `KmsUse::tie` of a key state change made while the job ran.
 pub const KEY_CHANGE_DURING_JOB: &str = "key state, during the job";
 /// `KmsUse::tie` of a key state change made after the job.
@@ -602,10 +595,31 @@ impl Index<'_> {
             prefix: prefix.clone().unwrap_or(DEFAULT_OUTPUT_PREFIX.into()),
             prefix_given: prefix.is_some(),
         });
-        let kms_key = s
+        let mut kms_key = s
             .kms_key_id
             .as_deref()
             .map(|k| keys::resolve(self.evidence, k, Some(&region), account.as_deref()));
+        // Start* records for the job naming different keys: which key was asked for is
+        // unknown (see `start_conflict`), never the first record's word.
+        let named: BTreeSet<Option<&str>> = std::iter::once(i)
+            .chain(again.iter().copied())
+            .filter_map(|j| match self.fact(j) {
+                Fact::Start(s) => Some(s.kms_key_id.as_deref()),
+                _ => None,
+            })
+            .collect();
+        if named.len() > 1 {
+            let names: Vec<&str> = named.iter().map(|n| n.unwrap_or("none")).collect();
+            let given = s.kms_key_id.clone().unwrap_or_default();
+            let why = format!(
+                "the job's Start* records name different KMSKeyId values ({})",
+                names.join(", ")
+            );
+            kms_key = Some(match kms_key {
+                Some(k) => ResolvedKey { arn: Err(why), ..k },
+                None => keys::unresolved(given, why),
+            });
+        }
         Request {
             api: s.api,
             event: e.evidence(),
@@ -741,7 +755,7 @@ impl Index<'_> {
             let (Fact::Kms(k), e) = (self.fact(i), self.event(i)) else {
                 return None;
             };
-            let change = KEY_STATE_CHANGES.contains(&k.operation.as_str());
+            let change = is_key_state_change(&e.event_source, &k.operation);
             Some((
                 change,
                 KmsUse {

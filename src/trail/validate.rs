@@ -331,6 +331,9 @@ mod tests {
                 check([&b[..at], &[c][..], &b[at + 1..]].concat());
             }
         }
-        assert!(tried > 4000 && accepted > 100, "{tried} tried, {accepted} accepted");
+        assert!(
+            tried > 4000 && accepted > 100,
+            "{tried} tried, {accepted} accepted"
+        );
     }
 }
