@@ -48,6 +48,18 @@ pub enum Command {
     /// Work with evidence bundles.
     #[command(subcommand)]
     Bundle(BundleCommand),
+    /// Print the shell completion script (bash: `source <(textract-audit completions bash)`).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (`textract-audit man | man -l -`), or write one page per command.
+    Man {
+        /// Write textract-audit.1 and one page per subcommand (textract-audit-verify.1, …) here.
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod entry_file;
 pub mod evidence;
 pub mod integrity;
+pub mod manual;
 pub mod model;
 pub mod render;
 pub mod report;
