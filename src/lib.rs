@@ -11,6 +11,7 @@ pub mod evidence;
 pub mod facts;
 pub mod input;
 pub mod integrity;
+pub mod manual;
 pub mod model;
 pub mod render;
 pub mod report;

@@ -488,6 +488,15 @@ pub fn run(cli: Cli) -> Result<u8> {
             );
             Ok(exit::PASS)
         }
+        Command::Completions { shell } => {
+            crate::manual::completions(shell, &mut std::io::stdout().lock());
+            Ok(exit::PASS)
+        }
+        Command::Man { out_dir } => {
+            crate::manual::man(out_dir.as_deref(), &mut std::io::stdout().lock())
+                .context("writing the man page")?;
+            Ok(exit::PASS)
+        }
     }
 }
 

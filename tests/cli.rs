@@ -1380,3 +1380,58 @@ fn rule_count() -> usize {
         .unwrap()
         .len()
 }
+
+#[test]
+fn completion_scripts_are_printed_for_each_shell_and_the_bash_one_parses() {
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let out = run(&["completions", shell]);
+        assert_eq!(out.status.code(), Some(0), "{shell}");
+        let script = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            script.contains("verify") && script.contains("--evidence"),
+            "{shell}"
+        );
+        if shell == "bash" {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("textract-audit.bash");
+            fs::write(&path, &script).unwrap();
+            let check = Command::new("bash").arg("-n").arg(&path).output().unwrap();
+            assert!(
+                check.status.success(),
+                "bash -n: {}",
+                String::from_utf8_lossy(&check.stderr)
+            );
+        }
+    }
+    assert_eq!(run(&["completions", "tcsh"]).status.code(), Some(2));
+}
+
+#[test]
+fn the_man_page_renders_with_groff_without_warnings() {
+    let dir = tempfile::tempdir().unwrap();
+    let pages = dir.path().join("man1");
+    let out = run(&["man", "--out-dir", pages.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    let printed = String::from_utf8(run(&["man"]).stdout).unwrap();
+    let written = fs::read_to_string(pages.join("textract-audit.1")).unwrap();
+    assert!(printed == written, "the printed page is the written one");
+    for page in [
+        "textract-audit.1",
+        "textract-audit-verify.1",
+        "textract-audit-audit.1",
+    ] {
+        let rendered = Command::new("groff")
+            // -k: UTF-8 input through preconv, as man(1) does.
+            .args(["-k", "-man", "-Tutf8", "-ww", "-P-cbou"])
+            .arg(pages.join(page))
+            .output()
+            .expect("groff renders the man page (apt-get install groff-base)");
+        let stderr = String::from_utf8_lossy(&rendered.stderr);
+        assert!(
+            rendered.status.success() && stderr.is_empty(),
+            "{page}: {stderr}"
+        );
+        let text = String::from_utf8_lossy(&rendered.stdout);
+        assert!(text.contains("SYNOPSIS"), "{page}");
+    }
+}
