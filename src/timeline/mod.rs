@@ -280,8 +280,8 @@ pub fn start_region(evidence: &Evidence, job: &JobId) -> Option<String> {
 }
 
 /// The successful `Start*` records that returned this job id, oldest first (several after an
-/// idempotent resubmission).
-fn start_events<'a>(evidence: &'a Evidence, job: &JobId) -> Vec<&'a TrailEvent> {
+/// idempotent resubmission): the one Start lookup, also what the gathering rounds follow.
+pub fn start_events<'a>(evidence: &'a Evidence, job: &JobId) -> Vec<&'a TrailEvent> {
     evidence
         .events
         .iter()
