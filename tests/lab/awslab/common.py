@@ -95,6 +95,8 @@ KNOWN_FAULTS = {
     "warnings": "list of Textract Warnings ({'ErrorCode','Pages'}) added to new jobs",
     "throttle": "{'operation': Op, 'count': N}: the next N calls of Op are throttled",
     "access_denied": "{'operation': Op, 'key_suffix': S}: calls of Op (on keys ending in S) are denied",
+    "forget_jobs": "Textract Get* answers InvalidJobIdException for every job (as after 7 days)",
+    "no_event_history": "LookupEvents returns no record (the jobs are older than the window read)",
 }
 
 
