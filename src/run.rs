@@ -198,7 +198,7 @@ fn gather(plan: &Plan, jobs: &[JobId]) -> Result<(Base, Evidence)> {
     };
     let mut followed: Vec<JobId> = jobs
         .iter()
-        .filter(|j| !timeline::start_events(&first, j).is_empty())
+        .filter(|j| !timeline::start_record(&first, j).is_none())
         .cloned()
         .collect();
     let mut output_buckets = timeline::output_buckets(&first, jobs);
@@ -212,11 +212,7 @@ fn gather(plan: &Plan, jobs: &[JobId]) -> Result<(Base, Evidence)> {
         let new_starts: Vec<TrailEvent> = jobs
             .iter()
             .filter(|j| !followed.contains(j))
-            .filter_map(|j| {
-                timeline::start_events(&evidence, j)
-                    .first()
-                    .map(|e| (*e).clone())
-            })
+            .filter_map(|j| timeline::start_record(&evidence, j).cloned())
             .collect();
         if let (Base::Live(gathered), Some(options), false) =
             (&mut base, live, new_starts.is_empty())
@@ -240,7 +236,7 @@ fn gather(plan: &Plan, jobs: &[JobId]) -> Result<(Base, Evidence)> {
         }
         let unstarted = jobs
             .iter()
-            .any(|j| timeline::start_events(&evidence, j).is_empty());
+            .any(|j| timeline::start_record(&evidence, j).is_none());
         if unstarted && plan.window.is_none() && scan.bucket_window.is_some() && !buckets.is_empty()
         {
             scan.bucket_window = None;
@@ -350,10 +346,7 @@ fn audit_parts(
             .sources
             .extend(trail.provenance.sources.iter().cloned());
         let region = evidence.provenance.region.clone();
-        let jobs = timeline::jobs_started_in(&evidence, audit_window)
-            .into_iter()
-            .filter(|j| region.is_none() || timeline::start_region(&evidence, j) == region)
-            .collect();
+        let jobs = timeline::jobs_started_in(&evidence, audit_window, region.as_deref());
         parts.push((evidence, jobs));
     }
     Ok(parts)
@@ -462,6 +455,7 @@ fn finish(report: Report, rules: &RuleSet, output: &Outputs, unfinished: bool) -
 
 /// Runs the parsed command; returns the process exit code.
 pub fn run(cli: Cli) -> Result<u8> {
+    crate::input::Limits::init_from_env().map_err(Usage)?;
     let rules = RuleSet::builtin().context("the built-in rules are invalid")?;
     match cli.command {
         Command::Verify(args) => {
@@ -487,7 +481,7 @@ pub fn run(cli: Cli) -> Result<u8> {
             let targets = expanded_targets(&plan, args.aws.all_regions)?;
             if targets.len() <= 1 {
                 let (_, mut evidence) = gather(&plan, &[])?;
-                let jobs = timeline::jobs_started_in(&evidence, &window);
+                let jobs = timeline::jobs_started_in(&evidence, &window, None);
                 evidence.problems.extend(plan::uncovered(
                     &plan.targets,
                     evidence.cloudtrail_window,

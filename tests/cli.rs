@@ -10,9 +10,8 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
+mod fixture;
+use fixture::{copy_fixture, first_file, root};
 
 /// Runs the binary from the project root (so reports name `fixtures/...`, not absolute paths).
 fn run(args: &[&str]) -> Output {
@@ -289,47 +288,6 @@ fn rules_list_and_show() {
     let show = String::from_utf8(run(&["rules", "show", "documented-mode"]).stdout).unwrap();
     assert!(show.contains("Documented table"), "{show}");
     assert!(show.contains("SSE-KMS with the customer CMK"), "{show}");
-}
-
-/// A copy of a fixture to break.
-fn copy_fixture(name: &str) -> (tempfile::TempDir, PathBuf) {
-    let tmp = tempfile::tempdir().unwrap();
-    let dst = tmp.path().join(name);
-    copy_dir(&root().join("fixtures").join(name), &dst);
-    (tmp, dst)
-}
-
-fn copy_dir(src: &Path, dst: &Path) {
-    fs::create_dir_all(dst).unwrap();
-    for e in fs::read_dir(src).unwrap() {
-        let e = e.unwrap();
-        let to = dst.join(e.file_name());
-        if e.path().is_dir() {
-            copy_dir(&e.path(), &to);
-        } else {
-            fs::copy(e.path(), to).unwrap();
-        }
-    }
-}
-
-/// The first file (in name order) under `dir` whose path contains `pattern`.
-fn first_file(dir: &Path, pattern: &str) -> PathBuf {
-    let mut stack = vec![dir.to_owned()];
-    while let Some(d) = stack.pop() {
-        let mut entries: Vec<_> = fs::read_dir(&d)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        entries.sort();
-        for p in entries {
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.to_string_lossy().contains(pattern) {
-                return p;
-            }
-        }
-    }
-    panic!("no {pattern} under {}", dir.display());
 }
 
 fn verify_dir(dir: &Path) -> (Output, Option<Value>) {

@@ -56,6 +56,7 @@ pub fn add_trail_dirs(
             windows: &windows,
             threads: 0,
             progress,
+            limits: crate::input::Limits::current(),
         };
         if listing.files.iter().all(|f| f.kind != FileKind::Log) {
             // Nothing to read is not the same as nothing happened.
@@ -118,14 +119,14 @@ pub fn add_trail_dirs(
                 .sources
                 .push(format!("CloudTrail window: {note}"));
         }
-        Some(had) => match had.join(&covered) {
-            Some(joined) => evidence.cloudtrail_window = Some(joined),
-            None => evidence.provenance.sources.push(format!(
-                "{note}, apart from the other sources' CloudTrail window {} to {}: not added to it",
-                rfc3339(had.from),
-                rfc3339(had.until)
-            )),
-        },
+        // File names do not prove that no file is missing: they never widen what another
+        // source proves.
+        Some(had) => evidence.provenance.sources.push(format!(
+            "{note}; not added to the CloudTrail window of the other sources ({} to {}): \
+             log file names do not prove that no file is missing",
+            rfc3339(had.from),
+            rfc3339(had.until)
+        )),
     }
     Ok(())
 }

@@ -11,7 +11,7 @@
 use memchr::memmem::Finder;
 use serde_json::Value;
 
-use crate::model::{TrailEvent, bucket_arn, get_ci, str_ci};
+use crate::model::{PARTITIONS, TrailEvent, bucket_arn, get_ci, parse_s3_arn, str_ci};
 
 /// Which records a scan keeps.
 #[derive(Debug, Clone)]
@@ -67,7 +67,10 @@ impl RecordFilter {
     /// out of the parse.
     pub fn jobs(job_ids: &[String], output_buckets: &[String]) -> RecordFilter {
         let needles: Vec<String> = job_ids.iter().filter(|n| !n.is_empty()).cloned().collect();
-        let bucket_arns: Vec<String> = output_buckets.iter().map(|b| bucket_arn(b)).collect();
+        let bucket_arns: Vec<String> = output_buckets
+            .iter()
+            .flat_map(|b| PARTITIONS.map(|p| bucket_arn(p, b)))
+            .collect();
         let mut escapable = CharSet::default();
         needles
             .iter()
@@ -176,9 +179,10 @@ fn discovery_keeps(e: &TrailEvent) -> bool {
             .request_parameters
             .get("encryptionContext")
             .and_then(|c| str_ci(c, S3_ARN_CONTEXT))
-            .is_some_and(|arn| {
-                let path = arn.strip_prefix("arn:aws:s3:::").unwrap_or(arn);
-                !path.contains('/') || has_job_segment(path)
+            .is_some_and(|arn| match parse_s3_arn(arn) {
+                Some((_, _, None)) => true,
+                Some((_, _, Some(key))) => has_job_segment(key),
+                None => has_job_segment(arn),
             }),
         _ => false,
     }
