@@ -198,7 +198,7 @@ fn gather(plan: &Plan, jobs: &[JobId]) -> Result<(Base, Evidence)> {
     };
     let mut followed: Vec<JobId> = jobs
         .iter()
-        .filter(|j| !timeline::start_record(&first, j).is_none())
+        .filter(|j| timeline::start_record(&first, j).is_some())
         .cloned()
         .collect();
     let mut output_buckets = timeline::output_buckets(&first, jobs);
