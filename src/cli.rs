@@ -1,5 +1,6 @@
 //! Command-line interface: the clap definitions, and their conversion into the plain values
-//! (`live::Options`, `submit::Plan`, windows) the pipeline takes. What each subcommand then
+//! (`live::Options`, `submit::Plan`) the pipeline takes; [`crate::plan`] resolves them into a
+//! run's plan. What each subcommand then
 //! does is in [`crate::run`]; nothing below these two modules knows about flags.
 
 use std::path::PathBuf;
@@ -11,6 +12,7 @@ use crate::evidence::live;
 use crate::evidence::live::submit::UploadSse;
 use crate::evidence::live::trail_s3::TrailLocation;
 use crate::model::{S3Object, TextractApi, TimeWindow};
+use crate::plan::Usage;
 use crate::render::Format;
 use crate::rules::Severity;
 use crate::submit;
@@ -401,20 +403,6 @@ pub struct WindowArgs {
     pub until: Option<DateTime<Utc>>,
 }
 
-impl WindowArgs {
-    /// The window the user gave, if any; `None` with a message when it is backwards.
-    pub(crate) fn resolve(&self) -> Result<Option<TimeWindow>, String> {
-        let Some(from) = self.from else {
-            return Ok(None);
-        };
-        let until = self.until.unwrap_or_else(Utc::now);
-        if from > until {
-            return Err("--from must not be after --until".into());
-        }
-        Ok(Some(TimeWindow { from, until }))
-    }
-}
-
 /// How to reach AWS. Credentials come from the SDK's default chain (environment, profile,
 /// SSO, credential process, container or instance role).
 #[derive(Debug, Args)]
@@ -462,13 +450,13 @@ pub enum RetryModeArg {
 
 impl AwsArgs {
     /// Every account (profile or role) x Region pair to read, in flag order.
-    pub(crate) fn targets(&self, window: &WindowArgs) -> Vec<live::Options> {
+    pub(crate) fn targets(&self, window: Option<TimeWindow>) -> Vec<live::Options> {
         let base = live::Options {
             profile: None,
             region: None,
             endpoint_url: self.endpoint_url.clone(),
-            from: window.from,
-            until: window.until,
+            from: window.map(|w| w.from),
+            until: window.map(|w| w.until),
             retry_mode: match self.retry_mode {
                 RetryModeArg::Standard => live::RetryMode::Standard,
                 RetryModeArg::Adaptive => live::RetryMode::Adaptive,
@@ -515,17 +503,17 @@ impl AwsArgs {
     }
 
     /// The one account and Region a single-target command reads; a usage message otherwise.
-    pub(crate) fn options(&self, window: &WindowArgs) -> Result<live::Options, String> {
+    pub(crate) fn options(&self, window: Option<TimeWindow>) -> Result<live::Options, Usage> {
         let mut targets = self.targets(window);
         if self.all_regions {
-            return Err("--all-regions is for `audit`".into());
+            return Err(Usage("--all-regions is for `audit`".into()));
         }
         if targets.len() > 1 || self.profile.len() > 1 {
-            return Err(
+            return Err(Usage(
                 "this command reads one account and Region: give --region, --profile and \
                  --role-arn at most once (`audit` reads several)"
                     .into(),
-            );
+            ));
         }
         Ok(targets.remove(0))
     }

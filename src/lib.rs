@@ -13,6 +13,7 @@ pub mod input;
 pub mod integrity;
 pub mod manual;
 pub mod model;
+pub mod plan;
 pub mod render;
 pub mod report;
 pub mod rules;

@@ -728,6 +728,29 @@ impl TimeWindow {
     pub fn overlaps(&self, from: Option<DateTime<Utc>>, until: Option<DateTime<Utc>>) -> bool {
         from.is_none_or(|f| f <= self.until) && until.is_none_or(|u| u >= self.from)
     }
+
+    /// The part of `self` inside `other`; `None` when they do not meet.
+    pub fn intersect(&self, other: &TimeWindow) -> Option<TimeWindow> {
+        let w = TimeWindow {
+            from: self.from.max(other.from),
+            until: self.until.min(other.until),
+        };
+        (w.from <= w.until).then_some(w)
+    }
+
+    /// One window covering both, when they overlap or touch; `None` when a gap lies between
+    /// them (a gap is not covered, so the two cannot be claimed as one window).
+    pub fn join(&self, other: &TimeWindow) -> Option<TimeWindow> {
+        (self.from <= other.until && other.from <= self.until).then_some(TimeWindow {
+            from: self.from.min(other.from),
+            until: self.until.max(other.until),
+        })
+    }
+
+    /// Whether every instant of `other` is inside `self`.
+    pub fn covers(&self, other: &TimeWindow) -> bool {
+        self.from <= other.from && other.until <= self.until
+    }
 }
 
 /// Where the evidence came from, for the report's provenance.
