@@ -22,7 +22,7 @@ pub fn lab() -> Option<Lab> {
         let _ = writeln!(
             std::io::stderr(),
             "skipped: no AWS lab; run `.ci/run`, or start one with \
-             `endpoint=$(tests/lab/start.sh .lab)` and run `{ENV}=$endpoint cargo test --test lab --test submit`"
+             `endpoint=$(tests/lab/start.sh .lab)` and run `{ENV}=$endpoint cargo test --test lab --test submit --test faults`"
         );
         return None;
     };
