@@ -603,13 +603,20 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
     let n: i64 = n
         .parse()
-        .map_err(|_| format!("{s:?}: expected a number and a unit, e.g. 24h"))?;
-    match unit {
-        "s" => Ok(Duration::seconds(n)),
-        "m" => Ok(Duration::minutes(n)),
-        "h" => Ok(Duration::hours(n)),
-        "d" => Ok(Duration::days(n)),
-        "w" => Ok(Duration::weeks(n)),
-        _ => Err(format!("{s:?}: the unit must be s, m, h, d or w")),
-    }
+        .map_err(|_| "expected a number and a unit, e.g. 24h".to_owned())?;
+    let duration = match unit {
+        "s" => Duration::try_seconds(n),
+        "m" => Duration::try_minutes(n),
+        "h" => Duration::try_hours(n),
+        "d" => Duration::try_days(n),
+        "w" => Duration::try_weeks(n),
+        _ => return Err("the unit must be s, m, h, d or w".to_owned()),
+    };
+    // Bounded so that any time minus it is a time (`--since` from now).
+    duration
+        .filter(|d| *d <= Duration::days(MAX_DURATION_DAYS))
+        .ok_or_else(|| format!("at most {MAX_DURATION_DAYS}d (100 years)"))
 }
+
+/// The longest duration any flag takes.
+const MAX_DURATION_DAYS: i64 = 36_525;

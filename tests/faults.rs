@@ -4,15 +4,8 @@
 //! AWS error code, in one line), judge the affected checks INCONCLUSIVE, cut stalls at the
 //! per-attempt timeout and never panic.
 //!
-//! Lab tests skip (saying how to run them) when no lab is configured, like `tests/lab.rs`:
-//!
-//! ```sh
-//! endpoint=$(LAB_PYTHON=.venv/bin/python tests/lab/start.sh .lab)
-//! TEXTRACT_AUDIT_LAB_ENDPOINT=$endpoint cargo test --test faults
-//! tests/lab/stop.sh .lab
-//! ```
-//!
-//! The credential and Region tests need no lab: they fail before any call.
+//! The lab tests use the lab the harness starts (`tests/common/mod.rs`), as `tests/lab.rs`
+//! does. The credential and Region tests need no lab: the tool stops before any call.
 
 mod common;
 
@@ -66,8 +59,9 @@ fn assert_readable(stderr: &str) {
 }
 
 #[test]
+#[cfg_attr(no_lab, ignore = "needs the AWS lab (TEXTRACT_AUDIT_NO_LAB is set)")]
 fn wire_faults_that_clear_within_the_retries_are_absorbed() {
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     let (_, job) = row4(&lab);
     let baseline = lab.verify(&[&job], &[]);
     let expected = statuses(&only_job(&baseline));
@@ -99,8 +93,9 @@ fn wire_faults_that_clear_within_the_retries_are_absorbed() {
 }
 
 #[test]
+#[cfg_attr(no_lab, ignore = "needs the AWS lab (TEXTRACT_AUDIT_NO_LAB is set)")]
 fn wire_fault_that_persists_is_named_once_and_its_checks_are_inconclusive() {
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     let (seed, job) = row4(&lab);
     let folder = format!(
         "s3://{}/{}/{job}/",
@@ -145,8 +140,9 @@ fn wire_fault_that_persists_is_named_once_and_its_checks_are_inconclusive() {
 }
 
 #[test]
+#[cfg_attr(no_lab, ignore = "needs the AWS lab (TEXTRACT_AUDIT_NO_LAB is set)")]
 fn truncated_answer_is_named_once_and_never_read_as_evidence() {
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     let (_, job) = row4(&lab);
     wire(
         &lab,
@@ -207,8 +203,9 @@ fn stalled_run(lab: &Lab, operation: &str) -> (Run, Duration) {
 }
 
 #[test]
+#[cfg_attr(no_lab, ignore = "needs the AWS lab (TEXTRACT_AUDIT_NO_LAB is set)")]
 fn stalled_call_is_cut_by_the_attempt_timeout() {
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     let (run, took) = stalled_run(&lab, "HeadObject");
     let j = only_job(&run);
     assert_eq!(run.code, 4, "{}", run.stderr);
@@ -228,8 +225,9 @@ fn stalled_call_is_cut_by_the_attempt_timeout() {
 }
 
 #[test]
+#[cfg_attr(no_lab, ignore = "needs the AWS lab (TEXTRACT_AUDIT_NO_LAB is set)")]
 fn endpoint_that_stalls_every_call_ends_the_run_in_bounded_time() {
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     let (run, took) = stalled_run(&lab, "*");
     // Nothing answered: a runtime error naming why, after one line per failed call.
     assert_eq!(run.code, 1, "{}", run.stderr);

@@ -97,6 +97,8 @@ KNOWN_FAULTS = {
     "wire": "[{'operation': Op or '*', 'answer': throttle|500|503|reset|stall|truncate|cut, "
             "'count': N, 'seconds': S}]: network and service faults (see awslab/wire.py)",
     "access_denied": "{'operation': Op, 'key_suffix': S}: calls of Op (on keys ending in S) are denied",
+    "query_state": "{'state': S, 'reason': R}: Athena/Lake queries that would succeed end in "
+                   "S (FAILED, CANCELLED, TIMED_OUT) or stay RUNNING",
 }
 
 
@@ -123,7 +125,7 @@ class Faults:
             from .wire import validate
 
             validate(document["wire"])
-        for name in ("throttle", "access_denied", "overwrite_after_completion"):
+        for name in ("throttle", "access_denied", "overwrite_after_completion", "query_state"):
             value = document.get(name)
             if value is not None and not isinstance(value, dict):
                 raise FaultError(f"{name} must be an object")
