@@ -103,11 +103,32 @@ pub struct AssumeRole {
 pub enum LiveError {
     #[error("no AWS Region: pass --region, or set AWS_REGION or a region in the AWS profile")]
     NoRegion,
+    /// The profile asked for (`--profile` or `AWS_PROFILE`) is in no shared AWS file.
+    #[error(
+        "the config profile ({0}) could not be found in the shared AWS config and credentials files"
+    )]
+    UnknownProfile(String),
+    /// The provider chain found no credentials at all: said once, as the AWS CLI says it.
+    #[error(
+        "Unable to locate credentials. You can configure credentials by running \"aws configure\" (looked in the environment, the shared AWS files, web identity, the container and instance metadata)"
+    )]
+    NoCredentials,
+    /// Credentials were configured but could not be had (an SSO session expired, a role that
+    /// cannot be assumed, a credential process that failed, ...).
+    #[error("could not get AWS credentials: {0}")]
+    Credentials(String),
     #[error("the CloudTrail window is empty: --from {from} is not before --until {until}")]
     EmptyWindow {
         from: DateTime<Utc>,
         until: DateTime<Utc>,
     },
+}
+
+impl LiveError {
+    /// Whether the user's flags or environment are what to fix (exit 2, a usage error).
+    pub fn is_usage(&self) -> bool {
+        matches!(self, LiveError::NoRegion | LiveError::UnknownProfile(_))
+    }
 }
 
 /// Collects the evidence for `jobs` (every job started in the window when empty), stamped
@@ -380,6 +401,44 @@ async fn sdk_config(options: &Options) -> aws_config::SdkConfig {
         .build()
 }
 
+/// Refuses a profile name (`--profile`, else `AWS_PROFILE`) that no shared AWS file defines:
+/// the SDK would otherwise go on with other credentials and no Region from it.
+async fn check_profile(options: &Options) -> Result<(), LiveError> {
+    let env = aws_types::os_shim_internal::Env::real();
+    let Some(name) = options
+        .profile
+        .clone()
+        .or_else(|| env.get("AWS_PROFILE").ok())
+        .filter(|n| !n.is_empty())
+    else {
+        return Ok(());
+    };
+    let fs = aws_types::os_shim_internal::Fs::real();
+    // The default files (`AWS_CONFIG_FILE`, `AWS_SHARED_CREDENTIALS_FILE` honoured).
+    let found = aws_config::profile::load(&fs, &env, &Default::default(), None)
+        .await
+        .is_ok_and(|set| set.get_profile(&name).is_some());
+    match found {
+        true => Ok(()),
+        false => Err(LiveError::UnknownProfile(name)),
+    }
+}
+
+/// Resolves the credentials once before any call, so that a missing or broken chain is one
+/// message instead of the whole provider chain repeated for every call.
+async fn check_credentials(config: &aws_config::SdkConfig) -> Result<(), LiveError> {
+    use aws_credential_types::provider::error::CredentialsError;
+    use aws_sdk_s3::config::ProvideCredentials;
+    let Some(provider) = config.credentials_provider() else {
+        return Err(LiveError::NoCredentials);
+    };
+    match provider.provide_credentials().await {
+        Ok(_) => Ok(()),
+        Err(CredentialsError::CredentialsNotLoaded(_)) => Err(LiveError::NoCredentials),
+        Err(e) => Err(LiveError::Credentials(shapes::one_line(&e))),
+    }
+}
+
 /// The Regions enabled for the account `options` reaches (`account:ListRegions`, opt-in
 /// status `ENABLED` or `ENABLED_BY_DEFAULT`), in name order. The Account Management API is
 /// global; without a Region of its own the call is signed for us-east-1.
@@ -438,8 +497,10 @@ macro_rules! get_job {
 
 impl Collector {
     async fn new(options: &Options) -> Result<Collector, LiveError> {
+        check_profile(options).await?;
         let config = sdk_config(options).await;
         let region = config.region().ok_or(LiveError::NoRegion)?.to_string();
+        check_credentials(&config).await?;
         // Path-style addressing: an endpoint such as 127.0.0.1 has no bucket subdomains.
         let path_style = options.endpoint_url.is_some() || config.endpoint_url().is_some();
         let s3 = aws_sdk_s3::config::Builder::from(&config)
