@@ -8,6 +8,7 @@ pub mod access;
 pub mod cli;
 pub mod entry_file;
 pub mod evidence;
+pub mod facts;
 pub mod input;
 pub mod integrity;
 pub mod model;

@@ -225,10 +225,7 @@ fn audit_parts(
             .sources
             .extend(trail.provenance.sources.iter().cloned());
         let region = evidence.provenance.region.clone();
-        let jobs = timeline::jobs_started_in(&evidence, audit_window)
-            .into_iter()
-            .filter(|j| region.is_none() || timeline::start_region(&evidence, j) == region)
-            .collect();
+        let jobs = timeline::jobs_started_in(&evidence, audit_window, region.as_deref());
         parts.push((evidence, jobs));
     }
     Ok(parts)
@@ -415,7 +412,7 @@ pub fn run(cli: Cli) -> Result<u8> {
             let targets = expanded_targets(&args.aws, &window_args)?;
             if targets.len() == 1 || !args.sources.live() {
                 let evidence = gather(&args.sources, &window_args, &targets[0], &[])?;
-                let jobs = timeline::jobs_started_in(&evidence, &window);
+                let jobs = timeline::jobs_started_in(&evidence, &window, None);
                 let report = report::build(&evidence, &rules, &jobs, &policy);
                 return finish(report, &rules, &args.output);
             }

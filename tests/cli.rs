@@ -3,6 +3,8 @@
 //! Snapshots live in `tests/snapshots/`; after an intended output change, regenerate them
 //! with `UPDATE_SNAPSHOTS=1 cargo test --test cli` and review the diff.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -801,13 +803,12 @@ fn validate(python: &str, files: &[PathBuf]) -> Vec<Value> {
 }
 
 #[test]
+#[cfg_attr(
+    no_lab,
+    ignore = "needs the report validators' Python (TEXTRACT_AUDIT_NO_LAB is set)"
+)]
 fn sarif_validates_against_the_schema_and_junit_reads_back_with_its_counts() {
-    let Some(python) = std::env::var_os("TEXTRACT_AUDIT_VALIDATOR_PYTHON") else {
-        eprintln!(
-            "SKIPPED: SARIF schema, JUnit consumer and JSON report schema checks. To run them:\n  python3 -m venv .venv-validate && .venv-validate/bin/pip install -r tests/validate/requirements.txt\n  TEXTRACT_AUDIT_VALIDATOR_PYTHON=$PWD/.venv-validate/bin/python cargo test --test cli"
-        );
-        return;
-    };
+    let python = common::validator_python();
     let python = python.to_str().unwrap().to_owned();
     let mut checked = 0;
     for (fixture, extra) in fixtures().into_iter().map(|f| (f, vec![])).chain([(
@@ -1033,13 +1034,12 @@ fn rejected(python: &str, file: &Path) -> String {
 }
 
 #[test]
+#[cfg_attr(
+    no_lab,
+    ignore = "needs the report validators' Python (TEXTRACT_AUDIT_NO_LAB is set)"
+)]
 fn json_reports_of_every_kind_validate_against_the_v1_schema_and_broken_ones_do_not() {
-    let Some(python) = std::env::var_os("TEXTRACT_AUDIT_VALIDATOR_PYTHON") else {
-        eprintln!(
-            "SKIPPED: JSON report schema checks (set TEXTRACT_AUDIT_VALIDATOR_PYTHON, see the SARIF test)"
-        );
-        return;
-    };
+    let python = common::validator_python();
     let python = python.to_str().unwrap().to_owned();
     let dir = tempfile::tempdir().unwrap();
     let write = |name: &str, text: &[u8]| {

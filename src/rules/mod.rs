@@ -64,6 +64,10 @@ const RULE_FILES: &[(&str, &str)] = &[
         include_str!("../../rules/evidence-readable.toml"),
     ),
     ("cmk-state.toml", include_str!("../../rules/cmk-state.toml")),
+    (
+        "evidence-consistent.toml",
+        include_str!("../../rules/evidence-consistent.toml"),
+    ),
 ];
 
 /// Ordered severities (SARIF and `--fail-on` map from these).

@@ -396,6 +396,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        no_samples,
+        ignore = "needs the CloudTrail samples: ../shared/samples or TEXTRACT_AUDIT_SAMPLES, absent at build time"
+    )]
     fn real_samples_decode_and_scan() {
         let dir = tempfile::tempdir().unwrap();
         let mut total = 0;
