@@ -225,10 +225,7 @@ fn audit_parts(
             .sources
             .extend(trail.provenance.sources.iter().cloned());
         let region = evidence.provenance.region.clone();
-        let jobs = timeline::jobs_started_in(&evidence, audit_window)
-            .into_iter()
-            .filter(|j| region.is_none() || timeline::start_region(&evidence, j) == region)
-            .collect();
+        let jobs = timeline::jobs_started_in(&evidence, audit_window, region.as_deref());
         parts.push((evidence, jobs));
     }
     Ok(parts)
@@ -370,6 +367,7 @@ fn finish(report: Report, rules: &RuleSet, output: &OutputArgs) -> Result<u8> {
 
 /// Runs the parsed command; returns the process exit code.
 pub fn run(cli: Cli) -> Result<u8> {
+    crate::input::Limits::init_from_env().map_err(Usage)?;
     let rules = RuleSet::builtin().context("the built-in rules are invalid")?;
     match cli.command {
         Command::Verify(args) => {
@@ -414,7 +412,7 @@ pub fn run(cli: Cli) -> Result<u8> {
             let targets = expanded_targets(&args.aws, &window_args)?;
             if targets.len() == 1 || !args.sources.live() {
                 let evidence = gather(&args.sources, &window_args, &targets[0], &[])?;
-                let jobs = timeline::jobs_started_in(&evidence, &window);
+                let jobs = timeline::jobs_started_in(&evidence, &window, None);
                 let report = report::build(&evidence, &rules, &jobs, &policy);
                 return finish(report, &rules, &args.output);
             }
@@ -488,6 +486,15 @@ pub fn run(cli: Cli) -> Result<u8> {
                 "sealed {}: {n} evidence file(s) listed in manifest.json",
                 dir.display()
             );
+            Ok(exit::PASS)
+        }
+        Command::Completions { shell } => {
+            crate::manual::completions(shell, &mut std::io::stdout().lock());
+            Ok(exit::PASS)
+        }
+        Command::Man { out_dir } => {
+            crate::manual::man(out_dir.as_deref(), &mut std::io::stdout().lock())
+                .context("writing the man page")?;
             Ok(exit::PASS)
         }
     }

@@ -429,7 +429,6 @@ fn a_key_disabled_while_the_job_ran_fails_cmk_state_from_a_bundle() {
 }
 
 #[test]
-#[ignore = "issue 9 route 1: DisableKey/ScheduleKeyDeletion in --trail-dir files is dropped by the prefilter; fixed by the facts stage"]
 fn route_1_key_state_change_in_trail_dir_is_not_dropped() {
     let case = Case::of("row4-sse-kms");
     let trail = case.sibling("trail");
@@ -439,7 +438,6 @@ fn route_1_key_state_change_in_trail_dir_is_not_dropped() {
 }
 
 #[test]
-#[ignore = "issue 9 route 2: a client-set userAgent textract.amazonaws.com makes another principal's overwrite Textract's; fixed by the facts stage"]
 fn route_2_client_set_user_agent_is_not_textract() {
     let case = Case::of("row4-sse-kms");
     overwrite_page_2(
@@ -453,7 +451,6 @@ fn route_2_client_set_user_agent_is_not_textract() {
 }
 
 #[test]
-#[ignore = "issue 9 route 2: a write with invokedBy textract by a principal other than the Start caller counts as Textract's; fixed by the facts stage"]
 fn route_2_write_invoked_by_textract_for_another_principal_is_not_the_jobs() {
     let case = Case::of("row4-sse-kms");
     overwrite_page_2(
@@ -467,7 +464,6 @@ fn route_2_write_invoked_by_textract_for_another_principal_is_not_the_jobs() {
 }
 
 #[test]
-#[ignore = "issue 9 route 3: a different record with the overwrite's eventID, placed first, removes it (first wins); fixed by the facts stage"]
 fn route_3_duplicate_event_id_is_a_conflict_not_a_duplicate() {
     // Sanity: the overwrite record alone (the stored object as captured) FAILs.
     let honest = Case::of("row4-sse-kms");
@@ -506,7 +502,6 @@ fn conflicting_describe_key(case: &Case, state: &str, enabled: bool) {
 }
 
 #[test]
-#[ignore = "issue 9 route 4: conflicting DescribeKey answers are resolved silently (first wins); fixed by the facts stage"]
 fn route_4_conflicting_describe_key_answers_are_not_resolved_silently() {
     // Sanity: the Disabled answer alone FAILs cmk-state.
     let alone = Case::of("row4-sse-kms");
@@ -531,7 +526,6 @@ fn only_job(r: &Report) -> String {
 }
 
 #[test]
-#[ignore = "issue 9 route 4: conflicting Get* job status answers are resolved silently (first wins); fixed by the facts stage"]
 fn route_4_conflicting_job_status_answers_are_not_resolved_silently() {
     let case = Case::of("fail-no-results");
     let honest = case.verify(&[]);
@@ -554,7 +548,6 @@ fn route_4_conflicting_job_status_answers_are_not_resolved_silently() {
 }
 
 #[test]
-#[ignore = "issue 9 route 4: conflicting HeadObject answers are resolved silently (last wins); fixed by the facts stage"]
 fn route_4_conflicting_head_object_answers_are_not_resolved_silently() {
     let sse_s3 = |c: &mut Value| {
         c["Response"]["ServerSideEncryption"] = json!("AES256");
@@ -578,7 +571,6 @@ fn route_4_conflicting_head_object_answers_are_not_resolved_silently() {
 }
 
 #[test]
-#[ignore = "issue 9 route 5: several Start records for one job id are not compared; fixed by the facts stage"]
 fn route_5_several_start_records_for_one_job_are_compared() {
     let case = Case::of("fail-wrong-cmk");
     let honest = case.verify(&[]);
@@ -610,7 +602,6 @@ fn route_5_several_start_records_for_one_job_are_compared() {
 }
 
 #[test]
-#[ignore = "issue 9 route 6: Textract's GenerateDataKey whose context names another job is credited by time + key; fixed by the facts stage"]
 fn route_6_kms_event_of_another_job_is_not_credited() {
     let case = Case::of("row3-textract-cmk");
     let honest = case.verify(&[]);
@@ -674,7 +665,6 @@ fn kms_events_naming_the_same_object_in_another_jobs_folder_are_not_credited() {
 }
 
 #[test]
-#[ignore = "issue 9 route 6: a KMS context \"<jobid>0\" is tied to the job by substring; fixed by the facts stage"]
 fn route_6_kms_context_is_tied_exactly_not_by_substring() {
     let case = Case::of("row3-textract-cmk");
     let honest = case.verify(&[]);
@@ -706,7 +696,6 @@ fn an_object_changed_after_textract_wrote_it_is_caught_from_rfc3339_last_modifie
 }
 
 #[test]
-#[ignore = "issue 9 route 7: an HTTP-date LastModified switches off the changed-after-write check; fixed by the facts stage"]
 fn route_7_http_date_last_modified_is_read() {
     changed_without_a_record("Fri, 20 Nov 2026 10:30:00 GMT")
         .verify(&[])
@@ -714,7 +703,6 @@ fn route_7_http_date_last_modified_is_read() {
 }
 
 #[test]
-#[ignore = "issue 9 route 7: an unreadable LastModified switches off the changed-after-write check; fixed by the facts stage"]
 fn route_7_unreadable_last_modified_is_inconclusive() {
     changed_without_a_record("yesterday-ish")
         .verify(&[])
@@ -722,7 +710,6 @@ fn route_7_unreadable_last_modified_is_inconclusive() {
 }
 
 #[test]
-#[ignore = "issue 9 route 8: a truncated ListObjectsV2 without its next page raises no finding; fixed by the facts stage"]
 fn route_8_truncated_listing_is_inconclusive() {
     let case = Case::of("row4-sse-kms");
     case.edit_api("s3/ListObjectsV2.json", |calls| {
@@ -743,7 +730,6 @@ fn route_8_truncated_listing_is_inconclusive() {
 }
 
 #[test]
-#[ignore = "issue 9 route 9: an unknown SSEApplied value reads as \"the request chose it\"; fixed by the facts stage"]
 fn route_9_unknown_sse_applied_stays_unknown() {
     let case = Case::of("row2-sse-s3");
     let honest = case.verify(&[]);
@@ -766,7 +752,6 @@ fn route_9_unknown_sse_applied_stays_unknown() {
 }
 
 #[test]
-#[ignore = "issue 9 route 9: a null or numeric ServerSideEncryption reads as none (FAIL, not INCONCLUSIVE); fixed by the facts stage"]
 fn route_9_null_server_side_encryption_is_unknown_not_none() {
     for garbage in [Value::Null, json!(7)] {
         let case = Case::of("row4-sse-kms");
@@ -785,7 +770,6 @@ fn route_9_null_server_side_encryption_is_unknown_not_none() {
 }
 
 #[test]
-#[ignore = "issue 9 route *: a mute entry rule = \"*\" mutes INCONCLUSIVE evidence findings; fixed by the facts stage"]
 fn route_mute_star_does_not_mute_inconclusive_evidence() {
     let dir = tempfile::tempdir().unwrap();
     let mute = dir.path().join("mute.toml");

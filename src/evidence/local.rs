@@ -56,6 +56,7 @@ pub fn add_trail_dirs(
             windows: &windows,
             threads: 0,
             progress,
+            limits: crate::input::Limits::current(),
         };
         if listing.files.iter().all(|f| f.kind != FileKind::Log) {
             // Nothing to read is not the same as nothing happened.

@@ -394,6 +394,106 @@ def run_digests(c: Checks, lab: Lab) -> None:
             and doc["newestEventTime"] is None, doc)
 
 
+def _athena(lab: Lab, sql: str, **kwargs: Any) -> tuple[dict[str, Any], list[list[Any]]]:
+    """Run one Athena query to the end; its execution and every row (header first)."""
+    ath = clients(lab.endpoint)["athena"]
+    query_id = ath.start_query_execution(
+        QueryString=sql, QueryExecutionContext={"Database": "lab_audit"},
+        WorkGroup="lab-audit", **kwargs)["QueryExecutionId"]
+    execution: dict[str, Any] = {}
+    for _ in range(10):
+        execution = ath.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]
+        if execution["Status"]["State"] not in ("QUEUED", "RUNNING"):
+            break
+    rows: list[list[Any]] = []
+    if execution["Status"]["State"] == "SUCCEEDED":
+        token = None
+        while True:
+            page = ath.get_query_results(QueryExecutionId=query_id, MaxResults=2,
+                                         **({"NextToken": token} if token else {}))
+            rows += [[d.get("VarCharValue") for d in r["Data"]] for r in page["ResultSet"]["Rows"]]
+            token = page.get("NextToken")
+            if not token:
+                break
+    return execution, rows
+
+
+def run_athena(c: Checks, lab: Lab) -> None:
+    """Athena (Glue table with projection, sqlglot -> DuckDB) and Lake answer real SQL."""
+    seeded = seed(lab.endpoint, "row4", run_job=True)
+    job_id = seeded["job"]["JobId"]
+    control(lab.endpoint, "complete-jobs", {})
+    lab.tx.get_document_analysis(JobId=job_id)
+    _, records = lab.log_records()
+    today = records[0]["eventTime"][:10].replace("-", "/")
+    glue = clients(lab.endpoint)["glue"].get_table(DatabaseName="lab_audit", Name="cloudtrail_logs")
+    c.check("[athena] Glue table has account/region/timestamp projection",
+            [k["Name"] for k in glue["Table"]["PartitionKeys"]] == ["account", "region", "timestamp"]
+            and glue["Table"]["Parameters"]["projection.timestamp.type"] == "date", glue["Table"])
+    sql = ("SELECT eventname, json_extract_scalar(requestparameters, '$.kMSKeyId') AS k, "
+           "useridentity, json_format(CAST(useridentity AS JSON)) AS u FROM cloudtrail_logs "
+           f"WHERE \"timestamp\" = '{today}' AND account = '123456789012' AND region = 'us-east-1' "
+           "ORDER BY eventtime, eventid")
+    execution, rows = _athena(lab, sql)
+    c.check("[athena] query succeeds", execution["Status"]["State"] == "SUCCEEDED", execution)
+    c.check("[athena] header row then one row per delivered record, paged",
+            rows[:1] == [["eventname", "k", "useridentity", "u"]] and len(rows) == len(records) + 1,
+            (len(rows), len(records)))
+    start = [r for r in rows if r[0] == "StartDocumentAnalysis"]
+    c.check("[athena] JSON string column reads the Start* key id",
+            len(start) == 1 and start[0][1] == "alias/lab-textract", start)
+    c.check("[athena] a struct renders {k=v} (not JSON); CAST AS JSON gives JSON",
+            bool(start) and start[0][2].startswith("{type=IAMUser")
+            and json.loads(start[0][3])["username"] == "lab-user", start)
+    c.check("[athena] bytes scanned are the log files read",
+            execution["Statistics"]["DataScannedInBytes"] > 0, execution["Statistics"])
+    queries = control(lab.endpoint, "queries")["queries"]
+    c.check("[athena] partitions read are the ones the WHERE allows",
+            queries[-1]["Partitions"] == [{"account": "123456789012", "region": "us-east-1",
+                                           "timestamp": today}], queries[-1])
+    execution, rows = _athena(lab, "SELECT count(*) FROM cloudtrail_logs WHERE "
+                                   "\"timestamp\" = '2021/01/01'")
+    c.check("[athena] a pruned-away day scans nothing",
+            execution["Statistics"]["DataScannedInBytes"] == 0 and rows[1] == ["0"], (execution, rows))
+    for name, bad, reason in [
+        ("syntax", "SELECT FROM WHERE", "SYNTAX_ERROR"),
+        ("unknown column", "SELECT nope FROM cloudtrail_logs", "SYNTAX_ERROR"),
+        ("unknown table", "SELECT 1 FROM missing", "TABLE_NOT_FOUND"),
+    ]:
+        execution, _ = _athena(lab, bad)
+        c.check(f"[athena] {name} fails with its reason",
+                execution["Status"]["State"] == "FAILED"
+                and execution["Status"]["StateChangeReason"].startswith(reason), execution)
+    c.check("[athena] a query over 262,144 bytes is refused",
+            error_code(clients(lab.endpoint)["athena"].start_query_execution,
+                       QueryString="SELECT 1 " + " " * 262_144, WorkGroup="lab-audit")[0]
+            == "InvalidRequestException")
+    c.check("[athena] primary workgroup has no result location",
+            error_code(clients(lab.endpoint)["athena"].start_query_execution,
+                       QueryString="SELECT 1")[0] == "InvalidRequestException")
+    lab.faults({"query_state": {"state": "CANCELLED", "reason": "lab cancelled"}})
+    execution, _ = _athena(lab, sql)
+    lab.faults({"query_state": None})
+    c.check("[athena] query_state fault cancels", execution["Status"]["State"] == "CANCELLED"
+            and execution["Status"]["StateChangeReason"] == "lab cancelled", execution)
+    lake = lab.ct
+    eds = seeded["lake"]["event_data_store"]
+    query_id = lake.start_query(QueryStatement=(
+        "SELECT eventName, element_at(requestParameters, 'outputConfig') AS o, userIdentity "
+        f"FROM {eds} WHERE eventName = 'StartDocumentAnalysis'"))["QueryId"]
+    states = [lake.describe_query(QueryId=query_id)["QueryStatus"] for _ in range(2)]
+    c.check("[lake] query runs (polled)", states == ["RUNNING", "FINISHED"], states)
+    result = lake.get_query_results(QueryId=query_id)
+    rows = result["QueryResultRows"]
+    c.check("[lake] one Start* row; a nested map value is a JSON string",
+            len(rows) == 1 and json.loads(rows[0][1]["o"]) == {"s3Bucket": "lab-output",
+                                                               "s3Prefix": "textract-results"},
+            rows)
+    c.check("[lake] a statement over 10,000 characters is refused",
+            error_code(lake.start_query, QueryStatement=f"SELECT 1 FROM {eds}" + " " * 10_000)[0]
+            == "InvalidQueryStatementException")
+
+
 def main() -> int:
     """Run the self-check; 0 when every assertion passed."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -414,6 +514,7 @@ def main() -> int:
             run_faults(c, lab)
             run_api_shapes(c, lab)
             run_digests(c, lab)
+            run_athena(c, lab)
         except Exception as exc:  # any crash is a failed check, with its trace
             traceback.print_exc()
             c.check("no unexpected error", False, repr(exc))

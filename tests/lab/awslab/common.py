@@ -95,6 +95,8 @@ KNOWN_FAULTS = {
     "warnings": "list of Textract Warnings ({'ErrorCode','Pages'}) added to new jobs",
     "throttle": "{'operation': Op, 'count': N}: the next N calls of Op are throttled",
     "access_denied": "{'operation': Op, 'key_suffix': S}: calls of Op (on keys ending in S) are denied",
+    "query_state": "{'state': S, 'reason': R}: Athena/Lake queries that would succeed end in "
+                   "S (FAILED, CANCELLED, TIMED_OUT) or stay RUNNING",
 }
 
 
@@ -117,7 +119,7 @@ class Faults:
         status = document.get("job_status")
         if status not in (None, "FAILED", "IN_PROGRESS"):
             raise FaultError("job_status must be FAILED or IN_PROGRESS")
-        for name in ("throttle", "access_denied", "overwrite_after_completion"):
+        for name in ("throttle", "access_denied", "overwrite_after_completion", "query_state"):
             value = document.get(name)
             if value is not None and not isinstance(value, dict):
                 raise FaultError(f"{name} must be an object")

@@ -6,11 +6,13 @@
 * CloudTrail ``ListPublicKeys``        answered by :mod:`awslab.digest` (digest signing key)
 * S3 (SigV4 scope ``s3``)              :mod:`awslab.s3` (moto + fixes + data events)
 * KMS ``GetKeyPolicy``                 ``PolicyName`` defaults to ``default`` (moto needs it)
+* Athena queries, CloudTrail Lake       :mod:`awslab.athena` (sqlglot -> DuckDB; Glue is moto's)
 * anything else                        moto unchanged
 """
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import sys
@@ -22,6 +24,7 @@ from werkzeug.test import EnvironBuilder
 from werkzeug.wsgi import get_input_stream
 
 from .common import (
+    ACCOUNT_ID,
     DEFAULT_REGION,
     KNOWN_FAULTS,
     Actor,
@@ -33,6 +36,7 @@ from .common import (
     parse_credential_scope,
 )
 from . import readers
+from .athena import Engines
 from .digest import Digests
 from .s3 import SSE, SSE_KEY, MotoBridge, S3Front
 from .textract import Textract
@@ -54,6 +58,10 @@ class LabApp:
         self.seeder = seeder
         self.endpoint = ""
         self.digests = Digests()
+        #: every delivered trail log file: ``(bucket, key, gzip size, records)``
+        self.delivered_logs: list[tuple[str, str, int, list[dict[str, Any]]]] = []
+        self.engines = Engines(lambda: list(self.delivered_logs), self.recorder.all,
+                               _glue_table, _workgroup_output, self.faults)
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
         try:
@@ -91,6 +99,10 @@ class LabApp:
         if self.faults.denies(operation, None):
             return aws_json_error("AccessDeniedException", f"User is not authorized to {operation}")
         body = _read_body(environ)
+        if target.startswith("AmazonAthena.") and operation in ATHENA_OPERATIONS:
+            return self.engines.athena(operation, _json(body), region)
+        if "CloudTrail" in target and operation in LAKE_OPERATIONS:
+            return self.engines.lake(operation, _json(body), region)
         if target.startswith("Textract."):
             return self.textract.handle(operation, _json(body), actor)
         if "CloudTrail" in target and operation == "LookupEvents":
@@ -122,6 +134,7 @@ class LabApp:
             ("POST", "flush-trail"): self.flush_trail,
             ("GET", "events"): lambda: {"Records": self.recorder.all()},
             ("GET", "jobs"): self.jobs,
+            ("GET", "queries"): lambda: {"queries": self.engines.history()},
             ("POST", "complete-jobs"): lambda: {"completed": self.textract.complete_pending()},
             ("POST", "seed"): lambda: self.seeder(
                 self.endpoint, document.get("scenario", ""), bool(document.get("run_job"))
@@ -143,6 +156,8 @@ class LabApp:
         self.textract.reset()
         self.s3.reset()
         self.digests.reset()
+        self.delivered_logs.clear()
+        self.engines.reset()
         readers.reset()
         return {"reset": True}
 
@@ -160,6 +175,8 @@ class LabApp:
             if not reply.ok:
                 raise ValueError(f"log delivery to s3://{bucket}/{key} failed: {reply.body!r}")
             bodies[key] = body
+            records = json.loads(gzip.decompress(body))["Records"]
+            self.delivered_logs.append((bucket, key, len(body), records))
 
         def put_digest(bucket: str, key: str, body: bytes, metadata: dict[str, str]) -> None:
             headers = {f"x-amz-meta-{k}": v for k, v in metadata.items()}
@@ -182,6 +199,35 @@ class LabApp:
              else None, "KMSKeyArn": j.kms_arn}
             for j in list(self.textract.jobs.values())
         ]}
+
+
+#: Athena operations the lab's engine answers (the rest, workgroups &c., are moto's).
+ATHENA_OPERATIONS = ("StartQueryExecution", "GetQueryExecution", "GetQueryResults",
+                     "StopQueryExecution")
+#: CloudTrail Lake operations the lab's engine answers.
+LAKE_OPERATIONS = ("StartQuery", "DescribeQuery", "GetQueryResults", "CancelQuery")
+
+
+def _glue_table(database: str, name: str, region: str) -> dict[str, Any] | None:
+    """The current version of a table in moto's Glue Data Catalog, or ``None``."""
+    from moto.glue.models import glue_backends
+
+    backend = glue_backends[ACCOUNT_ID][region]
+    try:
+        table = backend.get_table(database, name)
+    except Exception:  # moto raises its own not-found errors
+        return None
+    return table.versions[str(table._current_version)]
+
+
+def _workgroup_output(name: str, region: str) -> str | None:
+    """A workgroup's result location in moto's Athena ('' when it has none)."""
+    from moto.athena.models import athena_backends
+
+    workgroup = athena_backends[ACCOUNT_ID][region].work_groups.get(name)
+    if workgroup is None:
+        return None
+    return (workgroup.configuration.get("ResultConfiguration") or {}).get("OutputLocation", "")
 
 
 def _read_body(environ: dict[str, Any]) -> bytes:

@@ -16,6 +16,7 @@ import boto3
 from botocore.config import Config
 
 from . import readers
+from .athena import LAKE_EDS_ARN, LAKE_EDS_ID, glue_table_input
 from .common import ACCOUNT_ID, DEFAULT_REGION
 
 ACCESS_KEY = "AKIALABTESTER0000000"
@@ -28,6 +29,12 @@ TRAIL_BUCKET = "lab-trail"
 TRAIL_NAME = "lab-trail"
 TRAIL_PREFIX = "ct"
 ALIAS = "alias/lab-textract"
+#: Athena over the trail bucket: Glue database and table, and a workgroup with a result
+#: location (the ``primary`` workgroup has none). CloudTrail Lake: :data:`LAKE_EDS_ID`.
+ATHENA_DATABASE = "lab_audit"
+ATHENA_TABLE = "cloudtrail_logs"
+ATHENA_WORKGROUP = "lab-audit"
+ATHENA_RESULTS = "s3://lab-athena-results/"
 
 
 @dataclass(frozen=True)
@@ -76,7 +83,7 @@ def clients(endpoint: str) -> dict[str, Any]:
     )
     config = Config(s3={"addressing_style": "path"}, retries={"mode": "standard", "total_max_attempts": 1})
     return {name: session.client(name, endpoint_url=endpoint, config=config)
-            for name in ("s3", "kms", "cloudtrail", "textract")}
+            for name in ("s3", "kms", "cloudtrail", "textract", "glue", "athena")}
 
 
 def control(endpoint: str, name: str, document: dict[str, Any] | None = None) -> Any:
@@ -155,6 +162,11 @@ def seed(endpoint: str, name: str, run_job: bool, reset: bool = True) -> dict[st
                                     S3KeyPrefix=TRAIL_PREFIX)
     cloudtrail.put_event_selectors(TrailName=TRAIL_NAME, **_selectors(scenario))
     cloudtrail.start_logging(Name=TRAIL_NAME)
+    aws["glue"].create_database(DatabaseInput={"Name": ATHENA_DATABASE})
+    aws["glue"].create_table(DatabaseName=ATHENA_DATABASE, TableInput=glue_table_input(
+        ATHENA_TABLE, TRAIL_BUCKET, TRAIL_PREFIX, "2020/01/01"))
+    aws["athena"].create_work_group(Name=ATHENA_WORKGROUP, Configuration={
+        "ResultConfiguration": {"OutputLocation": ATHENA_RESULTS}})
     references = {
         "alias": ALIAS,
         "alias_arn": f"arn:aws:kms:{DEFAULT_REGION}:{ACCOUNT_ID}:{ALIAS}",
@@ -185,6 +197,9 @@ def seed(endpoint: str, name: str, run_job: bool, reset: bool = True) -> dict[st
         "kms": {"key_id": key["KeyId"], "key_arn": key["Arn"], "alias": ALIAS},
         "trail": {"name": TRAIL_NAME, "arn": trail["TrailARN"], "bucket": TRAIL_BUCKET,
                   "prefix": TRAIL_PREFIX},
+        "athena": {"database": ATHENA_DATABASE, "table": ATHENA_TABLE,
+                   "workgroup": ATHENA_WORKGROUP, "results": ATHENA_RESULTS},
+        "lake": {"event_data_store": LAKE_EDS_ID, "arn": LAKE_EDS_ARN},
         "job": job,
     }
     readers.setup(name, aws, seeded)
