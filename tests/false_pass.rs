@@ -7,9 +7,9 @@
 //! checks that the honest variant of the same evidence gets the verdict the issue demands,
 //! so the hostile variant is known to differ only by the twist it names.
 //!
-//! A test marked `#[ignore = "issue N route …"]` gives a false PASS on the current code; the
-//! stage that fixes the route removes the mark (`cargo test --test false_pass -- --ignored`
-//! lists what is still open).
+//! Every route test gave a false PASS before its fix. A test still marked
+//! `#[ignore = "issue N route …"]` gives one on the current code; the stage that fixes the
+//! route removes the mark (`cargo test --test false_pass -- --ignored` lists what is open).
 
 use std::fs;
 use std::io::{Read, Write};
