@@ -4,8 +4,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use textract_audit::cli::Cli;
+use textract_audit::plan::Usage;
+use textract_audit::evidence::live::LiveError;
 use textract_audit::report::exit;
-use textract_audit::run::{Usage, run};
+use textract_audit::run::run;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -13,7 +15,10 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::from(if e.is::<Usage>() {
+            let live_usage = e
+                .downcast_ref::<LiveError>()
+                .is_some_and(LiveError::is_usage);
+            ExitCode::from(if e.is::<Usage>() || live_usage {
                 exit::USAGE
             } else {
                 exit::ERROR

@@ -46,6 +46,17 @@ pub fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
+/// A date alone (`2026-11-20`, no time): its first instant, midnight UTC.
+pub fn date_midnight(text: &str) -> Option<DateTime<Utc>> {
+    let day = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
+    Some(day.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc())
+}
+
+/// A date alone, read as "through the end of that day": the first instant of the next day, UTC.
+pub fn date_end(text: &str) -> Option<DateTime<Utc>> {
+    date_midnight(text)?.checked_add_signed(chrono::Duration::days(1))
+}
+
 /// The first instant an entry with this `expires` no longer applies (mute list, allow-list):
 /// an RFC 3339 date-time, or a date meaning "through the end of that day, UTC", as a TOML
 /// date/date-time or a string.
@@ -63,12 +74,8 @@ pub fn expiry(value: &toml::Value) -> Result<DateTime<Utc>, String> {
     if let Ok(t) = DateTime::parse_from_rfc3339(&text) {
         return Ok(t.with_timezone(&Utc));
     }
-    if let Ok(d) = chrono::NaiveDate::parse_from_str(&text, "%Y-%m-%d") {
-        let next = d.succ_opt().ok_or("date out of range")?;
-        return Ok(next
-            .and_hms_opt(0, 0, 0)
-            .expect("midnight exists")
-            .and_utc());
+    if let Some(end) = date_end(&text) {
+        return Ok(end);
     }
     Err(format!(
         "{text:?} is not an RFC 3339 date (2026-12-31) or date-time with offset \
@@ -720,6 +727,29 @@ impl TimeWindow {
 
     pub fn overlaps(&self, from: Option<DateTime<Utc>>, until: Option<DateTime<Utc>>) -> bool {
         from.is_none_or(|f| f <= self.until) && until.is_none_or(|u| u >= self.from)
+    }
+
+    /// The part of `self` inside `other`; `None` when they do not meet.
+    pub fn intersect(&self, other: &TimeWindow) -> Option<TimeWindow> {
+        let w = TimeWindow {
+            from: self.from.max(other.from),
+            until: self.until.min(other.until),
+        };
+        (w.from <= w.until).then_some(w)
+    }
+
+    /// One window covering both, when they overlap or touch; `None` when a gap lies between
+    /// them (a gap is not covered, so the two cannot be claimed as one window).
+    pub fn join(&self, other: &TimeWindow) -> Option<TimeWindow> {
+        (self.from <= other.until && other.from <= self.until).then_some(TimeWindow {
+            from: self.from.min(other.from),
+            until: self.until.max(other.until),
+        })
+    }
+
+    /// Whether every instant of `other` is inside `self`.
+    pub fn covers(&self, other: &TimeWindow) -> bool {
+        self.from <= other.from && other.until <= self.until
     }
 }
 

@@ -1380,3 +1380,210 @@ fn rule_count() -> usize {
         .unwrap()
         .len()
 }
+
+#[test]
+fn completion_scripts_are_printed_for_each_shell_and_the_bash_one_parses() {
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let out = run(&["completions", shell]);
+        assert_eq!(out.status.code(), Some(0), "{shell}");
+        let script = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            script.contains("verify") && script.contains("--evidence"),
+            "{shell}"
+        );
+        if shell == "bash" {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("textract-audit.bash");
+            fs::write(&path, &script).unwrap();
+            let check = Command::new("bash").arg("-n").arg(&path).output().unwrap();
+            assert!(
+                check.status.success(),
+                "bash -n: {}",
+                String::from_utf8_lossy(&check.stderr)
+            );
+        }
+    }
+    assert_eq!(run(&["completions", "tcsh"]).status.code(), Some(2));
+}
+
+#[test]
+fn the_man_page_renders_with_groff_without_warnings() {
+    let dir = tempfile::tempdir().unwrap();
+    let pages = dir.path().join("man1");
+    let out = run(&["man", "--out-dir", pages.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    let printed = String::from_utf8(run(&["man"]).stdout).unwrap();
+    let written = fs::read_to_string(pages.join("textract-audit.1")).unwrap();
+    assert!(printed == written, "the printed page is the written one");
+    for page in [
+        "textract-audit.1",
+        "textract-audit-verify.1",
+        "textract-audit-audit.1",
+    ] {
+        let rendered = Command::new("groff")
+            // -k: UTF-8 input through preconv, as man(1) does.
+            .args(["-k", "-man", "-Tutf8", "-ww", "-P-cbou"])
+            .arg(pages.join(page))
+            .output()
+            .expect("groff renders the man page (apt-get install groff-base)");
+        let stderr = String::from_utf8_lossy(&rendered.stderr);
+        assert!(
+            rendered.status.success() && stderr.is_empty(),
+            "{page}: {stderr}"
+        );
+        let text = String::from_utf8_lossy(&rendered.stdout);
+        assert!(text.contains("SYNOPSIS"), "{page}");
+    }
+}
+
+/// Issue 10, window defect 1: nothing proved is never green.
+#[test]
+fn audit_of_a_window_the_bundle_does_not_cover_exits_4_not_0() {
+    for window in [
+        &[
+            "--from",
+            "2026-10-01T00:00:00Z",
+            "--until",
+            "2026-10-02T00:00:00Z",
+        ][..],
+        &["--since", "24h"][..],
+    ] {
+        let mut args = vec!["audit", "--evidence", "fixtures/demo", "--format", "json"];
+        args.extend(window);
+        let out = run(&args);
+        assert_eq!(
+            out.status.code(),
+            Some(4),
+            "{window:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(r["summary"]["jobs"], 0);
+        let skipped = r["evidence"]["skipped"].to_string();
+        assert!(
+            skipped.contains("audit window") && skipped.contains("were not looked for"),
+            "{window:?}: {skipped}"
+        );
+    }
+    // A window the bundle covers with no job in it is a proof of absence.
+    let out = run(&[
+        "audit",
+        "--evidence",
+        "fixtures/demo",
+        "--from",
+        "2026-11-20T09:00:00Z",
+        "--until",
+        "2026-11-20T09:01:00Z",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+}
+
+/// Issue 10, window defect 1: a bundle with no evidence files verifies nothing.
+#[test]
+fn a_bundle_with_no_evidence_files_exits_4_with_the_reason() {
+    let tmp = tempfile::tempdir().unwrap();
+    fs::write(
+        tmp.path().join("manifest.json"),
+        r#"{"schema": "textract-audit-bundle/v1", "captured_at": "2026-11-20T11:00:00Z", "files": {}}"#,
+    )
+    .unwrap();
+    let out = run(&[
+        "verify",
+        "--evidence",
+        tmp.path().to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        r["evidence"]["skipped"]
+            .to_string()
+            .contains("nothing was verified"),
+        "{}",
+        r["evidence"]["skipped"]
+    );
+}
+
+/// Issue 10, window defect 2: the user's --from/--until and one unrelated trail file never
+/// replace the bundle's own coverage claim.
+#[test]
+fn user_window_and_an_unrelated_trail_file_do_not_widen_the_bundles_coverage() {
+    let tmp = tempfile::tempdir().unwrap();
+    let day = tmp
+        .path()
+        .join("AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/20");
+    fs::create_dir_all(&day).unwrap();
+    let noise = first_file(
+        &root().join("fixtures/inconclusive-window/cloudtrail"),
+        "0915Z",
+    );
+    fs::copy(
+        noise,
+        day.join("111122223333_CloudTrail_us-east-1_20261120T1500Z_0123456789abcdef.json.gz"),
+    )
+    .unwrap();
+    let out = run(&[
+        "verify",
+        "--evidence",
+        "fixtures/inconclusive-window",
+        "--trail-dir",
+        tmp.path().to_str().unwrap(),
+        "--from",
+        "2026-11-19T00:00:00Z",
+        "--until",
+        "2026-11-30T00:00:00Z",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        r["evidence"]["cloudtrail_window"],
+        serde_json::json!({"from": "2026-11-20T09:00:00Z", "until": "2026-11-20T09:30:00Z"})
+    );
+    assert_eq!(r["jobs"][0]["verdict"], "inconclusive");
+}
+
+/// Issue 10: a flag a command does not use is a usage error, not silently ignored.
+#[test]
+fn verify_evidence_with_from_until_and_nothing_to_apply_them_to_exits_2() {
+    let out = run(&[
+        "verify",
+        "--evidence",
+        "fixtures/demo",
+        "--from",
+        "2026-11-20T09:00:00Z",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--from/--until"));
+    // With a trail to read, the window is applied to its files.
+    let (_, code) = json_report("demo");
+    let out = run(&[
+        "verify",
+        "--evidence",
+        "fixtures/demo",
+        "--trail-dir",
+        "fixtures/demo/cloudtrail",
+        "--from",
+        "2026-11-20T09:00:00Z",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -7,9 +7,9 @@
 //! checks that the honest variant of the same evidence gets the verdict the issue demands,
 //! so the hostile variant is known to differ only by the twist it names.
 //!
-//! A test marked `#[ignore = "issue N route …"]` gives a false PASS on the current code; the
-//! stage that fixes the route removes the mark (`cargo test --test false_pass -- --ignored`
-//! lists what is still open).
+//! Every route test gave a false PASS before its fix. A test still marked
+//! `#[ignore = "issue N route …"]` gives one on the current code; the stage that fixes the
+//! route removes the mark (`cargo test --test false_pass -- --ignored` lists what is open).
 
 use std::fs;
 use std::io::{Read, Write};
@@ -803,7 +803,6 @@ fn route_mute_star_does_not_mute_inconclusive_evidence() {
 }
 
 #[test]
-#[ignore = "issue 10 route 1: an audit window the bundle does not cover prints no jobs and exits 0; fixed by the plan stage"]
 fn issue_10_route_1_nothing_verified_is_not_green() {
     for window in [
         &[
@@ -847,7 +846,6 @@ fn issue_10_route_1_nothing_verified_is_not_green() {
 }
 
 #[test]
-#[ignore = "issue 10 route 2: --from/--until plus an unrelated --trail-dir file replace the bundle's coverage; fixed by the plan stage"]
 fn issue_10_route_2_user_window_does_not_replace_the_covered_window() {
     // Row 4 whose bundle claims CloudTrail coverage only up to 10:00:30: the Start (10:00:00)
     // is covered, the result writes (10:01:30) are not.

@@ -729,3 +729,62 @@ fn audit_reads_several_regions_and_roles_into_one_sectioned_report() {
     ]);
     assert_eq!(usage.code, 2, "{}", usage.stderr);
 }
+
+/// Issue 10: an expired job (Textract has forgotten it, `LookupEvents` does not reach its
+/// Start record) is verified from the trail: its Start record, found only in the trail's log
+/// files, is followed in a next round, so the output folder it names is listed and HEADed and
+/// the stored encryption is checked.
+#[test]
+#[cfg_attr(no_lab, ignore = "needs the AWS lab (TEXTRACT_AUDIT_NO_LAB is set)")]
+fn an_expired_job_is_verified_from_the_trail_in_a_second_round() {
+    let lab = lab();
+    let (seed, job) = lab.job("row4", &json!({}));
+    lab.control("POST", "flush-trail", &json!({}));
+    lab.faults(&json!({"forget_jobs": true, "no_event_history": true}));
+    let trail = format!(
+        "s3://{}/{}",
+        seed["trail"]["bucket"].as_str().unwrap(),
+        seed["trail"]["prefix"].as_str().unwrap()
+    );
+    let run = lab.verify(&[&job], &["--trail", &trail]);
+    lab.faults(&json!({"forget_jobs": null, "no_event_history": null}));
+    let report = run.report();
+    common::validate_report_schema(&report);
+    let j = &report["jobs"][0];
+    let got = statuses(j);
+    let context = format!("exit {}, {got:?}\nstderr:\n{}", run.code, run.stderr);
+    assert_eq!(got["evidence-start-event"], "pass", "{context}");
+    assert_eq!(got["documented-mode"], "pass", "{context}");
+    assert_eq!(got["requested-cmk"], "pass", "{context}");
+    assert!(
+        !j.to_string().contains("HeadObject was not collected"),
+        "{context}"
+    );
+    let sources = report["evidence"]["sources"].to_string();
+    assert!(
+        sources.contains("evidence gathered in 2 round(s)"),
+        "{sources}"
+    );
+}
+
+/// Issue 10: with no Start record, each API's `Get*` is asked until one knows the id: a
+/// lending job is read with `GetLendingAnalysis`, not called expired by `GetDocumentAnalysis`.
+#[test]
+#[cfg_attr(no_lab, ignore = "needs the AWS lab (TEXTRACT_AUDIT_NO_LAB is set)")]
+fn a_lending_job_without_a_start_record_is_read_with_its_own_get() {
+    let lab = lab();
+    let (_, job) = lab.job("row2-lending", &json!({}));
+    lab.faults(&json!({"no_event_history": true}));
+    let run = lab.verify(&[&job], &[]);
+    lab.faults(&json!({"no_event_history": null}));
+    let report = run.report();
+    common::validate_report_schema(&report);
+    let j = &report["jobs"][0];
+    assert_eq!(j["api"], "StartLendingAnalysis", "{}", run.stderr);
+    assert_eq!(j["job_status"], "SUCCEEDED", "{}", run.stderr);
+    assert!(
+        !run.stderr.contains("InvalidJobIdException"),
+        "{}",
+        run.stderr
+    );
+}

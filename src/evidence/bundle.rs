@@ -229,6 +229,7 @@ pub fn load(dir: &Path) -> Result<Evidence, BundleError> {
     let cap = Limits::current().max_file_bytes;
     let mut events: Vec<TrailEvent> = Vec::new();
     let mut calls = RecordedCalls::new();
+    let mut log_files_read = 0usize;
     let mut bytes = Vec::new();
     let mut refused = Vec::new();
     for (rel, want) in &manifest.files {
@@ -268,7 +269,10 @@ pub fn load(dir: &Path) -> Result<Evidence, BundleError> {
                 continue;
             }
             match trail::decode_log_file(rel, &bytes) {
-                Ok(records) => events.extend(records),
+                Ok(records) => {
+                    log_files_read += 1;
+                    events.extend(records);
+                }
                 Err(e) => problem(rel, format!("{e}; the file's records are not used")),
             }
         } else if let Some((service, op)) = api_file(rel) {
@@ -284,6 +288,26 @@ pub fn load(dir: &Path) -> Result<Evidence, BundleError> {
         }
     }
     problems.append(&mut refused);
+    // A window claimed with no CloudTrail log file to back it proves nothing.
+    let cloudtrail_window = match manifest.cloudtrail_window {
+        Some(w) if log_files_read == 0 => {
+            problems.push(EvidenceProblem {
+                subject: "manifest.json cloudtrail_window".into(),
+                reason: format!(
+                    "claims CloudTrail from {} to {} but no CloudTrail log file of the bundle \
+                     could be read; the claim is not used",
+                    crate::model::rfc3339(w.from),
+                    crate::model::rfc3339(w.until)
+                ),
+                scope: ProblemScope::CloudTrail {
+                    from: Some(w.from),
+                    until: Some(w.until),
+                },
+            });
+            None
+        }
+        w => w,
+    };
 
     let provenance = Provenance {
         sources: vec![format!("bundle {}", dir.display())],
@@ -295,7 +319,7 @@ pub fn load(dir: &Path) -> Result<Evidence, BundleError> {
         provenance,
         &calls,
         events,
-        manifest.cloudtrail_window,
+        cloudtrail_window,
         problems,
     ))
 }

@@ -292,6 +292,16 @@ pub fn output_buckets(evidence: &Evidence, jobs: &[JobId]) -> Vec<String> {
     buckets.into_iter().collect()
 }
 
+/// The job's first successful `Start*` record, as the record: the one Start lookup the
+/// gathering rounds follow (the output folder and key it names are read live next).
+pub fn start_record<'a>(evidence: &'a Evidence, job: &JobId) -> Option<&'a TrailEvent> {
+    evidence
+        .events
+        .iter()
+        .filter(|e| matches!(facts::decode(e), Fact::Start(s) if &s.job == job))
+        .min_by_key(|e| e.event_time)
+}
+
 /// The jobs whose `Start*` record falls in `window` (what `audit` verifies), in `region`
 /// when one is given.
 pub fn jobs_started_in(

@@ -39,6 +39,32 @@ impl Default for CorpusSpec {
     }
 }
 
+/// The shape of the correlation benchmark (issue 9): `jobs` complete jobs spread over one
+/// day, each a `Start*`, `pages` result writes with S3's `GenerateDataKey` for each, and a
+/// `Get*` poll, hidden among `noise` unrelated records per job record, in one Region's
+/// five-minute log files.
+#[derive(Debug, Clone)]
+pub struct JobsSpec {
+    pub jobs: usize,
+    pub pages: usize,
+    pub noise: usize,
+    pub seed: u64,
+    /// The day's first instant.
+    pub day: DateTime<Utc>,
+}
+
+impl Default for JobsSpec {
+    fn default() -> Self {
+        JobsSpec {
+            jobs: 1000,
+            pages: 4,
+            noise: 20,
+            seed: 1,
+            day: DateTime::from_timestamp(1_795_132_800, 0).unwrap_or_default(), // 2026-11-20T00:00Z
+        }
+    }
+}
+
 /// A job hidden in the corpus.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TargetJob {
@@ -114,6 +140,113 @@ struct FilePlan {
     targets: Vec<TargetJob>,
 }
 
+impl FilePlan {
+    /// A log file delivered at `delivered`, named as CloudTrail names it.
+    fn new(dir: &Path, region: &'static str, delivered: DateTime<Utc>, rng: &mut Rng) -> Self {
+        let path = dir.join(format!(
+            "AWSLogs/{ACCOUNT}/CloudTrail/{region}/{}/{ACCOUNT}_CloudTrail_{region}_{}_{}.json.gz",
+            delivered.format("%Y/%m/%d"),
+            delivered.format("%Y%m%dT%H%MZ"),
+            rng.alnum(16)
+        ));
+        FilePlan {
+            path,
+            region,
+            delivered,
+            seed: rng.next(),
+            targets: Vec::new(),
+        }
+    }
+}
+
+/// How much noise a file gets around its targets' records.
+enum Fill {
+    /// Noise until the file has this many uncompressed bytes (targets 1 in 40 records).
+    Bytes(usize),
+    /// This many noise records per target record.
+    NoisePerRecord(usize),
+}
+
+/// The objects a target job writes, and whether a Bucket Key data key is logged too.
+struct JobShape {
+    objects: Vec<String>,
+    bucket_key: bool,
+}
+
+/// Writes the files of `plans` on every core; returns the corpus totals.
+fn write_files(plans: Vec<FilePlan>, fill: &Fill, shape: &JobShape) -> std::io::Result<Corpus> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<std::io::Result<(u64, u64, u64)>> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut totals = (0, 0, 0);
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(plan) = plans.get(i) else {
+                            return Ok(totals);
+                        };
+                        let (u, c, r) = write_file(plan, fill, shape)?;
+                        totals = (totals.0 + u, totals.1 + c, totals.2 + r);
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
+    let mut corpus = Corpus {
+        targets: plans.iter().flat_map(|p| p.targets.clone()).collect(),
+        files: plans.into_iter().map(|p| p.path).collect(),
+        ..Corpus::default()
+    };
+    for r in results {
+        let (u, c, n) = r?;
+        corpus.bytes_uncompressed += u;
+        corpus.bytes_compressed += c;
+        corpus.records += n;
+    }
+    Ok(corpus)
+}
+
+/// Writes the correlation benchmark's corpus (see [`JobsSpec`]) under `dir`, in
+/// `AWSLogs/{account}/CloudTrail/us-east-1/YYYY/MM/DD/`, one file per five minutes, using
+/// every core. Each job's records are in the file of the five minutes it started in.
+pub fn write_jobs_corpus(dir: &Path, spec: &JobsSpec) -> std::io::Result<Corpus> {
+    const FILES: usize = 24 * 12;
+    let mut rng = Rng(spec.seed);
+    let region = REGIONS[0];
+    let mut plans: Vec<FilePlan> = (0..FILES)
+        .map(|i| {
+            let delivered = spec.day + Duration::minutes(5 * (i as i64 + 1));
+            FilePlan::new(dir, region, delivered, &mut rng)
+        })
+        .collect();
+    for k in 0..spec.jobs {
+        let plan = &mut plans[k * FILES / spec.jobs.max(1)];
+        let started =
+            plan.delivered - Duration::minutes(5) + Duration::seconds(rng.below(120) as i64);
+        plan.targets.push(TargetJob {
+            job_id: rng.hex(64),
+            bucket: OUTPUT_BUCKET.into(),
+            kms_key: KEY_ARN.into(),
+            started,
+        });
+    }
+    let shape = JobShape {
+        objects: (1..=spec.pages).map(|p| p.to_string()).collect(),
+        bucket_key: false,
+    };
+    let mut corpus = write_files(plans, &Fill::NoisePerRecord(spec.noise), &shape)?;
+    corpus
+        .targets
+        .sort_by(|a, b| (a.started, &a.job_id).cmp(&(b.started, &b.job_id)));
+    Ok(corpus)
+}
+
 /// Writes the corpus under `dir` (in `AWSLogs/{account}/CloudTrail/{region}/YYYY/MM/DD/`),
 /// using every core.
 pub fn write_corpus(dir: &Path, spec: &CorpusSpec) -> std::io::Result<Corpus> {
@@ -123,19 +256,7 @@ pub fn write_corpus(dir: &Path, spec: &CorpusSpec) -> std::io::Result<Corpus> {
         .map(|i| {
             let region = REGIONS[i % REGIONS.len()];
             let delivered = spec.start + Duration::minutes(5 * (i / REGIONS.len()) as i64);
-            let path = dir.join(format!(
-                "AWSLogs/{ACCOUNT}/CloudTrail/{region}/{}/{ACCOUNT}_CloudTrail_{region}_{}_{}.json.gz",
-                delivered.format("%Y/%m/%d"),
-                delivered.format("%Y%m%dT%H%MZ"),
-                rng.alnum(16)
-            ));
-            FilePlan {
-                path,
-                region,
-                delivered,
-                seed: rng.next(),
-                targets: Vec::new(),
-            }
+            FilePlan::new(dir, region, delivered, &mut rng)
         })
         .collect();
     let mut targets = Vec::new();
@@ -151,60 +272,42 @@ pub fn write_corpus(dir: &Path, spec: &CorpusSpec) -> std::io::Result<Corpus> {
         targets.push(target);
     }
 
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let results: Vec<std::io::Result<(u64, u64, u64)>> = std::thread::scope(|s| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                s.spawn(|| {
-                    let mut totals = (0, 0, 0);
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(plan) = plans.get(i) else {
-                            return Ok(totals);
-                        };
-                        let (u, c, r) = write_file(plan, spec.file_bytes)?;
-                        totals = (totals.0 + u, totals.1 + c, totals.2 + r);
-                    }
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect()
-    });
-    let mut corpus = Corpus {
-        files: plans.into_iter().map(|p| p.path).collect(),
-        targets,
-        ..Corpus::default()
+    let shape = JobShape {
+        objects: [".s3_access_check", "1", "2"].map(String::from).to_vec(),
+        bucket_key: true,
     };
-    for r in results {
-        let (u, c, n) = r?;
-        corpus.bytes_uncompressed += u;
-        corpus.bytes_compressed += c;
-        corpus.records += n;
-    }
+    let mut corpus = write_files(plans, &Fill::Bytes(spec.file_bytes), &shape)?;
+    corpus.targets = targets;
     Ok(corpus)
 }
 
 /// Writes one gzip log file; returns (uncompressed, compressed, records).
-fn write_file(plan: &FilePlan, file_bytes: usize) -> std::io::Result<(u64, u64, u64)> {
+fn write_file(plan: &FilePlan, fill: &Fill, shape: &JobShape) -> std::io::Result<(u64, u64, u64)> {
     let mut rng = Rng(plan.seed);
     let mut records: Vec<Value> = Vec::new();
     for t in &plan.targets {
-        records.extend(target_events(&mut rng, t, plan.region));
+        records.extend(target_events(&mut rng, t, plan.region, shape));
     }
+    let (odds, mut noise_left) = match fill {
+        Fill::Bytes(_) => (40, usize::MAX),
+        Fill::NoisePerRecord(n) => (*n as u64 + 1, n * records.len()),
+    };
     let mut json = b"{\"Records\":[".to_vec();
     let mut count = 0u64;
     let mut targets = records.into_iter();
-    while json.len() < file_bytes {
+    while match fill {
+        Fill::Bytes(file_bytes) => json.len() < *file_bytes,
+        Fill::NoisePerRecord(_) => noise_left > 0,
+    } {
         // Target events are spread through the file, not bunched at its start.
-        let record = match rng.below(40) {
+        let record = match rng.below(odds) {
             0 => targets.next(),
             _ => None,
         }
-        .unwrap_or_else(|| noise_event(&mut rng, plan));
+        .unwrap_or_else(|| {
+            noise_left -= 1;
+            noise_event(&mut rng, plan)
+        });
         if count > 0 {
             json.push(b',');
         }
@@ -212,7 +315,9 @@ fn write_file(plan: &FilePlan, file_bytes: usize) -> std::io::Result<(u64, u64, 
         count += 1;
     }
     for record in targets {
-        json.push(b',');
+        if count > 0 {
+            json.push(b',');
+        }
         push_escaped(&mut json, &record);
         count += 1;
     }
@@ -507,7 +612,30 @@ fn noise_event(rng: &mut Rng, plan: &FilePlan) -> Value {
     e
 }
 
-fn target_events(rng: &mut Rng, t: &TargetJob, region: &str) -> Vec<Value> {
+/// The Start caller of every target job (a pipeline role session).
+fn caller() -> Value {
+    json!({
+        "type": "AssumedRole",
+        "principalId": "AROARZ5LWNOQ3EXAMPLE:etl-worker",
+        "arn": format!("arn:aws:sts::{ACCOUNT}:assumed-role/DocPipeline/etl-worker"),
+        "accountId": ACCOUNT,
+        "accessKeyId": "ASIARZ5LWNOQ7EXAMPLE",
+        "sessionContext": {
+            "sessionIssuer": {"type": "Role", "principalId": "AROARZ5LWNOQ3EXAMPLE",
+                "arn": format!("arn:aws:iam::{ACCOUNT}:role/DocPipeline"), "accountId": ACCOUNT, "userName": "DocPipeline"},
+            "attributes": {"creationDate": "2026-11-20T00:00:00Z", "mfaAuthenticated": "false"}
+        }
+    })
+}
+
+/// The Start caller's identity as a service acting for it (`invokedBy`).
+fn caller_via(service: &str) -> Value {
+    let mut id = caller();
+    set(&mut id, "invokedBy", json!(service));
+    id
+}
+
+fn target_events(rng: &mut Rng, t: &TargetJob, region: &str, shape: &JobShape) -> Vec<Value> {
     let at = |secs: i64| t.started + Duration::seconds(secs);
     let mut start = base(
         rng,
@@ -516,6 +644,7 @@ fn target_events(rng: &mut Rng, t: &TargetJob, region: &str) -> Vec<Value> {
         "textract.amazonaws.com",
         "StartDocumentAnalysis",
     );
+    set(&mut start, "userIdentity", caller());
     set(
         &mut start,
         "requestParameters",
@@ -529,10 +658,12 @@ fn target_events(rng: &mut Rng, t: &TargetJob, region: &str) -> Vec<Value> {
     set(&mut start, "responseElements", json!({"jobId": t.job_id}));
     let prefix = format!("textract_output/{}", t.job_id);
     let mut events = vec![start];
-    for (i, object) in [".s3_access_check", "1", "2"].iter().enumerate() {
+    // Writes 20 s apart, squeezed into 80 s for long jobs.
+    let spread = shape.objects.len().max(4) as i64;
+    for (i, object) in shape.objects.iter().enumerate() {
         let key = format!("{prefix}/{object}");
-        let secs = 5 + 20 * i as i64;
-        events.push(s3_event(
+        let secs = 5 + 80 * i as i64 / spread;
+        let mut put = s3_event(
             rng,
             region,
             at(secs),
@@ -540,30 +671,43 @@ fn target_events(rng: &mut Rng, t: &TargetJob, region: &str) -> Vec<Value> {
             &t.bucket,
             &key,
             Some("aws:kms"),
-        ));
-        events.push(kms_event(
+        );
+        set(
+            &mut put,
+            "userIdentity",
+            caller_via("textract.amazonaws.com"),
+        );
+        set(&mut put, "sourceIPAddress", json!("textract.amazonaws.com"));
+        set(&mut put, "userAgent", json!("textract.amazonaws.com"));
+        events.push(put);
+        let mut gdk = kms_event(
             rng,
             region,
             at(secs),
             "GenerateDataKey",
             &format!("arn:aws:s3:::{}/{key}", t.bucket),
+        );
+        set(&mut gdk, "userIdentity", caller_via("s3.amazonaws.com"));
+        events.push(gdk);
+    }
+    if shape.bucket_key {
+        // A Bucket Key data key, whose context is the bucket alone.
+        events.push(kms_event(
+            rng,
+            region,
+            at(6),
+            "GenerateDataKey",
+            &format!("arn:aws:s3:::{}", t.bucket),
         ));
     }
-    // A Bucket Key data key, whose context is the bucket alone.
-    events.push(kms_event(
-        rng,
-        region,
-        at(6),
-        "GenerateDataKey",
-        &format!("arn:aws:s3:::{}", t.bucket),
-    ));
     let mut poll = base(
         rng,
         region,
-        at(70),
+        at(10 + 80 * shape.objects.len() as i64 / spread),
         "textract.amazonaws.com",
         "GetDocumentAnalysis",
     );
+    set(&mut poll, "userIdentity", caller());
     set(&mut poll, "requestParameters", json!({"jobId": t.job_id}));
     events.push(poll);
     events

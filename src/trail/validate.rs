@@ -9,22 +9,43 @@
 //! top-level keys, for one): the caller then lets serde_json decide and name the defect, so
 //! this is a shortcut for the common case, never a second opinion.
 
-use memchr::memchr2;
-
 /// Whether `text` is certainly a log file serde_json reads (see the module docs).
 pub(crate) fn is_plain_log_file(text: &str) -> bool {
     let b = text.as_bytes();
     // No control byte anywhere (CloudTrail writes one line): strings need no check of
     // their own. Otherwise every string is checked.
-    let controls = b.iter().fold(false, |any, &c| any | (c < 0x20));
-    let mut cur = Cursor { b, i: 0, controls };
+    let mut cur = Cursor { b, i: 0 };
     cur.log_file().is_some()
+}
+
+/// The first byte at or after `from` that ends a run of plain string characters: `"`, `\\`
+/// or a control character. Eight bytes at a time (SWAR): strings are most of a log file.
+fn special(b: &[u8], from: usize) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut at = from;
+    while let Some(chunk) = b.get(at..at + 8) {
+        let x = u64::from_le_bytes(chunk.try_into().ok()?);
+        let zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+        // Bytes equal to `"` or `\\`, or below 0x20 (a borrow can only mark bytes after the
+        // first true one, so the lowest mark is exact).
+        let marks = zero(x ^ (ONES * u64::from(b'"')))
+            | zero(x ^ (ONES * u64::from(b'\\')))
+            | (x.wrapping_sub(ONES * 0x20) & !x & HIGH);
+        if marks != 0 {
+            return Some(at + (marks.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    b[at..]
+        .iter()
+        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+        .map(|p| at + p)
 }
 
 struct Cursor<'a> {
     b: &'a [u8],
     i: usize,
-    controls: bool,
 }
 
 const OBJECT: bool = true;
@@ -112,12 +133,10 @@ impl<'a> Cursor<'a> {
         self.i += 1;
         let start = self.i;
         loop {
-            let rest = &self.b[self.i..];
-            let at = memchr2(b'"', b'\\', rest)?;
-            if self.controls && rest[..at].iter().any(|&c| c < 0x20) {
+            self.i = special(self.b, self.i)?;
+            if self.b[self.i] < 0x20 {
                 return None;
             }
-            self.i += at;
             if self.b[self.i] == b'"' {
                 self.i += 1;
                 let b: &'a [u8] = self.b;
@@ -259,6 +278,27 @@ mod tests {
         }
         serde_json::from_str::<File>(text)
             .is_ok_and(|f| f.records.iter().all(|r| r.get().starts_with('{')))
+    }
+
+    #[test]
+    fn the_word_at_a_time_scan_finds_the_first_special_byte() {
+        let naive = |b: &[u8], from: usize| {
+            (from..b.len()).find(|&i| b[i] == b'"' || b[i] == b'\\' || b[i] < 0x20)
+        };
+        let mut text: Vec<u8> = "plain ascii and é ü 日本 \u{7f}".bytes().collect();
+        text.extend([
+            0x80, 0xff, 0xc3, 0x21, 0x1f, 0x20, b'"', 0x00, b'\\', 0x01, b'a',
+        ]);
+        for shift in 0..text.len() {
+            let b: Vec<u8> = text[shift..]
+                .iter()
+                .chain(&text[..shift])
+                .copied()
+                .collect();
+            for from in 0..b.len() {
+                assert_eq!(special(&b, from), naive(&b, from), "{b:?} from {from}");
+            }
+        }
     }
 
     #[test]

@@ -263,6 +263,21 @@ def run_faults(c: Checks, lab: Lab) -> None:
     lab.faults({"throttle": {"operation": "LookupEvents", "count": 1}})
     c.check("[fault] throttle", error_code(lab.ct.lookup_events) == ("ThrottlingException", 400))
     c.check("[fault] throttle count used up", "Events" in lab.ct.lookup_events())
+    for answer, json_code, s3_code in (("throttle", ("ThrottlingException", 400), ("SlowDown", 503)),
+                                       ("500", ("InternalFailure", 500), ("InternalError", 500)),
+                                       ("503", ("ServiceUnavailable", 503),
+                                        ("ServiceUnavailable", 503))):
+        lab.faults({"wire": [{"operation": "ListKeys", "answer": answer},
+                             {"operation": "ListObjectsV2", "answer": answer}]})
+        c.check(f"[wire] {answer} JSON", error_code(lab.kms.list_keys) == json_code)
+        c.check(f"[wire] {answer} S3", error_code(lab.s3.list_objects_v2, Bucket=OUTPUT_BUCKET)
+                == s3_code)
+    lab.faults({"wire": [{"operation": "ListKeys", "answer": "500", "count": 1}]})
+    c.check("[wire] count", error_code(lab.kms.list_keys) == ("InternalFailure", 500)
+            and "Keys" in lab.kms.list_keys())
+    rule = control(lab.endpoint, "faults")["faults"]["wire"][0]
+    c.check("[wire] count used up, hits counted", (rule["hits"], rule["count"]) == (1, 0), rule)
+    lab.faults({"wire": None})
     lab.faults({"access_denied": {"operation": "HeadObject", "key_suffix": "2"}})
     c.check("[fault] access_denied", error_code(
         lab.s3.head_object, Bucket=OUTPUT_BUCKET, Key=f"textract-results/{job}/2")[1] == 403)

@@ -5,7 +5,7 @@
 //! a bundle) are written; names are the API's. Times follow each protocol's JSON form as the
 //! AWS CLI prints it: RFC 3339 for S3 (XML protocol), epoch seconds for the JSON protocols.
 
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::{DateTime as SdkTime, DateTimeFormat};
 use serde_json::{Map, Value, json};
 
@@ -52,13 +52,15 @@ pub fn wire_error<E>(err: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>) 
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    let context = DisplayErrorContext(err).to_string();
+    let context = one_line(err);
     let (code, message) = match err {
         SdkError::ServiceError(service) => match err.code() {
             Some(code) => (
                 code.to_owned(),
                 err.message().unwrap_or(&context).to_owned(),
             ),
+            // A success status whose body could not be read (cut, not the API's shape).
+            None if service.raw().status().is_success() => ("ResponseError".to_owned(), context),
             None => {
                 let status = service.raw().status();
                 let reason = http_reason(status.as_u16());
@@ -74,6 +76,26 @@ where
         _ => ("ConstructionFailure".to_owned(), context),
     };
     WireError { code, message }
+}
+
+/// An error and its causes in one line a person reads: each cause's message once, joined
+/// by `: ` (a cause whose text its parent already says is left out), whitespace runs made
+/// one space; never the `Debug` dump the SDK's `DisplayErrorContext` appends.
+pub fn one_line(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = next {
+        let text = e
+            .to_string()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    parts.join(": ")
 }
 
 fn http_reason(status: u16) -> &'static str {
@@ -356,4 +378,35 @@ pub fn event_selectors(
         ("EventSelectors", Value::Array(basic)),
         ("AdvancedEventSelectors", Value::Array(advanced)),
     ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("{text}")]
+    struct Layer {
+        text: &'static str,
+        #[source]
+        source: Option<Box<Layer>>,
+    }
+
+    #[test]
+    fn one_line_says_each_cause_once_without_debug_text() {
+        let err = Layer {
+            text: "dispatch failure",
+            source: Some(Box::new(Layer {
+                text: "io error:\n  connection reset",
+                source: Some(Box::new(Layer {
+                    text: "connection reset",
+                    source: None,
+                })),
+            })),
+        };
+        assert_eq!(
+            one_line(&err),
+            "dispatch failure: io error: connection reset"
+        );
+    }
 }

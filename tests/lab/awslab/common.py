@@ -94,9 +94,13 @@ KNOWN_FAULTS = {
     "job_status": "'FAILED' or 'IN_PROGRESS' for jobs started while set",
     "warnings": "list of Textract Warnings ({'ErrorCode','Pages'}) added to new jobs",
     "throttle": "{'operation': Op, 'count': N}: the next N calls of Op are throttled",
+    "wire": "[{'operation': Op or '*', 'answer': throttle|500|503|reset|stall|truncate|cut, "
+            "'count': N, 'seconds': S}]: network and service faults (see awslab/wire.py)",
     "access_denied": "{'operation': Op, 'key_suffix': S}: calls of Op (on keys ending in S) are denied",
     "query_state": "{'state': S, 'reason': R}: Athena/Lake queries that would succeed end in "
                    "S (FAILED, CANCELLED, TIMED_OUT) or stay RUNNING",
+    "forget_jobs": "Textract Get* answers InvalidJobIdException for every job (as after 7 days)",
+    "no_event_history": "LookupEvents returns no record (the jobs are older than the window read)",
 }
 
 
@@ -119,6 +123,10 @@ class Faults:
         status = document.get("job_status")
         if status not in (None, "FAILED", "IN_PROGRESS"):
             raise FaultError("job_status must be FAILED or IN_PROGRESS")
+        if document.get("wire") is not None:
+            from .wire import validate
+
+            validate(document["wire"])
         for name in ("throttle", "access_denied", "overwrite_after_completion", "query_state"):
             value = document.get(name)
             if value is not None and not isinstance(value, dict):
@@ -145,6 +153,17 @@ class Faults:
         """A copy of all current faults."""
         with self.lock:
             return dict(self.values)
+
+    def take_wire(self, operation: str) -> dict[str, Any] | None:
+        """The wire fault rule that takes this request of ``operation`` (counted), if any:
+        the ``wire`` rules first, then the ``throttle`` fault as a ``throttle`` rule."""
+        from .wire import take
+
+        with self.lock:
+            rule = take(self.values.get("wire") or [], operation)
+        if rule is None and self.take_throttle(operation):
+            rule = {"operation": operation, "answer": "throttle"}
+        return rule
 
     def take_throttle(self, operation: str) -> bool:
         """True if ``operation`` must be throttled now (consumes one from the count)."""

@@ -17,6 +17,7 @@ import io
 import json
 import sys
 import traceback
+from urllib.parse import parse_qs
 from typing import Any, Callable
 
 from werkzeug.http import HTTP_STATUS_CODES
@@ -35,10 +36,10 @@ from .common import (
     json_reply,
     parse_credential_scope,
 )
-from . import readers
+from . import readers, wire
 from .athena import Engines
 from .digest import Digests
-from .s3 import SSE, SSE_KEY, MotoBridge, S3Front
+from .s3 import SSE, SSE_KEY, MotoBridge, S3Front, classify
 from .textract import Textract
 from .trail import Recorder
 
@@ -65,17 +66,33 @@ class LabApp:
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
         try:
-            reply = self.dispatch(environ)
+            reply = self.wired(environ)
+        except wire.Dropped:
+            raise  # the server drops the connection without an answer
         except Exception as exc:  # a lab bug must surface as a 500, with the trace logged
             traceback.print_exc(file=sys.stderr)
             reply = aws_json_error("InternalFailure", f"lab error: {exc!r}", 500)
         status = f"{reply.status} {HTTP_STATUS_CODES.get(reply.status, 'Unknown')}"
         headers = reply.headers
-        if environ["REQUEST_METHOD"] != "HEAD":  # HEAD keeps the object's Content-Length
+        if reply.header(wire.CUT_HEADER):  # a cut answer keeps the length it promises
+            headers = [(k, v) for k, v in headers if k.lower() != wire.CUT_HEADER.lower()]
+        elif environ["REQUEST_METHOD"] != "HEAD":  # HEAD keeps the object's Content-Length
             headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
             headers.append(("Content-Length", str(len(reply.body))))
         start_response(status, headers)
         return [reply.body]
+
+    def wired(self, environ: dict[str, Any]) -> Reply:
+        """Route one request through the wire fault that takes it, if any."""
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/_lab/"):
+            return self.dispatch(environ)
+        operation, s3 = request_operation(environ)
+        rule = self.faults.take_wire(operation)
+        if rule is None:
+            return self.dispatch(environ)
+        reply = wire.apply(rule, environ, s3, lambda: self.dispatch(environ))
+        return self.dispatch(environ) if reply is None else reply
 
     def dispatch(self, environ: dict[str, Any]) -> Reply:
         """Route one request."""
@@ -94,8 +111,6 @@ class LabApp:
         if not target:
             return self.bridge.call(environ)
         operation = target.rsplit(".", 1)[-1]
-        if self.faults.take_throttle(operation):
-            return aws_json_error("ThrottlingException", "Rate exceeded")
         if self.faults.denies(operation, None):
             return aws_json_error("AccessDeniedException", f"User is not authorized to {operation}")
         body = _read_body(environ)
@@ -106,6 +121,8 @@ class LabApp:
         if target.startswith("Textract."):
             return self.textract.handle(operation, _json(body), actor)
         if "CloudTrail" in target and operation == "LookupEvents":
+            if self.faults.get("no_event_history"):
+                return json_reply({"Events": []}, content_type="application/x-amz-json-1.1")
             return self.recorder.lookup_events(_json(body), region)
         if "CloudTrail" in target and operation == "ListPublicKeys":
             return self.digests.list_public_keys(_json(body))
@@ -199,6 +216,21 @@ class LabApp:
              else None, "KMSKeyArn": j.kms_arn}
             for j in list(self.textract.jobs.values())
         ]}
+
+
+def request_operation(environ: dict[str, Any]) -> tuple[str, bool]:
+    """The operation a client request calls (``""`` when none is named) and whether it is
+    S3's (REST-XML errors)."""
+    scope = parse_credential_scope(environ.get("HTTP_AUTHORIZATION"))
+    service = scope[2] if scope else ""
+    if service == "s3":
+        method = environ["REQUEST_METHOD"]
+        query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+        copy = {"x-amz-copy-source": environ.get("HTTP_X_AMZ_COPY_SOURCE")}
+        return classify(method, environ.get("PATH_INFO", "/"), query, copy).operation, True
+    if service == "account" and environ.get("PATH_INFO") == "/listRegions":
+        return "ListRegions", False
+    return environ.get("HTTP_X_AMZ_TARGET", "").rsplit(".", 1)[-1], False
 
 
 #: Athena operations the lab's engine answers (the rest, workgroups &c., are moto's).

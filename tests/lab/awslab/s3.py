@@ -228,8 +228,6 @@ class S3Front:
         call = classify(method, environ.get("PATH_INFO", "/"), query, headers)
         head = method == "HEAD"
         if external:
-            if self.faults.take_throttle(call.operation):
-                return s3_error("SlowDown", "Please reduce your request rate.", 503, head=head)
             if self.faults.denies(call.operation, call.key):
                 return s3_error("AccessDenied", "Access Denied", 403, head=head)
         encryption = None
