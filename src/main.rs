@@ -4,8 +4,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use textract_audit::cli::Cli;
-use textract_audit::plan::Usage;
 use textract_audit::evidence::live::LiveError;
+use textract_audit::plan::Usage;
 use textract_audit::report::exit;
 use textract_audit::run::run;
 

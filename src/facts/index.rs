@@ -1,9 +1,11 @@
 //! Facts filed once by what correlation looks them up by.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::decode::{Context, Fact, decode};
-use crate::model::{Conflict, ConflictAbout, Evidence, JobId, ObjectHead, TrailEvent};
+use crate::model::{
+    Conflict, ConflictAbout, Evidence, JobId, ObjectHead, PrefixListing, TrailEvent,
+};
 use crate::timeline::keys;
 
 /// Every record's fact, and the lookups the timeline needs. Built in one pass over the
@@ -28,6 +30,9 @@ pub struct Index<'a> {
     /// A folder segment -> `(bucket, prefix before it)`, from every object key seen.
     folders: HashMap<String, Vec<(String, String)>>,
     conflicts: HashMap<ConflictAbout, Vec<usize>>,
+    /// Listings by `(bucket, prefix)`, and the prefix lengths listed in each bucket.
+    listings: HashMap<(String, String), usize>,
+    listing_lengths: HashMap<String, BTreeSet<usize>>,
 }
 
 impl<'a> Index<'a> {
@@ -45,6 +50,8 @@ impl<'a> Index<'a> {
             statuses: HashMap::new(),
             folders: HashMap::new(),
             conflicts: HashMap::new(),
+            listings: HashMap::new(),
+            listing_lengths: HashMap::new(),
         };
         for (i, e) in evidence.events.iter().enumerate() {
             let fact = decode(e);
@@ -93,8 +100,13 @@ impl<'a> Index<'a> {
                 .or_default()
                 .push(i);
         }
-        for l in &evidence.listings {
+        for (i, l) in evidence.listings.iter().enumerate() {
             add_folders(&mut ix.folders, &l.bucket, &l.prefix);
+            ix.listings.insert((l.bucket.clone(), l.prefix.clone()), i);
+            ix.listing_lengths
+                .entry(l.bucket.clone())
+                .or_default()
+                .insert(l.prefix.len());
         }
         for (i, s) in evidence.job_statuses.iter().enumerate() {
             ix.statuses.entry(s.job_id.clone()).or_default().push(i);
@@ -197,6 +209,21 @@ impl<'a> Index<'a> {
             .range((bucket.to_owned(), prefix.to_owned())..)
             .take_while(move |((b, k), _)| b == bucket && k.starts_with(prefix))
             .flat_map(|(_, v)| v.iter().map(|&i| &self.evidence.heads[i]))
+    }
+
+    /// The listing that covers `prefix` in `bucket`: of that prefix, or else of the longest
+    /// listed prefix of it.
+    pub fn listing_for(&self, bucket: &str, prefix: &str) -> Option<&'a PrefixListing> {
+        let lengths = self.listing_lengths.get(bucket)?;
+        lengths
+            .range(..=prefix.len())
+            .rev()
+            .filter(|&&n| prefix.is_char_boundary(n))
+            .find_map(|&n| {
+                self.listings
+                    .get(&(bucket.to_owned(), prefix[..n].to_owned()))
+            })
+            .map(|&i| &self.evidence.listings[i])
     }
 
     /// The conflicts in the evidence about this.

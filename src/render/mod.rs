@@ -12,6 +12,8 @@ pub mod markdown;
 pub mod sarif;
 pub mod table;
 
+use std::collections::HashMap;
+
 use clap::ValueEnum;
 
 use crate::model::EvidenceRef;
@@ -161,14 +163,18 @@ pub fn render(report: &Report, rules: &RuleSet, format: Format, style: Style) ->
     }
 }
 
-/// The worst non-n/a status among findings that cite this evidence (a lifecycle row's
-/// "Check" column).
-pub(crate) fn check_for(findings: &[ReportedFinding], ev: &EvidenceRef) -> Option<Status> {
-    findings
-        .iter()
-        .filter(|f| f.evidence.contains(ev))
-        .map(|f| f.status)
-        .max()
+/// For each piece of evidence, the worst status among the findings that cite it (a
+/// lifecycle row's "Check" column). Built once per job, so a row costs one lookup however
+/// many findings the job has.
+pub(crate) fn checks(findings: &[ReportedFinding]) -> HashMap<&EvidenceRef, Status> {
+    let mut worst: HashMap<&EvidenceRef, Status> = HashMap::new();
+    for f in findings {
+        for ev in &f.evidence {
+            let w = worst.entry(ev).or_insert(f.status);
+            *w = (*w).max(f.status);
+        }
+    }
+    worst
 }
 
 /// The rules a job did not pass (FAIL or INCONCLUSIVE, muted or not), in report order.
@@ -291,6 +297,7 @@ pub const LIFECYCLE_COLUMNS: [&str; 7] = [
 
 /// One row per timeline entry, in [`LIFECYCLE_COLUMNS`] order (multi-line cells use `\n`).
 pub fn lifecycle_rows(j: &JobReport) -> Vec<Vec<String>> {
+    let checks = checks(&j.findings);
     j.timeline
         .iter()
         .enumerate()
@@ -305,7 +312,8 @@ pub fn lifecycle_rows(j: &JobReport) -> Vec<Vec<String>> {
                     .flatten()
                     .collect::<Vec<_>>()
                     .join("\n"),
-                check_for(&j.findings, &e.evidence)
+                checks
+                    .get(&e.evidence)
                     .map(|s| s.to_string())
                     .unwrap_or_default(),
                 e.evidence.to_string(),

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Cell, Color, ContentArrangement, Table};
 
-use super::{Style, check_for, provenance, rules_not_passed, status_label};
+use super::{Style, checks, provenance, rules_not_passed, status_label};
 use crate::model::rfc3339;
 use crate::report::{JobReport, Report, Verdict};
 use crate::rules::Status;
@@ -87,6 +87,7 @@ fn job(out: &mut String, j: &JobReport, style: Style) {
         }
     }
     let mut legend = String::new();
+    let checks = checks(&j.findings);
     for (i, e) in j.timeline.iter().enumerate() {
         let n = i + 1;
         let enc = match (&e.encryption, &e.key) {
@@ -95,7 +96,8 @@ fn job(out: &mut String, j: &JobReport, style: Style) {
             (None, Some(k)) => k.clone(),
             (None, None) => String::new(),
         };
-        let check = check_for(&j.findings, &e.evidence)
+        let check = checks
+            .get(&e.evidence)
             .map(|s| s.to_string())
             .unwrap_or_default();
         life.add_row(vec![

@@ -664,12 +664,7 @@ impl Index<'_> {
         let mut objects: BTreeMap<String, OutputObject> = BTreeMap::new();
 
         // The listing that covers the job folder: its own prefix, or a parent prefix.
-        let listing = evidence
-            .listings
-            .iter()
-            .filter(|l| l.bucket == out.bucket && prefix.starts_with(&l.prefix))
-            .max_by_key(|l| l.prefix.len());
-        if let Some(l) = listing {
+        if let Some(l) = self.listing_for(&out.bucket, &prefix) {
             t.listing = Some(l.outcome.as_ref().map(|_| l.complete).map_err(Clone::clone));
             if let Ok(list) = &l.outcome {
                 for o in list.iter().filter(|o| o.key.starts_with(&prefix)) {
