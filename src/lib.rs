@@ -10,6 +10,7 @@ pub mod entry_file;
 pub mod evidence;
 pub mod integrity;
 pub mod model;
+pub mod pushdown;
 pub mod render;
 pub mod report;
 pub mod rules;
