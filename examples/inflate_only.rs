@@ -6,6 +6,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
+use textract_audit::input::Limits;
 use textract_audit::trail::inflate::Inflater;
 use textract_audit::trail::list_trail_dir;
 
@@ -19,6 +20,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
     let files = list_trail_dir(dir.as_ref(), &[])?.files;
     let next = AtomicUsize::new(0);
+    let limits = Limits::from_env()?;
     let total: u64 = std::thread::scope(|s| {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
@@ -27,7 +29,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     while let Some(f) = files.get(next.fetch_add(1, Ordering::Relaxed)) {
                         raw.clear();
                         std::io::Read::read_to_end(&mut std::fs::File::open(&f.path)?, &mut raw)?;
-                        bytes += inflater.inflate(&raw)?.len() as u64;
+                        bytes += inflater
+                            .inflate(&raw, &limits)
+                            .map_err(std::io::Error::other)?
+                            .len() as u64;
                     }
                     Ok::<u64, std::io::Error>(bytes)
                 })

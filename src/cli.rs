@@ -1,5 +1,6 @@
 //! Command-line interface: the clap definitions, and their conversion into the plain values
-//! (`live::Options`, `submit::Plan`, windows) the pipeline takes. What each subcommand then
+//! (`live::Options`, `submit::Plan`) the pipeline takes; [`crate::plan`] resolves them into a
+//! run's plan. What each subcommand then
 //! does is in [`crate::run`]; nothing below these two modules knows about flags.
 
 use std::path::PathBuf;
@@ -11,6 +12,7 @@ use crate::evidence::live;
 use crate::evidence::live::submit::UploadSse;
 use crate::evidence::live::trail_s3::TrailLocation;
 use crate::model::{S3Object, TextractApi, TimeWindow};
+use crate::plan::Usage;
 use crate::render::Format;
 use crate::rules::Severity;
 use crate::submit;
@@ -48,6 +50,18 @@ pub enum Command {
     /// Work with evidence bundles.
     #[command(subcommand)]
     Bundle(BundleCommand),
+    /// Print the shell completion script (bash: `source <(textract-audit completions bash)`).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (`textract-audit man | man -l -`), or write one page per command.
+    Man {
+        /// Write textract-audit.1 and one page per subcommand (textract-audit-verify.1, …) here.
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -379,28 +393,14 @@ impl SourceArgs {
 /// The CloudTrail time window.
 #[derive(Debug, Args)]
 pub struct WindowArgs {
-    /// Start of the CloudTrail window (RFC 3339): LookupEvents reads from here, trail files
+    /// Start of the CloudTrail window (RFC 3339, or a date: its midnight UTC): LookupEvents reads from here, trail files
     /// that cannot hold later events are skipped [live default: 7 days before --until, as
     /// Textract keeps jobs 7 days].
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     pub from: Option<DateTime<Utc>>,
-    /// End of the CloudTrail window (RFC 3339) [default: now].
-    #[arg(long, value_name = "TIME", value_parser = parse_time, requires = "from")]
+    /// End of the CloudTrail window (RFC 3339, or a date: through its end, UTC) [default: now].
+    #[arg(long, value_name = "TIME", value_parser = parse_until, requires = "from")]
     pub until: Option<DateTime<Utc>>,
-}
-
-impl WindowArgs {
-    /// The window the user gave, if any; `None` with a message when it is backwards.
-    pub(crate) fn resolve(&self) -> Result<Option<TimeWindow>, String> {
-        let Some(from) = self.from else {
-            return Ok(None);
-        };
-        let until = self.until.unwrap_or_else(Utc::now);
-        if from > until {
-            return Err("--from must not be after --until".into());
-        }
-        Ok(Some(TimeWindow { from, until }))
-    }
 }
 
 /// How to reach AWS. Credentials come from the SDK's default chain (environment, profile,
@@ -450,13 +450,13 @@ pub enum RetryModeArg {
 
 impl AwsArgs {
     /// Every account (profile or role) x Region pair to read, in flag order.
-    pub(crate) fn targets(&self, window: &WindowArgs) -> Vec<live::Options> {
+    pub(crate) fn targets(&self, window: Option<TimeWindow>) -> Vec<live::Options> {
         let base = live::Options {
             profile: None,
             region: None,
             endpoint_url: self.endpoint_url.clone(),
-            from: window.from,
-            until: window.until,
+            from: window.map(|w| w.from),
+            until: window.map(|w| w.until),
             retry_mode: match self.retry_mode {
                 RetryModeArg::Standard => live::RetryMode::Standard,
                 RetryModeArg::Adaptive => live::RetryMode::Adaptive,
@@ -503,17 +503,17 @@ impl AwsArgs {
     }
 
     /// The one account and Region a single-target command reads; a usage message otherwise.
-    pub(crate) fn options(&self, window: &WindowArgs) -> Result<live::Options, String> {
+    pub(crate) fn options(&self, window: Option<TimeWindow>) -> Result<live::Options, Usage> {
         let mut targets = self.targets(window);
         if self.all_regions {
-            return Err("--all-regions is for `audit`".into());
+            return Err(Usage("--all-regions is for `audit`".into()));
         }
         if targets.len() > 1 || self.profile.len() > 1 {
-            return Err(
+            return Err(Usage(
                 "this command reads one account and Region: give --region, --profile and \
                  --role-arn at most once (`audit` reads several)"
                     .into(),
-            );
+            ));
         }
         Ok(targets.remove(0))
     }
@@ -584,7 +584,7 @@ pub enum BundleCommand {
 
 /// `--fail-on`: the four severities a FAIL finding can be thresholded at.
 fn parse_fail_on(s: &str) -> Result<Severity, String> {
-    match s {
+    match s.to_ascii_lowercase().as_str() {
         "low" => Ok(Severity::Low),
         "medium" => Ok(Severity::Medium),
         "high" => Ok(Severity::High),
@@ -593,23 +593,71 @@ fn parse_fail_on(s: &str) -> Result<Severity, String> {
     }
 }
 
+/// `--from`: an RFC 3339 date-time, or a date alone meaning its midnight UTC.
 fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
+    if let Some(day) = crate::model::date_midnight(s) {
+        return Ok(day);
+    }
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| format!("{e} (expected RFC 3339, e.g. 2026-11-20T10:00:00Z)"))
+        .map_err(|e| {
+            format!("{e} (expected RFC 3339, e.g. 2026-11-20T10:00:00Z, or a date, 2026-11-20)")
+        })
+}
+
+/// `--until`: as `--from`, but a date alone means through the end of that day, as an
+/// `expires` date in the mute list does.
+fn parse_until(s: &str) -> Result<DateTime<Utc>, String> {
+    crate::model::date_end(s).map_or_else(|| parse_time(s), Ok)
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
     let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
     let n: i64 = n
         .parse()
-        .map_err(|_| format!("{s:?}: expected a number and a unit, e.g. 24h"))?;
-    match unit {
-        "s" => Ok(Duration::seconds(n)),
-        "m" => Ok(Duration::minutes(n)),
-        "h" => Ok(Duration::hours(n)),
-        "d" => Ok(Duration::days(n)),
-        "w" => Ok(Duration::weeks(n)),
-        _ => Err(format!("{s:?}: the unit must be s, m, h, d or w")),
+        .map_err(|_| "expected a number and a unit, e.g. 24h".to_owned())?;
+    let duration = match unit {
+        "s" => Duration::try_seconds(n),
+        "m" => Duration::try_minutes(n),
+        "h" => Duration::try_hours(n),
+        "d" => Duration::try_days(n),
+        "w" => Duration::try_weeks(n),
+        _ => return Err("the unit must be s, m, h, d or w".to_owned()),
+    };
+    // Bounded so that any time minus it is a time (`--since` from now).
+    duration
+        .filter(|d| *d <= Duration::days(MAX_DURATION_DAYS))
+        .ok_or_else(|| format!("at most {MAX_DURATION_DAYS}d (100 years)"))
+}
+
+/// The longest duration any flag takes.
+const MAX_DURATION_DAYS: i64 = 36_525;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fail_on_accepts_any_case() {
+        assert_eq!(parse_fail_on("HIGH"), Ok(Severity::High));
+        assert_eq!(parse_fail_on("Medium"), Ok(Severity::Medium));
+        assert!(parse_fail_on("severe").is_err());
+    }
+
+    #[test]
+    fn a_date_alone_is_midnight_utc_from_and_the_end_of_the_day_until() {
+        let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        assert_eq!(parse_time("2026-11-20"), Ok(t("2026-11-20T00:00:00Z")));
+        assert_eq!(parse_until("2026-11-20"), Ok(t("2026-11-21T00:00:00Z")));
+        assert_eq!(
+            parse_time("2026-11-20T10:00:00+02:00"),
+            Ok(t("2026-11-20T08:00:00Z"))
+        );
+        assert_eq!(
+            parse_until("2026-11-20T10:00:00Z"),
+            Ok(t("2026-11-20T10:00:00Z"))
+        );
+        assert!(parse_time("2026-11-31").is_err());
+        assert!(parse_time("20 Nov 2026").is_err());
     }
 }

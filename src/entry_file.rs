@@ -10,11 +10,13 @@ use serde::Serialize;
 /// Why an entry file cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum EntryFileError {
-    #[error("{file}: {source}")]
+    #[error("{file}: {cause}")]
     Read {
         file: PathBuf,
-        source: std::io::Error,
+        cause: crate::input::ReadError,
     },
+    #[error("{file}: not UTF-8 text (invalid bytes at offset {at})")]
+    Utf8 { file: PathBuf, at: usize },
     #[error("{file}: not valid TOML: {message}")]
     Syntax { file: PathBuf, message: String },
     #[error("{file}: {message}")]
@@ -38,11 +40,20 @@ pub struct EntryFile<'a> {
 }
 
 impl EntryFile<'_> {
-    /// The file's text.
+    /// The file's text: a regular file (a FIFO or a device is refused, not waited on) of
+    /// at most [`Limits::max_file_bytes`](crate::input::Limits).
     pub fn read(&self) -> Result<String, EntryFileError> {
-        std::fs::read_to_string(self.path).map_err(|source| EntryFileError::Read {
+        let mut bytes = Vec::new();
+        let cap = crate::input::Limits::current().max_file_bytes;
+        crate::input::read_regular(self.path, cap, &mut bytes).map_err(|cause| {
+            EntryFileError::Read {
+                file: self.path.to_owned(),
+                cause,
+            }
+        })?;
+        String::from_utf8(bytes).map_err(|e| EntryFileError::Utf8 {
             file: self.path.to_owned(),
-            source,
+            at: e.utf8_error().valid_up_to(),
         })
     }
 
@@ -135,5 +146,36 @@ impl EntryState {
             EntryState::Stale => "stale",
             EntryState::Shadowed => "shadowed",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 11: a FIFO or `/dev/zero` as a mute list or allow-list blocked or read until
+    /// memory ran out.
+    #[test]
+    fn devices_and_fifos_are_refused_by_name_not_read() {
+        let file = EntryFile {
+            path: Path::new("/dev/zero"),
+            table: "reader",
+        };
+        let e = file.read().unwrap_err().to_string();
+        assert_eq!(e, "/dev/zero: not a regular file (a device): not read");
+        let dir = tempfile::tempdir().unwrap();
+        let latin1 = dir.path().join("l.toml");
+        std::fs::write(&latin1, b"# caf\xe9\n").unwrap();
+        let e = EntryFile {
+            path: &latin1,
+            table: "mute",
+        }
+        .read()
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .ends_with("not UTF-8 text (invalid bytes at offset 5)"),
+            "{e}"
+        );
     }
 }

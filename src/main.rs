@@ -4,8 +4,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use textract_audit::cli::Cli;
+use textract_audit::plan::Usage;
 use textract_audit::report::exit;
-use textract_audit::run::{Usage, run};
+use textract_audit::run::run;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

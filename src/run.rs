@@ -7,31 +7,25 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result, bail};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use crate::evidence::live::submit::Session;
 use crate::evidence::live::trail_s3::{self};
 use crate::evidence::local::{self, Wanted};
 use crate::evidence::{self, Gathered, bundle, live};
-use crate::model::{Evidence, EvidenceProblem, JobId, ProblemScope, Provenance, TimeWindow};
+use crate::model::{
+    Evidence, EvidenceProblem, JobId, ProblemScope, Provenance, TimeWindow, TrailEvent,
+};
 use crate::render::{self, Style};
 use crate::report::Report;
-use crate::report::mutelist::Mutelist;
-use crate::report::{self, Policy, exit};
+use crate::report::{self, exit};
 use crate::rules::RuleSet;
 use crate::submit;
 use crate::timeline;
 use crate::trail::ScanProgress;
 
-/// A mistake in the command line that clap cannot see: the process exits 2 with the message.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct Usage(pub String);
-
-use crate::cli::{
-    AwsArgs, BundleCommand, Cli, Command, OutputArgs, RulesCommand, RulesFormat, SourceArgs,
-    SubmitArgs, TrailArgs, WindowArgs,
-};
+use crate::cli::{BundleCommand, Cli, Command, RulesCommand, RulesFormat, SubmitArgs};
+use crate::plan::{self, Outputs, Plan, Targets, Usage};
 
 /// How to draw for the given destination: colour only on a terminal without `NO_COLOR`;
 /// the terminal's width, or 100 columns when not a terminal (stable output for files).
@@ -55,8 +49,8 @@ fn write_stdout(text: &str) -> Result<()> {
 /// Reads the jobs' evidence from AWS. Every failed call is one line on standard error; it
 /// is an error only when no call was answered at all (nothing to verify from).
 /// An empty `jobs` discovers every job started in the window.
-fn gather_live(options: &live::Options, jobs: &[JobId]) -> Result<Gathered> {
-    let gathered = runtime()?.block_on(live::collect(options, jobs, evidence::now()))?;
+fn gather_live(options: &live::Options, jobs: &[JobId], now: DateTime<Utc>) -> Result<Gathered> {
+    let gathered = runtime()?.block_on(live::collect(options, jobs, now))?;
     checked(gathered)
 }
 
@@ -78,31 +72,42 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("starting the async runtime")
 }
 
+/// The trails to scan and how: the directories and buckets, and the windows their files are
+/// read for (`None`: back to their oldest files).
+struct TrailScan<'a> {
+    dirs: &'a [PathBuf],
+    buckets: &'a [trail_s3::TrailLocation],
+    aws: &'a live::Options,
+    /// For directories: the user's window (they are on disk already).
+    window: Option<TimeWindow>,
+    /// For buckets: what is downloaded.
+    bucket_window: Option<TimeWindow>,
+    quiet: bool,
+}
+
 /// Adds the records of every trail source: directories as they are, buckets by downloading
 /// the window's log files into a temporary folder first (problems and sources then name the
-/// S3 objects, not the copies). `jobs` narrows the scan; empty means discovery.
+/// S3 objects, not the copies). `jobs` narrows the scan (with the Bucket Key calls of
+/// `output_buckets`); empty means discovery.
 fn add_trails(
     evidence: &mut Evidence,
-    trail: &TrailArgs,
-    aws: &live::Options,
-    window: &WindowArgs,
+    scan: &TrailScan<'_>,
     jobs: &[JobId],
+    output_buckets: &[String],
 ) -> Result<()> {
-    let user_window = window.resolve().map_err(anyhow::Error::msg)?;
-    scan_trails(evidence, &trail.trail_dirs, user_window, jobs, trail.quiet)?;
-    if trail.trails.is_empty() {
+    let wanted = wanted(jobs, output_buckets);
+    scan_trails(evidence, scan.dirs, scan.window, &wanted, scan.quiet)?;
+    if scan.buckets.is_empty() {
         return Ok(());
     }
-    // Without a window from the user, the live evidence's window bounds the download.
-    let bound = user_window.or(evidence.cloudtrail_window);
     let tmp = tempfile::tempdir().context("creating a folder for the downloaded trail files")?;
     let downloaded = runtime()?.block_on(trail_s3::download_all(
-        aws,
-        &trail.trails,
-        bound,
+        scan.aws,
+        scan.buckets,
+        scan.bucket_window,
         tmp.path(),
     ))?;
-    for ((root, got), loc) in downloaded.into_iter().zip(&trail.trails) {
+    for ((root, got), loc) in downloaded.into_iter().zip(scan.buckets) {
         let first_source = evidence.provenance.sources.len();
         let first_problem = evidence.problems.len();
         evidence.problems.extend(got.problems);
@@ -111,9 +116,9 @@ fn add_trails(
         scan_trails(
             evidence,
             std::slice::from_ref(&root),
-            bound,
-            jobs,
-            trail.quiet,
+            scan.bucket_window,
+            &wanted,
+            scan.quiet,
         )?;
         let local = format!("{}/", root.display());
         let remote = loc.uri("");
@@ -134,30 +139,138 @@ fn add_trails(
     Ok(())
 }
 
-/// Builds the evidence: a bundle, else live AWS (unless `--offline`), and on top the records
-/// of every trail directory. `jobs` narrows the trail scan and the live collection; empty
-/// means discovery.
-fn gather(
-    sources: &SourceArgs,
-    window: &WindowArgs,
-    aws: &live::Options,
-    jobs: &[JobId],
-) -> Result<Evidence> {
-    let mut evidence = match (&sources.evidence, sources.live()) {
-        (Some(dir), _) => bundle::load(dir)?,
-        (None, true) => gather_live(aws, jobs)?.into_evidence(),
-        (None, false) => no_evidence(Vec::new()),
-    };
-    add_trails(&mut evidence, &sources.trail, aws, window, jobs)?;
-    Ok(evidence)
+fn wanted(jobs: &[JobId], buckets: &[String]) -> Wanted {
+    if jobs.is_empty() {
+        Wanted::Discovery
+    } else {
+        Wanted::Jobs {
+            ids: jobs.to_vec(),
+            buckets: buckets.to_vec(),
+        }
+    }
 }
 
-fn no_evidence(sources: Vec<String>) -> Evidence {
+/// What the first round read: a bundle as recorded, or live calls that later rounds add to.
+enum Base {
+    Recorded(Evidence),
+    Live(Gathered),
+}
+
+impl Base {
+    fn evidence(&self) -> Evidence {
+        match self {
+            Base::Recorded(e) => e.clone(),
+            Base::Live(g) => g.clone().into_evidence(),
+        }
+    }
+}
+
+/// At most this many rounds follow the evidence: each round can only add Start records,
+/// output buckets or a wider trail window, and there are finitely many of those for the
+/// targets; the bound keeps an adversarial input from making the loop long.
+const MAX_ROUNDS: usize = 4;
+
+/// Gathers the evidence for `jobs` (discovery when empty) in rounds to a fixed point.
+/// Round 1 reads the bundle or live AWS (Start records, job status, what they name) and the
+/// trails; each next round follows what the one before found: live, the output folders and
+/// keys of Start records found only in the trails (a job older than `LookupEvents`' window);
+/// in the trails, the Bucket Key KMS calls of output buckets learnt since, and with job ids
+/// whose Start record is still unknown and no `--from`, the trail files back to the oldest.
+/// Stops when a round adds nothing; the count of rounds is in the provenance.
+fn gather(plan: &Plan, jobs: &[JobId]) -> Result<(Base, Evidence)> {
+    let live = plan.live().first().copied();
+    let mut base = match (plan.bundle(), live) {
+        (Some(dir), _) => Base::Recorded(bundle::load(dir)?),
+        (None, Some(options)) => Base::Live(gather_live(options, jobs, plan.now)?),
+        (None, None) => Base::Recorded(no_evidence(Vec::new(), plan.now)),
+    };
+    let dirs = plan.trail_dirs();
+    let buckets = plan.trail_buckets();
+    let mut first = base.evidence();
+    let mut scan = TrailScan {
+        dirs: &dirs,
+        buckets: &buckets,
+        aws: &plan.aws,
+        window: plan.window,
+        // Without a window from the user, the live evidence's window bounds the download.
+        bucket_window: plan.window.or(first.cloudtrail_window),
+        quiet: plan.quiet,
+    };
+    let mut followed: Vec<JobId> = jobs
+        .iter()
+        .filter(|j| timeline::start_record(&first, j).is_some())
+        .cloned()
+        .collect();
+    let mut output_buckets = timeline::output_buckets(&first, jobs);
+    add_trails(&mut first, &scan, jobs, &output_buckets)?;
+    let mut evidence = first;
+    let mut rounds = 1;
+    let mut notes = Vec::new();
+    while rounds < MAX_ROUNDS {
+        let mut grew = false;
+        // Start records the first round did not have: follow them live.
+        let new_starts: Vec<TrailEvent> = jobs
+            .iter()
+            .filter(|j| !followed.contains(j))
+            .filter_map(|j| timeline::start_record(&evidence, j).cloned())
+            .collect();
+        if let (Base::Live(gathered), Some(options), false) =
+            (&mut base, live, new_starts.is_empty())
+        {
+            let more = runtime()?.block_on(live::follow_up(options, &new_starts, plan.now))?;
+            for (call, records) in more.calls {
+                gathered.calls.entry(call).or_default().extend(records);
+            }
+            grew = true;
+        }
+        followed.extend(
+            new_starts
+                .iter()
+                .filter_map(|s| crate::model::str_ci(&s.response_elements, "jobId"))
+                .map(|j| JobId(j.to_owned())),
+        );
+        let now_buckets = timeline::output_buckets(&evidence, jobs);
+        if now_buckets != output_buckets {
+            output_buckets = now_buckets;
+            grew = true;
+        }
+        let unstarted = jobs
+            .iter()
+            .any(|j| timeline::start_record(&evidence, j).is_none());
+        if unstarted && plan.window.is_none() && scan.bucket_window.is_some() && !buckets.is_empty()
+        {
+            scan.bucket_window = None;
+            notes.push(
+                "trail buckets searched back to their oldest log files for job ids whose \
+                 Start record is not in the default window"
+                    .to_owned(),
+            );
+            grew = true;
+        }
+        if !grew {
+            break;
+        }
+        rounds += 1;
+        evidence = base.evidence();
+        add_trails(&mut evidence, &scan, jobs, &output_buckets)?;
+    }
+    evidence.provenance.sources.extend(notes);
+    // One source alone has nothing to follow into.
+    if plan.sources.len() > 1 {
+        evidence
+            .provenance
+            .sources
+            .push(format!("evidence gathered in {rounds} round(s)"));
+    }
+    Ok((base, evidence))
+}
+
+fn no_evidence(sources: Vec<String>, now: DateTime<Utc>) -> Evidence {
     Evidence::new(Provenance {
         sources,
         account: None,
         region: None,
-        captured_at: evidence::now(),
+        captured_at: now,
     })
 }
 
@@ -170,14 +283,22 @@ const TARGET_CONCURRENCY: usize = 4;
 /// the trails are scanned once and their records offered to every section, and each section
 /// keeps the jobs started in the window in its own Region.
 fn audit_parts(
-    sources: &SourceArgs,
+    plan: &Plan,
     targets: &[live::Options],
-    window: &WindowArgs,
     audit_window: &TimeWindow,
 ) -> Result<Vec<(Evidence, Vec<JobId>)>> {
-    let mut trail = no_evidence(Vec::new());
-    add_trails(&mut trail, &sources.trail, &targets[0], window, &[])?;
-    let captured_at = evidence::now();
+    let mut trail = no_evidence(Vec::new(), plan.now);
+    let (dirs, buckets) = (plan.trail_dirs(), plan.trail_buckets());
+    let scan = TrailScan {
+        dirs: &dirs,
+        buckets: &buckets,
+        aws: &targets[0],
+        window: Some(*audit_window),
+        bucket_window: Some(*audit_window),
+        quiet: plan.quiet,
+    };
+    add_trails(&mut trail, &scan, &[], &[])?;
+    let captured_at = plan.now;
     let gathered: Vec<Result<Gathered, String>> = runtime()?.block_on(async {
         let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(TARGET_CONCURRENCY));
         let mut tasks = tokio::task::JoinSet::new();
@@ -205,7 +326,7 @@ fn audit_parts(
             Ok(g) => g.into_evidence(),
             Err(e) => {
                 eprintln!("error: {label}: {e:#}");
-                let mut none = no_evidence(vec![format!("live {label} (not read)")]);
+                let mut none = no_evidence(vec![format!("live {label} (not read)")], plan.now);
                 none.provenance.region = target.region.clone();
                 none.problems.push(EvidenceProblem {
                     subject: format!("live {label}"),
@@ -225,10 +346,7 @@ fn audit_parts(
             .sources
             .extend(trail.provenance.sources.iter().cloned());
         let region = evidence.provenance.region.clone();
-        let jobs = timeline::jobs_started_in(&evidence, audit_window)
-            .into_iter()
-            .filter(|j| region.is_none() || timeline::start_region(&evidence, j) == region)
-            .collect();
+        let jobs = timeline::jobs_started_in(&evidence, audit_window, region.as_deref());
         parts.push((evidence, jobs));
     }
     Ok(parts)
@@ -254,20 +372,12 @@ fn scan_trails(
     evidence: &mut Evidence,
     dirs: &[PathBuf],
     window: Option<TimeWindow>,
-    jobs: &[JobId],
+    wanted: &Wanted,
     quiet: bool,
 ) -> Result<()> {
     if dirs.is_empty() {
         return Ok(());
     }
-    let wanted = if jobs.is_empty() {
-        Wanted::Discovery
-    } else {
-        Wanted::Jobs {
-            ids: jobs.to_vec(),
-            buckets: timeline::output_buckets(evidence, jobs),
-        }
-    };
     let progress = ScanProgress::default();
     let show = !quiet && std::io::stderr().is_terminal();
     let done = AtomicBool::new(false);
@@ -275,7 +385,7 @@ fn scan_trails(
         if show {
             s.spawn(|| draw_progress(&progress, &done));
         }
-        let result = local::add_trail_dirs(evidence, dirs, window, &wanted, Some(&progress));
+        let result = local::add_trail_dirs(evidence, dirs, window, wanted, Some(&progress));
         done.store(true, Ordering::Relaxed);
         result
     })
@@ -310,27 +420,9 @@ fn draw_progress(p: &ScanProgress, done: &std::sync::atomic::AtomicBool) {
     }
 }
 
-/// The policy the report is built under, from the output flags; `None` (after saying why on
-/// standard error) when the mute list cannot be used: the user's input to fix, exit 2.
-fn policy(output: &OutputArgs, rules: &RuleSet) -> Result<Policy> {
-    let mutelist = output
-        .mutelist
-        .as_deref()
-        .map(|p| Mutelist::load(p, rules))
-        .transpose()
-        .map_err(|e| Usage(e.to_string()))?;
-    Ok(Policy {
-        mutelist,
-        fail_on: output.fail_on,
-        redact: output.redact,
-    })
-}
-
 /// Renders and writes the report in every format asked for; returns the exit code.
-fn finish(report: Report, rules: &RuleSet, output: &OutputArgs) -> Result<u8> {
-    let mut formats = output.format.clone();
-    formats.sort();
-    formats.dedup();
+fn finish(report: Report, rules: &RuleSet, output: &Outputs, unfinished: bool) -> Result<u8> {
+    let formats = output.formats.clone();
     match (&output.output_dir, &output.output) {
         (Some(dir), _) => {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -358,67 +450,54 @@ fn finish(report: Report, rules: &RuleSet, output: &OutputArgs) -> Result<u8> {
             ))?;
         }
     }
-    let code = report.summary.exit_code;
-    Ok(
-        if output.exit_zero && (code == exit::FAIL || code == exit::INCONCLUSIVE) {
-            exit::PASS
-        } else {
-            code
-        },
-    )
+    Ok(output.exit_code(report.summary.exit_code, unfinished))
 }
 
 /// Runs the parsed command; returns the process exit code.
 pub fn run(cli: Cli) -> Result<u8> {
+    crate::input::Limits::init_from_env().map_err(Usage)?;
     let rules = RuleSet::builtin().context("the built-in rules are invalid")?;
     match cli.command {
         Command::Verify(args) => {
-            check_sources(&args.sources, &args.window)?;
-            let jobs: Vec<JobId> = args.job_ids.into_iter().map(JobId).collect();
-            if jobs.is_empty() && args.sources.live() {
-                return Err(Usage(
-                    "verifying live needs --job-id (to find every job in a window, use `audit`)"
-                        .into(),
-                )
-                .into());
-            }
-            let policy = policy(&args.output, &rules)?;
-            let aws = args.aws.options(&args.window).map_err(Usage)?;
-            let evidence = gather(&args.sources, &args.window, &aws, &jobs)?;
-            let jobs = if jobs.is_empty() {
-                timeline::discover_jobs(&evidence)
-            } else {
-                jobs
+            let plan = Plan::verify(&args, &rules, evidence::now())?;
+            let (_, mut evidence) = gather(&plan, plan.job_ids())?;
+            let jobs = match &plan.targets {
+                Targets::Jobs(ids) => ids.clone(),
+                _ => timeline::discover_jobs(&evidence),
             };
-            let report = report::build(&evidence, &rules, &jobs, &policy);
-            finish(report, &rules, &args.output)
+            evidence.problems.extend(plan::uncovered(
+                &plan.targets,
+                evidence.cloudtrail_window,
+                jobs.len(),
+            ));
+            let report = report::build(&evidence, &rules, &jobs, &plan.policy);
+            finish(report, &rules, &plan.outputs, false)
         }
         Command::Audit(args) => {
-            check_sources(&args.sources, &args.window)?;
-            let window = match (args.since, args.window.resolve()) {
-                (Some(d), _) => {
-                    let until = Utc::now();
-                    TimeWindow {
-                        from: until - d,
-                        until,
-                    }
-                }
-                (None, Ok(Some(w))) => w,
-                (None, _) => unreachable!("clap requires --since or --from, checked above"),
+            let plan = Plan::audit(&args, &rules, evidence::now())?;
+            let Targets::StartedIn(window) = plan.targets.clone() else {
+                unreachable!("an audit plan targets a window")
             };
-            let window_args = WindowArgs {
-                from: Some(window.from),
-                until: Some(window.until),
-            };
-            let policy = policy(&args.output, &rules)?;
-            let targets = expanded_targets(&args.aws, &window_args)?;
-            if targets.len() == 1 || !args.sources.live() {
-                let evidence = gather(&args.sources, &window_args, &targets[0], &[])?;
-                let jobs = timeline::jobs_started_in(&evidence, &window);
-                let report = report::build(&evidence, &rules, &jobs, &policy);
-                return finish(report, &rules, &args.output);
+            let targets = expanded_targets(&plan, args.aws.all_regions)?;
+            if targets.len() <= 1 {
+                let (_, mut evidence) = gather(&plan, &[])?;
+                let jobs = timeline::jobs_started_in(&evidence, &window, None);
+                evidence.problems.extend(plan::uncovered(
+                    &plan.targets,
+                    evidence.cloudtrail_window,
+                    jobs.len(),
+                ));
+                let report = report::build(&evidence, &rules, &jobs, &plan.policy);
+                return finish(report, &rules, &plan.outputs, false);
             }
-            let parts = audit_parts(&args.sources, &targets, &window_args, &window)?;
+            let mut parts = audit_parts(&plan, &targets, &window)?;
+            for (evidence, jobs) in &mut parts {
+                evidence.problems.extend(plan::uncovered(
+                    &plan.targets,
+                    evidence.cloudtrail_window,
+                    jobs.len(),
+                ));
+            }
             let parts: Vec<report::Part> = parts
                 .iter()
                 .map(|(evidence, jobs)| report::Part {
@@ -427,31 +506,39 @@ pub fn run(cli: Cli) -> Result<u8> {
                 })
                 .collect();
             finish(
-                report::build_parts(&parts, &rules, &policy),
+                report::build_parts(&parts, &rules, &plan.policy),
                 &rules,
-                &args.output,
+                &plan.outputs,
+                false,
             )
         }
         Command::Collect(args) => {
-            args.window.resolve().map_err(Usage)?;
-            let aws = args.aws.options(&args.window).map_err(Usage)?;
-            let jobs: Vec<JobId> = args.job_ids.into_iter().map(JobId).collect();
-            let mut gathered = gather_live(&aws, &jobs)?;
-            // The trails' records of these jobs join the bundle as recorded.
-            let mut found = Evidence::new(gathered.provenance.clone());
-            found.cloudtrail_window = gathered.cloudtrail_window;
-            add_trails(&mut found, &args.trail, &aws, &args.window, &jobs)?;
-            for problem in &found.problems {
+            let plan = Plan::collect(&args, evidence::now())?;
+            let (base, evidence) = gather(&plan, plan.job_ids())?;
+            let Base::Live(mut gathered) = base else {
+                unreachable!("collect reads live AWS")
+            };
+            // What the later rounds and the trails added joins the bundle as recorded.
+            let first = gathered.clone().into_evidence();
+            let recorded: std::collections::BTreeSet<&str> =
+                first.events.iter().map(|e| e.event_id.as_str()).collect();
+            let added: Vec<&EvidenceProblem> = evidence
+                .problems
+                .iter()
+                .filter(|p| !first.problems.contains(p))
+                .collect();
+            for problem in &added {
                 eprintln!("warning: {}: {}", problem.subject, problem.reason);
             }
-            gathered.problems.extend(found.problems);
+            gathered.problems.extend(added.into_iter().cloned());
             gathered.records.extend(
-                found
+                evidence
                     .events
                     .iter()
+                    .filter(|e| !recorded.contains(e.event_id.as_str()))
                     .map(|e| serde_json::to_value(e).expect("records serialize")),
             );
-            gathered.provenance.sources = found.provenance.sources;
+            gathered.provenance.sources = evidence.provenance.sources;
             let collector = format!(
                 "{} {} collect ({})",
                 env!("CARGO_PKG_NAME"),
@@ -490,30 +577,25 @@ pub fn run(cli: Cli) -> Result<u8> {
             );
             Ok(exit::PASS)
         }
+        Command::Completions { shell } => {
+            crate::manual::completions(shell, &mut std::io::stdout().lock());
+            Ok(exit::PASS)
+        }
+        Command::Man { out_dir } => {
+            crate::manual::man(out_dir.as_deref(), &mut std::io::stdout().lock())
+                .context("writing the man page")?;
+            Ok(exit::PASS)
+        }
     }
-}
-
-/// Usage checks clap cannot express: a backwards window, `--offline` with nothing to read.
-fn check_sources(sources: &SourceArgs, window: &WindowArgs) -> Result<()> {
-    window.resolve().map_err(Usage)?;
-    if sources.offline && sources.evidence.is_none() && sources.trail.trail_dirs.is_empty() {
-        return Err(
-            Usage("--offline needs --evidence DIR or --trail-dir DIR to read".into()).into(),
-        );
-    }
-    Ok(())
 }
 
 /// `submit`: preflight, start, wait, then verify the jobs as `verify --job-id` does.
 fn run_submit(args: SubmitArgs, rules: &RuleSet) -> Result<u8> {
     use crate::submit::{CheckStatus, Tracked, WaitEnd};
     let plan = args.plan().map_err(Usage)?;
-    let policy = policy(&args.output, rules)?;
-    let no_window = WindowArgs {
-        from: None,
-        until: None,
-    };
-    let aws = args.aws.options(&no_window).map_err(Usage)?;
+    let policy = crate::plan::policy(&args.output, rules)?;
+    let outputs = crate::plan::outputs(&args.output);
+    let aws = args.aws.options(None)?;
     let runtime = runtime()?;
     let (session, preflight) = runtime.block_on(async {
         let mut session = Session::connect(&aws).await?;
@@ -604,9 +686,18 @@ fn run_submit(args: SubmitArgs, rules: &RuleSet) -> Result<u8> {
             }
         })
     };
-    let base = gather_live(&aws, &jobs)?.into_evidence();
+    let base = gather_live(&aws, &jobs, evidence::now())?.into_evidence();
+    let output_buckets = timeline::output_buckets(&base, &jobs);
+    let scan = TrailScan {
+        dirs: &args.trail.trail_dirs,
+        buckets: &args.trail.trails,
+        aws: &aws,
+        window: None,
+        bucket_window: base.cloudtrail_window,
+        quiet: args.trail.quiet,
+    };
     let mut evidence = base.clone();
-    add_trails(&mut evidence, &args.trail, &aws, &no_window, &jobs)?;
+    add_trails(&mut evidence, &scan, &jobs, &output_buckets)?;
     // The wait for evidence below answers Ctrl-C itself (verifying with what there is).
     interrupt.abort();
     if let Some(limit) = args.wait_for_evidence {
@@ -646,7 +737,7 @@ fn run_submit(args: SubmitArgs, rules: &RuleSet) -> Result<u8> {
             }
             pause = (pause * 2).min(submit::MAX_POLL);
             evidence = base.clone();
-            add_trails(&mut evidence, &args.trail, &aws, &no_window, &jobs)?;
+            add_trails(&mut evidence, &scan, &jobs, &output_buckets)?;
         }
     }
 
@@ -656,7 +747,8 @@ fn run_submit(args: SubmitArgs, rules: &RuleSet) -> Result<u8> {
             f.rule_id == "evidence-data-events" && f.status == crate::rules::Status::Inconclusive
         })
     });
-    let code = finish(report, rules, &args.output)?;
+    let unfinished = end == WaitEnd::TimedOut || not_started > 0;
+    let code = finish(report, rules, &outputs, unfinished)?;
     if missing_data_events {
         let trail = if args.trail.trail_dirs.is_empty() && args.trail.trails.is_empty() {
             " --trail s3://TRAIL-BUCKET[/PREFIX]"
@@ -667,20 +759,13 @@ fn run_submit(args: SubmitArgs, rules: &RuleSet) -> Result<u8> {
             "hint: S3 data events reach trail log files minutes after a job; once delivered, re-run:\n  {later}{trail}"
         );
     }
-    let unfinished = end == WaitEnd::TimedOut || not_started > 0;
-    Ok(
-        if unfinished && code == exit::PASS && !args.output.exit_zero {
-            exit::INCONCLUSIVE
-        } else {
-            code
-        },
-    )
+    Ok(code)
 }
 
 /// With `--all-regions`, every account's enabled Regions in place of the one default.
-fn expanded_targets(aws: &AwsArgs, window: &WindowArgs) -> Result<Vec<live::Options>> {
-    let accounts = aws.targets(window);
-    if !aws.all_regions {
+fn expanded_targets(plan: &Plan, all_regions: bool) -> Result<Vec<live::Options>> {
+    let accounts: Vec<live::Options> = plan.live().into_iter().cloned().collect();
+    if !all_regions {
         return Ok(accounts);
     }
     let rt = runtime()?;

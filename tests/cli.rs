@@ -3,6 +3,8 @@
 //! Snapshots live in `tests/snapshots/`; after an intended output change, regenerate them
 //! with `UPDATE_SNAPSHOTS=1 cargo test --test cli` and review the diff.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -10,9 +12,8 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
+mod fixture;
+use fixture::{copy_fixture, first_file, root};
 
 /// Runs the binary from the project root (so reports name `fixtures/...`, not absolute paths).
 fn run(args: &[&str]) -> Output {
@@ -289,47 +290,6 @@ fn rules_list_and_show() {
     let show = String::from_utf8(run(&["rules", "show", "documented-mode"]).stdout).unwrap();
     assert!(show.contains("Documented table"), "{show}");
     assert!(show.contains("SSE-KMS with the customer CMK"), "{show}");
-}
-
-/// A copy of a fixture to break.
-fn copy_fixture(name: &str) -> (tempfile::TempDir, PathBuf) {
-    let tmp = tempfile::tempdir().unwrap();
-    let dst = tmp.path().join(name);
-    copy_dir(&root().join("fixtures").join(name), &dst);
-    (tmp, dst)
-}
-
-fn copy_dir(src: &Path, dst: &Path) {
-    fs::create_dir_all(dst).unwrap();
-    for e in fs::read_dir(src).unwrap() {
-        let e = e.unwrap();
-        let to = dst.join(e.file_name());
-        if e.path().is_dir() {
-            copy_dir(&e.path(), &to);
-        } else {
-            fs::copy(e.path(), to).unwrap();
-        }
-    }
-}
-
-/// The first file (in name order) under `dir` whose path contains `pattern`.
-fn first_file(dir: &Path, pattern: &str) -> PathBuf {
-    let mut stack = vec![dir.to_owned()];
-    while let Some(d) = stack.pop() {
-        let mut entries: Vec<_> = fs::read_dir(&d)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        entries.sort();
-        for p in entries {
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.to_string_lossy().contains(pattern) {
-                return p;
-            }
-        }
-    }
-    panic!("no {pattern} under {}", dir.display());
 }
 
 fn verify_dir(dir: &Path) -> (Output, Option<Value>) {
@@ -843,13 +803,12 @@ fn validate(python: &str, files: &[PathBuf]) -> Vec<Value> {
 }
 
 #[test]
+#[cfg_attr(
+    no_lab,
+    ignore = "needs the report validators' Python (TEXTRACT_AUDIT_NO_LAB is set)"
+)]
 fn sarif_validates_against_the_schema_and_junit_reads_back_with_its_counts() {
-    let Some(python) = std::env::var_os("TEXTRACT_AUDIT_VALIDATOR_PYTHON") else {
-        eprintln!(
-            "SKIPPED: SARIF schema, JUnit consumer and JSON report schema checks. To run them:\n  python3 -m venv .venv-validate && .venv-validate/bin/pip install -r tests/validate/requirements.txt\n  TEXTRACT_AUDIT_VALIDATOR_PYTHON=$PWD/.venv-validate/bin/python cargo test --test cli"
-        );
-        return;
-    };
+    let python = common::validator_python();
     let python = python.to_str().unwrap().to_owned();
     let mut checked = 0;
     for (fixture, extra) in fixtures().into_iter().map(|f| (f, vec![])).chain([(
@@ -1075,13 +1034,12 @@ fn rejected(python: &str, file: &Path) -> String {
 }
 
 #[test]
+#[cfg_attr(
+    no_lab,
+    ignore = "needs the report validators' Python (TEXTRACT_AUDIT_NO_LAB is set)"
+)]
 fn json_reports_of_every_kind_validate_against_the_v1_schema_and_broken_ones_do_not() {
-    let Some(python) = std::env::var_os("TEXTRACT_AUDIT_VALIDATOR_PYTHON") else {
-        eprintln!(
-            "SKIPPED: JSON report schema checks (set TEXTRACT_AUDIT_VALIDATOR_PYTHON, see the SARIF test)"
-        );
-        return;
-    };
+    let python = common::validator_python();
     let python = python.to_str().unwrap().to_owned();
     let dir = tempfile::tempdir().unwrap();
     let write = |name: &str, text: &[u8]| {
@@ -1421,4 +1379,211 @@ fn rule_count() -> usize {
         .as_array()
         .unwrap()
         .len()
+}
+
+#[test]
+fn completion_scripts_are_printed_for_each_shell_and_the_bash_one_parses() {
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let out = run(&["completions", shell]);
+        assert_eq!(out.status.code(), Some(0), "{shell}");
+        let script = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            script.contains("verify") && script.contains("--evidence"),
+            "{shell}"
+        );
+        if shell == "bash" {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("textract-audit.bash");
+            fs::write(&path, &script).unwrap();
+            let check = Command::new("bash").arg("-n").arg(&path).output().unwrap();
+            assert!(
+                check.status.success(),
+                "bash -n: {}",
+                String::from_utf8_lossy(&check.stderr)
+            );
+        }
+    }
+    assert_eq!(run(&["completions", "tcsh"]).status.code(), Some(2));
+}
+
+#[test]
+fn the_man_page_renders_with_groff_without_warnings() {
+    let dir = tempfile::tempdir().unwrap();
+    let pages = dir.path().join("man1");
+    let out = run(&["man", "--out-dir", pages.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    let printed = String::from_utf8(run(&["man"]).stdout).unwrap();
+    let written = fs::read_to_string(pages.join("textract-audit.1")).unwrap();
+    assert!(printed == written, "the printed page is the written one");
+    for page in [
+        "textract-audit.1",
+        "textract-audit-verify.1",
+        "textract-audit-audit.1",
+    ] {
+        let rendered = Command::new("groff")
+            // -k: UTF-8 input through preconv, as man(1) does.
+            .args(["-k", "-man", "-Tutf8", "-ww", "-P-cbou"])
+            .arg(pages.join(page))
+            .output()
+            .expect("groff renders the man page (apt-get install groff-base)");
+        let stderr = String::from_utf8_lossy(&rendered.stderr);
+        assert!(
+            rendered.status.success() && stderr.is_empty(),
+            "{page}: {stderr}"
+        );
+        let text = String::from_utf8_lossy(&rendered.stdout);
+        assert!(text.contains("SYNOPSIS"), "{page}");
+    }
+}
+
+/// Issue 10, window defect 1: nothing proved is never green.
+#[test]
+fn audit_of_a_window_the_bundle_does_not_cover_exits_4_not_0() {
+    for window in [
+        &[
+            "--from",
+            "2026-10-01T00:00:00Z",
+            "--until",
+            "2026-10-02T00:00:00Z",
+        ][..],
+        &["--since", "24h"][..],
+    ] {
+        let mut args = vec!["audit", "--evidence", "fixtures/demo", "--format", "json"];
+        args.extend(window);
+        let out = run(&args);
+        assert_eq!(
+            out.status.code(),
+            Some(4),
+            "{window:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(r["summary"]["jobs"], 0);
+        let skipped = r["evidence"]["skipped"].to_string();
+        assert!(
+            skipped.contains("audit window") && skipped.contains("were not looked for"),
+            "{window:?}: {skipped}"
+        );
+    }
+    // A window the bundle covers with no job in it is a proof of absence.
+    let out = run(&[
+        "audit",
+        "--evidence",
+        "fixtures/demo",
+        "--from",
+        "2026-11-20T09:00:00Z",
+        "--until",
+        "2026-11-20T09:01:00Z",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+}
+
+/// Issue 10, window defect 1: a bundle with no evidence files verifies nothing.
+#[test]
+fn a_bundle_with_no_evidence_files_exits_4_with_the_reason() {
+    let tmp = tempfile::tempdir().unwrap();
+    fs::write(
+        tmp.path().join("manifest.json"),
+        r#"{"schema": "textract-audit-bundle/v1", "captured_at": "2026-11-20T11:00:00Z", "files": {}}"#,
+    )
+    .unwrap();
+    let out = run(&[
+        "verify",
+        "--evidence",
+        tmp.path().to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        r["evidence"]["skipped"]
+            .to_string()
+            .contains("nothing was verified"),
+        "{}",
+        r["evidence"]["skipped"]
+    );
+}
+
+/// Issue 10, window defect 2: the user's --from/--until and one unrelated trail file never
+/// replace the bundle's own coverage claim.
+#[test]
+fn user_window_and_an_unrelated_trail_file_do_not_widen_the_bundles_coverage() {
+    let tmp = tempfile::tempdir().unwrap();
+    let day = tmp
+        .path()
+        .join("AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/20");
+    fs::create_dir_all(&day).unwrap();
+    let noise = first_file(
+        &root().join("fixtures/inconclusive-window/cloudtrail"),
+        "0915Z",
+    );
+    fs::copy(
+        noise,
+        day.join("111122223333_CloudTrail_us-east-1_20261120T1500Z_0123456789abcdef.json.gz"),
+    )
+    .unwrap();
+    let out = run(&[
+        "verify",
+        "--evidence",
+        "fixtures/inconclusive-window",
+        "--trail-dir",
+        tmp.path().to_str().unwrap(),
+        "--from",
+        "2026-11-19T00:00:00Z",
+        "--until",
+        "2026-11-30T00:00:00Z",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        r["evidence"]["cloudtrail_window"],
+        serde_json::json!({"from": "2026-11-20T09:00:00Z", "until": "2026-11-20T09:30:00Z"})
+    );
+    assert_eq!(r["jobs"][0]["verdict"], "inconclusive");
+}
+
+/// Issue 10: a flag a command does not use is a usage error, not silently ignored.
+#[test]
+fn verify_evidence_with_from_until_and_nothing_to_apply_them_to_exits_2() {
+    let out = run(&[
+        "verify",
+        "--evidence",
+        "fixtures/demo",
+        "--from",
+        "2026-11-20T09:00:00Z",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--from/--until"));
+    // With a trail to read, the window is applied to its files.
+    let (_, code) = json_report("demo");
+    let out = run(&[
+        "verify",
+        "--evidence",
+        "fixtures/demo",
+        "--trail-dir",
+        "fixtures/demo/cloudtrail",
+        "--from",
+        "2026-11-20T09:00:00Z",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -2,14 +2,8 @@
 //! evidence through the AWS SDK over HTTP, for the four rows of the documented table and each
 //! fault the lab injects, and `collect` then offline `verify --evidence` gives the same report.
 //!
-//! They need a running lab, named by `TEXTRACT_AUDIT_LAB_ENDPOINT`; without it each test says
-//! how to run them and passes. `.ci/run` starts the lab and sets the variable; by hand:
-//!
-//! ```sh
-//! endpoint=$(LAB_PYTHON=.venv/bin/python tests/lab/start.sh .lab)
-//! TEXTRACT_AUDIT_LAB_ENDPOINT=$endpoint cargo test --test lab
-//! tests/lab/stop.sh .lab
-//! ```
+//! `cargo test` runs them against the lab the harness starts (`tests/common/mod.rs`), or against
+//! `TEXTRACT_AUDIT_LAB_ENDPOINT` when set; `TEXTRACT_AUDIT_NO_LAB=1` reports them ignored.
 //!
 //! The lab is one shared account, so the tests take turns (one lock). S3 data events exist only
 //! in trail log files: with live evidence alone every job's `evidence-data-events` check is
@@ -63,8 +57,9 @@ fn assert_verdict(run: &Run, job: &str, verdict: &str, code: i32, expect: &[(&st
 const NO_DATA_EVENTS: (&str, &str) = ("evidence-data-events", "inconclusive");
 
 #[test]
+#[cfg_attr(no_lab, ignore = "needs the AWS lab (TEXTRACT_AUDIT_NO_LAB is set)")]
 fn row1_textract_default_passes() {
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     check(
         &lab,
         "row1",
@@ -79,8 +74,9 @@ fn row1_textract_default_passes() {
 }
 
 #[test]
+#[cfg_attr(no_lab, ignore = "needs the AWS lab (TEXTRACT_AUDIT_NO_LAB is set)")]
 fn row2_sse_s3_is_inconclusive_only_for_data_events() {
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     let run = check(
         &lab,
         "row2",
@@ -98,8 +94,9 @@ fn row2_sse_s3_is_inconclusive_only_for_data_events() {
 }
 
 #[test]
+#[cfg_attr(no_lab, ignore = "needs the AWS lab (TEXTRACT_AUDIT_NO_LAB is set)")]
 fn row3_textract_cmk_passes() {
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     check(
         &lab,
         "row3",
@@ -111,8 +108,9 @@ fn row3_textract_cmk_passes() {
 }
 
 #[test]
+#[cfg_attr(no_lab, ignore = "needs the AWS lab (TEXTRACT_AUDIT_NO_LAB is set)")]
 fn row4_sse_kms_with_the_cmk_is_inconclusive_only_for_data_events() {
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     for scenario in ["row4", "row4-bucket-key"] {
         check(
             &lab,
@@ -132,8 +130,9 @@ fn row4_sse_kms_with_the_cmk_is_inconclusive_only_for_data_events() {
 }
 
 #[test]
+#[cfg_attr(no_lab, ignore = "needs the AWS lab (TEXTRACT_AUDIT_NO_LAB is set)")]
 fn fault_wrong_key_fails_requested_cmk() {
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     // The seed empties the lab: the other key is made after it.
     let seed = lab.seed("row4");
     let other = lab.aws_json(
@@ -158,8 +157,9 @@ fn fault_wrong_key_fails_requested_cmk() {
 }
 
 #[test]
+#[cfg_attr(no_lab, ignore = "needs the AWS lab (TEXTRACT_AUDIT_NO_LAB is set)")]
 fn fault_sse_s3_instead_of_kms_fails_documented_mode() {
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     check(
         &lab,
         "row4",
@@ -171,8 +171,9 @@ fn fault_sse_s3_instead_of_kms_fails_documented_mode() {
 }
 
 #[test]
+#[cfg_attr(no_lab, ignore = "needs the AWS lab (TEXTRACT_AUDIT_NO_LAB is set)")]
 fn fault_aws_s3_key_fails_rows_2_and_4() {
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     check(
         &lab,
         "row4",
@@ -192,8 +193,9 @@ fn fault_aws_s3_key_fails_rows_2_and_4() {
 }
 
 #[test]
+#[cfg_attr(no_lab, ignore = "needs the AWS lab (TEXTRACT_AUDIT_NO_LAB is set)")]
 fn fault_overwrite_after_completion_fails_on_the_head() {
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     let run = check(
         &lab,
         "row4",
@@ -210,8 +212,9 @@ fn fault_overwrite_after_completion_fails_on_the_head() {
 }
 
 #[test]
+#[cfg_attr(no_lab, ignore = "needs the AWS lab (TEXTRACT_AUDIT_NO_LAB is set)")]
 fn faults_on_trail_delivery_do_not_change_live_evidence() {
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     // Dropped data events and KMS events left out of log files touch only trail log files;
     // LookupEvents still has the KMS events and live evidence never had data events.
     for faults in [
@@ -267,8 +270,9 @@ fn check_with_trail(
 }
 
 #[test]
+#[cfg_attr(no_lab, ignore = "needs the AWS lab (TEXTRACT_AUDIT_NO_LAB is set)")]
 fn trail_bucket_completes_the_evidence_and_every_row_passes() {
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     for scenario in ["row1", "row2", "row3", "row4", "row4-bucket-key"] {
         check_with_trail(
             &lab,
@@ -289,8 +293,9 @@ fn trail_bucket_completes_the_evidence_and_every_row_passes() {
 }
 
 #[test]
+#[cfg_attr(no_lab, ignore = "needs the AWS lab (TEXTRACT_AUDIT_NO_LAB is set)")]
 fn trail_delivery_faults_are_inconclusive_and_overwrites_fail() {
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     check_with_trail(
         &lab,
         "row4",
@@ -318,8 +323,9 @@ fn trail_delivery_faults_are_inconclusive_and_overwrites_fail() {
 }
 
 #[test]
+#[cfg_attr(no_lab, ignore = "needs the AWS lab (TEXTRACT_AUDIT_NO_LAB is set)")]
 fn fault_job_failed_or_in_progress_is_not_a_pass() {
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     for (status, expect) in [
         ("FAILED", vec![NO_DATA_EVENTS]),
         (
@@ -340,8 +346,9 @@ fn fault_job_failed_or_in_progress_is_not_a_pass() {
 }
 
 #[test]
+#[cfg_attr(no_lab, ignore = "needs the AWS lab (TEXTRACT_AUDIT_NO_LAB is set)")]
 fn fault_throttling_within_retries_is_absorbed_beyond_them_is_inconclusive() {
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     let (_, job) = lab.job("row4", &json!({}));
     lab.faults(&json!({"throttle": {"operation": "LookupEvents", "count": 1}}));
     let run = lab.verify(&[&job], &[]);
@@ -389,8 +396,9 @@ fn fault_throttling_within_retries_is_absorbed_beyond_them_is_inconclusive() {
 }
 
 #[test]
+#[cfg_attr(no_lab, ignore = "needs the AWS lab (TEXTRACT_AUDIT_NO_LAB is set)")]
 fn fault_access_denied_names_the_object_and_is_inconclusive() {
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     let (seed, job) = lab.job("row4", &json!({}));
     lab.faults(&json!({"access_denied": {"operation": "HeadObject", "key_suffix": "/2"}}));
     let run = lab.verify(&[&job], &[]);
@@ -419,8 +427,9 @@ fn fault_access_denied_names_the_object_and_is_inconclusive() {
 }
 
 #[test]
+#[cfg_attr(no_lab, ignore = "needs the AWS lab (TEXTRACT_AUDIT_NO_LAB is set)")]
 fn unknown_job_id_continues_and_says_so() {
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     lab.job("row4", &json!({}));
     let unknown = "0".repeat(64);
     let run = lab.verify(&[&unknown], &[]);
@@ -441,8 +450,9 @@ fn unknown_job_id_continues_and_says_so() {
 }
 
 #[test]
+#[cfg_attr(no_lab, ignore = "needs the AWS lab (TEXTRACT_AUDIT_NO_LAB is set)")]
 fn unreachable_endpoint_is_a_runtime_error() {
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     // A port nobody listens on: take one from the OS and free it.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -485,8 +495,9 @@ fn unreachable_endpoint_is_a_runtime_error() {
 }
 
 #[test]
+#[cfg_attr(no_lab, ignore = "needs the AWS lab (TEXTRACT_AUDIT_NO_LAB is set)")]
 fn collected_bundle_verifies_to_the_same_report() {
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     let (_, job) = lab.job("row4", &json!({}));
     lab.faults(&json!({"access_denied": {"operation": "HeadObject", "key_suffix": "/2"}}));
     // A fixed window ending before either run, so that both read the same CloudTrail range
@@ -533,8 +544,9 @@ fn collected_bundle_verifies_to_the_same_report() {
 }
 
 #[test]
+#[cfg_attr(no_lab, ignore = "needs the AWS lab (TEXTRACT_AUDIT_NO_LAB is set)")]
 fn collect_with_the_trail_bucket_gives_a_bundle_that_passes_offline() {
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     let (seed, job) = lab.job("row4", &json!({}));
     lab.control("POST", "flush-trail", &json!({}));
     let trail = format!(
@@ -563,8 +575,9 @@ fn collect_with_the_trail_bucket_gives_a_bundle_that_passes_offline() {
 }
 
 #[test]
+#[cfg_attr(no_lab, ignore = "needs the AWS lab (TEXTRACT_AUDIT_NO_LAB is set)")]
 fn audit_discovers_live_jobs_from_lookup_events() {
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     let (seed, job) = lab.job("row4", &json!({}));
     lab.control("POST", "flush-trail", &json!({}));
     let trail = format!(
@@ -594,8 +607,9 @@ fn audit_discovers_live_jobs_from_lookup_events() {
 }
 
 #[test]
+#[cfg_attr(no_lab, ignore = "needs the AWS lab (TEXTRACT_AUDIT_NO_LAB is set)")]
 fn audit_reads_several_regions_and_roles_into_one_sectioned_report() {
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     let (seed, east) = lab.job("row2", &json!({}));
     let api = seed["job"]["api"].as_str().unwrap();
     let west = lab.aws_json_in(
@@ -714,4 +728,63 @@ fn audit_reads_several_regions_and_roles_into_one_sectioned_report() {
         "us-west-2",
     ]);
     assert_eq!(usage.code, 2, "{}", usage.stderr);
+}
+
+/// Issue 10: an expired job (Textract has forgotten it, `LookupEvents` does not reach its
+/// Start record) is verified from the trail: its Start record, found only in the trail's log
+/// files, is followed in a next round, so the output folder it names is listed and HEADed and
+/// the stored encryption is checked.
+#[test]
+#[cfg_attr(no_lab, ignore = "needs the AWS lab (TEXTRACT_AUDIT_NO_LAB is set)")]
+fn an_expired_job_is_verified_from_the_trail_in_a_second_round() {
+    let lab = lab();
+    let (seed, job) = lab.job("row4", &json!({}));
+    lab.control("POST", "flush-trail", &json!({}));
+    lab.faults(&json!({"forget_jobs": true, "no_event_history": true}));
+    let trail = format!(
+        "s3://{}/{}",
+        seed["trail"]["bucket"].as_str().unwrap(),
+        seed["trail"]["prefix"].as_str().unwrap()
+    );
+    let run = lab.verify(&[&job], &["--trail", &trail]);
+    lab.faults(&json!({"forget_jobs": null, "no_event_history": null}));
+    let report = run.report();
+    common::validate_report_schema(&report);
+    let j = &report["jobs"][0];
+    let got = statuses(j);
+    let context = format!("exit {}, {got:?}\nstderr:\n{}", run.code, run.stderr);
+    assert_eq!(got["evidence-start-event"], "pass", "{context}");
+    assert_eq!(got["documented-mode"], "pass", "{context}");
+    assert_eq!(got["requested-cmk"], "pass", "{context}");
+    assert!(
+        !j.to_string().contains("HeadObject was not collected"),
+        "{context}"
+    );
+    let sources = report["evidence"]["sources"].to_string();
+    assert!(
+        sources.contains("evidence gathered in 2 round(s)"),
+        "{sources}"
+    );
+}
+
+/// Issue 10: with no Start record, each API's `Get*` is asked until one knows the id: a
+/// lending job is read with `GetLendingAnalysis`, not called expired by `GetDocumentAnalysis`.
+#[test]
+#[cfg_attr(no_lab, ignore = "needs the AWS lab (TEXTRACT_AUDIT_NO_LAB is set)")]
+fn a_lending_job_without_a_start_record_is_read_with_its_own_get() {
+    let lab = lab();
+    let (_, job) = lab.job("row2-lending", &json!({}));
+    lab.faults(&json!({"no_event_history": true}));
+    let run = lab.verify(&[&job], &[]);
+    lab.faults(&json!({"no_event_history": null}));
+    let report = run.report();
+    common::validate_report_schema(&report);
+    let j = &report["jobs"][0];
+    assert_eq!(j["api"], "StartLendingAnalysis", "{}", run.stderr);
+    assert_eq!(j["job_status"], "SUCCEEDED", "{}", run.stderr);
+    assert!(
+        !run.stderr.contains("InvalidJobIdException"),
+        "{}",
+        run.stderr
+    );
 }

@@ -1,14 +1,7 @@
 //! `submit` end to end against the local AWS lab (`tests/lab/`): preflight, `Start*` through
 //! the AWS SDK, waiting, and the verification `verify --job-id` would give.
 //!
-//! Like `tests/lab.rs` they need a running lab named by `TEXTRACT_AUDIT_LAB_ENDPOINT` and are
-//! skipped with a message without one (the usage test needs no lab). By hand:
-//!
-//! ```sh
-//! endpoint=$(LAB_PYTHON=.venv/bin/python tests/lab/start.sh .lab)
-//! TEXTRACT_AUDIT_LAB_ENDPOINT=$endpoint cargo test --test submit
-//! tests/lab/stop.sh .lab
-//! ```
+//! Like `tests/lab.rs` they run against the harness's lab (the usage test needs none).
 //!
 //! Live evidence has no S3 data events (they exist only in trail log files), so a job that
 //! wrote to a bucket is INCONCLUSIVE for exactly the checks that need them unless the test
@@ -101,8 +94,9 @@ fn usage_errors_need_no_aws() {
 }
 
 #[test]
+#[cfg_attr(no_lab, ignore = "needs the AWS lab (TEXTRACT_AUDIT_NO_LAB is set)")]
 fn each_table_row_end_to_end() {
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     for (scenario, row, verdict, code) in [
         ("row1", 1, "pass", 0),
         ("row2", 2, "inconclusive", 4),
@@ -162,8 +156,9 @@ fn each_table_row_end_to_end() {
 }
 
 #[test]
+#[cfg_attr(no_lab, ignore = "needs the AWS lab (TEXTRACT_AUDIT_NO_LAB is set)")]
 fn waiting_for_evidence_rereads_the_trail_until_the_data_events_arrive() {
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     let seed = seeded(&lab, "row4", &json!({}));
     let trail = format!(
         "s3://{}/{}",
@@ -196,8 +191,9 @@ fn waiting_for_evidence_rereads_the_trail_until_the_data_events_arrive() {
 }
 
 #[test]
+#[cfg_attr(no_lab, ignore = "needs the AWS lab (TEXTRACT_AUDIT_NO_LAB is set)")]
 fn several_documents_are_submitted_and_verified_together() {
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     let seed = seeded(&lab, "row2", &json!({}));
     let dir = tempfile::tempdir().unwrap();
     let local = dir.path().join("scan.pdf");
@@ -266,8 +262,9 @@ fn several_documents_are_submitted_and_verified_together() {
 }
 
 #[test]
+#[cfg_attr(no_lab, ignore = "needs the AWS lab (TEXTRACT_AUDIT_NO_LAB is set)")]
 fn resubmitting_with_the_same_token_returns_the_same_job() {
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     let seed = seeded(&lab, "row2", &json!({}));
     let first = submit(&lab, &seed, &["--client-request-token", "audit-42"]);
     let second = submit(&lab, &seed, &["--client-request-token", "audit-42"]);
@@ -306,8 +303,9 @@ fn resubmitting_with_the_same_token_returns_the_same_job() {
 }
 
 #[test]
+#[cfg_attr(no_lab, ignore = "needs the AWS lab (TEXTRACT_AUDIT_NO_LAB is set)")]
 fn a_job_that_fails_is_reported_and_not_a_pass() {
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     let seed = seeded(&lab, "row2", &json!({"job_status": "FAILED"}));
     let run = submit(&lab, &seed, &[]);
     let context = format!("exit {}\nstderr:\n{}", run.code, run.stderr);
@@ -325,8 +323,9 @@ fn a_job_that_fails_is_reported_and_not_a_pass() {
 }
 
 #[test]
+#[cfg_attr(no_lab, ignore = "needs the AWS lab (TEXTRACT_AUDIT_NO_LAB is set)")]
 fn a_job_still_running_at_the_timeout_is_inconclusive_with_the_command_for_later() {
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     let seed = seeded(&lab, "row2", &json!({"job_status": "IN_PROGRESS"}));
     let began = std::time::Instant::now();
     let run = submit(&lab, &seed, &["--wait-timeout", "3s"]);
@@ -359,8 +358,9 @@ fn a_job_still_running_at_the_timeout_is_inconclusive_with_the_command_for_later
 }
 
 #[test]
+#[cfg_attr(no_lab, ignore = "needs the AWS lab (TEXTRACT_AUDIT_NO_LAB is set)")]
 fn preflight_catches_a_disabled_key() {
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     let seed = seeded(&lab, "row4", &json!({}));
     lab.aws_json(
         "kms",

@@ -6,8 +6,9 @@
 //! [`EvidenceProblem`] naming the file: the rest is still read, and the checks that needed the
 //! file become INCONCLUSIVE downstream.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fs;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
@@ -15,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{CallRecord, Gathered, RecordedCalls, assemble, interpret};
+use crate::input::{Limits, ReadError, read_regular};
 use crate::model::{Evidence, EvidenceProblem, ProblemScope, Provenance, TimeWindow, TrailEvent};
 use crate::trail;
 
@@ -50,15 +52,15 @@ pub enum BundleError {
     NotADirectory(PathBuf),
     #[error("{}: missing; every evidence bundle starts with a manifest (see docs/evidence-bundle.md)", .0.display())]
     MissingManifest(PathBuf),
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {cause}", path.display())]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
-    #[error("{}: invalid manifest: {source}", path.display())]
+    #[error("{}: invalid manifest: {cause}", path.display())]
     Manifest {
         path: PathBuf,
-        source: serde_json::Error,
+        cause: serde_json::Error,
     },
     #[error("{}: schema {found:?} is not supported (this version reads {SCHEMA:?})", path.display())]
     Schema { path: PathBuf, found: String },
@@ -113,9 +115,9 @@ pub fn write(dir: &Path, gathered: &Gathered, collector: &str) -> Result<usize, 
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BundleError + '_ {
-    move |source| BundleError::Io {
+    move |cause| BundleError::Io {
         path: path.to_owned(),
-        source,
+        cause,
     }
 }
 
@@ -125,13 +127,14 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest, BundleError> {
         return Err(BundleError::NotADirectory(dir.to_owned()));
     }
     let path = dir.join(MANIFEST);
-    let bytes = match fs::read(&path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+    let mut bytes = Vec::new();
+    match read_regular(&path, Limits::current().max_file_bytes, &mut bytes) {
+        Ok(()) => {}
+        Err(ReadError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(BundleError::MissingManifest(path));
         }
-        Err(e) => return Err(io(&path)(e)),
-    };
+        Err(e) => return Err(io(&path)(e.into())),
+    }
     // Check the schema before the rest, so a future version gets the version message,
     // not a confusing complaint about an unknown field.
     #[derive(Deserialize)]
@@ -139,9 +142,9 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest, BundleError> {
         schema: Option<String>,
     }
     let version: Version =
-        serde_json::from_slice(&bytes).map_err(|source| BundleError::Manifest {
+        serde_json::from_slice(&bytes).map_err(|cause| BundleError::Manifest {
             path: path.clone(),
-            source,
+            cause,
         })?;
     if version.schema.as_deref() != Some(SCHEMA) {
         return Err(BundleError::Schema {
@@ -149,13 +152,15 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest, BundleError> {
             found: version.schema.unwrap_or_else(|| "(none)".into()),
         });
     }
-    serde_json::from_slice(&bytes).map_err(|source| BundleError::Manifest { path, source })
+    serde_json::from_slice(&bytes).map_err(|cause| BundleError::Manifest { path, cause })
 }
 
 /// Evidence files under the bundle: everything below `cloudtrail/` and `api/`, as
 /// `/`-separated relative paths. Other top-level files (README.md, notes) are not evidence.
+/// Each directory is listed once, however many links lead to it (a link cycle ends).
 fn evidence_files(dir: &Path) -> Result<Vec<String>, BundleError> {
     let mut out = Vec::new();
+    let mut listed = HashSet::new();
     for top in ["cloudtrail", "api"] {
         let mut stack = vec![dir.join(top)];
         while let Some(d) = stack.pop() {
@@ -166,8 +171,12 @@ fn evidence_files(dir: &Path) -> Result<Vec<String>, BundleError> {
             };
             for entry in entries {
                 let path = entry.map_err(io(&d))?.path();
-                if path.is_dir() {
-                    stack.push(path);
+                if let Ok(meta) = fs::metadata(&path)
+                    && meta.is_dir()
+                {
+                    if listed.insert((meta.dev(), meta.ino())) {
+                        stack.push(path);
+                    }
                 } else if let Ok(rel) = path.strip_prefix(dir) {
                     let rel: Vec<_> = rel
                         .components()
@@ -216,17 +225,33 @@ pub fn load(dir: &Path) -> Result<Evidence, BundleError> {
         }
     }
 
+    let root = fs::canonicalize(dir).map_err(io(dir))?;
+    let cap = Limits::current().max_file_bytes;
     let mut events: Vec<TrailEvent> = Vec::new();
     let mut calls = RecordedCalls::new();
+    let mut log_files_read = 0usize;
+    let mut bytes = Vec::new();
+    let mut refused = Vec::new();
     for (rel, want) in &manifest.files {
-        let path = dir.join(rel);
-        let bytes = match fs::read(&path) {
-            Ok(b) => b,
-            Err(e) => {
+        let path = match inside(&root, rel) {
+            Ok(path) => path,
+            Err(Outside::Path(why)) => {
+                refused.push(EvidenceProblem {
+                    subject: dir.join(MANIFEST).display().to_string(),
+                    reason: format!("files entry {rel:?} {why}: refused, not read"),
+                    scope: scope_of(rel),
+                });
+                continue;
+            }
+            Err(Outside::Unreadable(e)) => {
                 problem(rel, format!("listed in manifest.json but unreadable: {e}"));
                 continue;
             }
         };
+        if let Err(e) = read_regular(&path, cap, &mut bytes) {
+            problem(rel, format!("listed in manifest.json but unreadable: {e}"));
+            continue;
+        }
         let got = sha256_hex(&bytes);
         if !got.eq_ignore_ascii_case(want) {
             problem(
@@ -243,8 +268,11 @@ pub fn load(dir: &Path) -> Result<Evidence, BundleError> {
                 );
                 continue;
             }
-            match trail::decode_log_file(&bytes) {
-                Ok(records) => events.extend(records),
+            match trail::decode_log_file(rel, &bytes) {
+                Ok(records) => {
+                    log_files_read += 1;
+                    events.extend(records);
+                }
                 Err(e) => problem(rel, format!("{e}; the file's records are not used")),
             }
         } else if let Some((service, op)) = api_file(rel) {
@@ -259,6 +287,27 @@ pub fn load(dir: &Path) -> Result<Evidence, BundleError> {
             problem(rel, "not an evidence file this version reads (expected cloudtrail/… or api/{service}/{Operation}.json)".into());
         }
     }
+    problems.append(&mut refused);
+    // A window claimed with no CloudTrail log file to back it proves nothing.
+    let cloudtrail_window = match manifest.cloudtrail_window {
+        Some(w) if log_files_read == 0 => {
+            problems.push(EvidenceProblem {
+                subject: "manifest.json cloudtrail_window".into(),
+                reason: format!(
+                    "claims CloudTrail from {} to {} but no CloudTrail log file of the bundle \
+                     could be read; the claim is not used",
+                    crate::model::rfc3339(w.from),
+                    crate::model::rfc3339(w.until)
+                ),
+                scope: ProblemScope::CloudTrail {
+                    from: Some(w.from),
+                    until: Some(w.until),
+                },
+            });
+            None
+        }
+        w => w,
+    };
 
     let provenance = Provenance {
         sources: vec![format!("bundle {}", dir.display())],
@@ -270,9 +319,40 @@ pub fn load(dir: &Path) -> Result<Evidence, BundleError> {
         provenance,
         &calls,
         events,
-        manifest.cloudtrail_window,
+        cloudtrail_window,
         problems,
     ))
+}
+
+/// Why a manifest path is not read.
+enum Outside {
+    /// It names something outside the bundle (or could): never opened, never hashed.
+    Path(&'static str),
+    /// It is inside as written but cannot be resolved (missing, permissions).
+    Unreadable(std::io::Error),
+}
+
+/// The file a manifest path names, when it is inside the bundle `root` (canonical): a
+/// relative `/`-separated path of plain names (no `..`, `.`, empty parts or absolute
+/// paths) that, links resolved, still ends up under `root`. Checked before the file is
+/// opened, so the report can never carry the hash of a file outside the bundle.
+fn inside(root: &Path, rel: &str) -> Result<PathBuf, Outside> {
+    if rel.starts_with('/') {
+        return Err(Outside::Path("is an absolute path"));
+    }
+    if rel
+        .split('/')
+        .any(|part| part.is_empty() || part == "." || part == ".." || part.contains('\0'))
+    {
+        return Err(Outside::Path(
+            "is not a plain relative path (empty, `.` or `..` parts)",
+        ));
+    }
+    let resolved = fs::canonicalize(root.join(rel)).map_err(Outside::Unreadable)?;
+    if !resolved.starts_with(root) {
+        return Err(Outside::Path("leads outside the bundle through a link"));
+    }
+    Ok(resolved)
 }
 
 /// `api/{service}/{Operation}.json` -> `(service, Operation)`.
@@ -288,9 +368,11 @@ fn api_file(rel: &str) -> Option<(&str, &str)> {
 pub fn seal(dir: &Path) -> Result<usize, BundleError> {
     let mut manifest = read_manifest(dir)?;
     manifest.files.clear();
+    let cap = Limits::current().max_file_bytes;
+    let mut bytes = Vec::new();
     for rel in evidence_files(dir)? {
         let path = dir.join(&rel);
-        let bytes = fs::read(&path).map_err(io(&path))?;
+        read_regular(&path, cap, &mut bytes).map_err(|e| io(&path)(e.into()))?;
         manifest.files.insert(rel, sha256_hex(&bytes));
     }
     let path = dir.join(MANIFEST);

@@ -10,10 +10,10 @@ use serde_json::Value;
 
 use super::{CallRecord, RecordedCalls};
 use crate::model::{
-    AdvancedSelector, BasicSelector, BucketDefaultEncryption, CallError, DataResource,
-    EventSelectors, Evidence, EvidenceProblem, FieldSelector, HeadFacts, JobId, JobStatus,
-    JobStatusFacts, KmsAlias, KmsKey, ListedObject, ObjectHead, PrefixListing, ProblemScope,
-    S3Object, Sse, TextractApi, TrailConfig,
+    AdvancedSelector, BasicSelector, BucketDefaultEncryption, CallError, Conflict, ConflictAbout,
+    DataResource, EventSelectors, Evidence, EvidenceProblem, EvidenceRef, FieldSelector, HeadFacts,
+    JobId, JobStatus, JobStatusFacts, KmsAlias, KmsKey, ListedObject, ObjectHead, PrefixListing,
+    ProblemScope, Reading, S3Object, Sse, TextractApi, TrailConfig,
 };
 
 /// The operations this tool reads; a recorded operation not listed here is reported as not used.
@@ -85,15 +85,29 @@ pub fn interpret(calls: &RecordedCalls, facts: &mut Evidence) {
                 continue;
             };
             let job_id = JobId(job.to_owned());
-            // Paged Get* calls repeat the status: the first record of a job is enough.
-            if facts.job_statuses.iter().any(|j| j.job_id == job_id) {
-                continue;
+            let answer = outcome(rec, |r| job_status(r, captured_at));
+            // Paged Get* calls repeat the status: one answer of a job is enough, unless a
+            // later one says something else (then neither is believed).
+            match facts.job_statuses.iter_mut().find(|j| j.job_id == job_id) {
+                None => facts.job_statuses.push(JobStatus {
+                    job_id,
+                    api,
+                    outcome: answer,
+                }),
+                Some(known) if known.outcome == answer || known.api != api => {}
+                Some(known) => {
+                    let subject = format!("textract:{} {job_id}", api.get_operation());
+                    facts.conflicts.push(conflicting(
+                        &subject,
+                        ConflictAbout::Job(job_id.0.clone()),
+                        EvidenceRef::ApiCall {
+                            operation: format!("textract:{}", api.get_operation()),
+                            subject: job_id.0.clone(),
+                        },
+                    ));
+                    known.outcome = Err(conflicting_answers(&subject));
+                }
             }
-            facts.job_statuses.push(JobStatus {
-                job_id,
-                api,
-                outcome: outcome(rec, |r| job_status(r, captured_at)),
-            });
         }
     }
 
@@ -106,14 +120,32 @@ pub fn interpret(calls: &RecordedCalls, facts: &mut Evidence) {
                 .push(missing_member("s3", "HeadObject", "Bucket/Key"));
             continue;
         };
-        facts.heads.push(ObjectHead {
-            object: S3Object {
-                bucket: bucket.into(),
-                key: key.into(),
-                version_id: s(&rec.request, "VersionId").map(str::to_owned),
-            },
-            outcome: outcome(rec, head_facts),
-        });
+        let object = S3Object {
+            bucket: bucket.into(),
+            key: key.into(),
+            version_id: s(&rec.request, "VersionId").map(str::to_owned),
+        };
+        let answer = outcome(rec, head_facts);
+        match facts.heads.iter_mut().find(|h| h.object == object) {
+            None => facts.heads.push(ObjectHead {
+                object,
+                outcome: answer,
+            }),
+            Some(known) if known.outcome == answer => {}
+            Some(known) => {
+                let subject = format!("s3:HeadObject {}", object.uri());
+                facts.conflicts.push(conflicting(
+                    &subject,
+                    ConflictAbout::Object(object.uri()),
+                    EvidenceRef::S3Object {
+                        uri: object.uri(),
+                        version_id: object.version_id.clone(),
+                        etag: None,
+                    },
+                ));
+                known.outcome = Err(conflicting_answers(&subject));
+            }
+        }
     }
 
     for rec in get("s3", "GetBucketEncryption") {
@@ -170,7 +202,36 @@ pub fn interpret(calls: &RecordedCalls, facts: &mut Evidence) {
         let asked = s(&rec.request, "KeyId").unwrap_or_default().to_owned();
         match outcome(rec, kms_key) {
             Ok(Some(key)) => match facts.keys.iter_mut().find(|k| k.arn == key.arn) {
-                Some(known) => known.looked_up_as.push(asked),
+                Some(known) => {
+                    known.looked_up_as.push(asked);
+                    let differs = known.key_state != key.key_state
+                        || known.key_manager != key.key_manager
+                        || known.key_id != key.key_id
+                        || known.key_usage != key.key_usage
+                        || known.key_spec != key.key_spec
+                        || known.multi_region != key.multi_region;
+                    if differs
+                        && !facts
+                            .conflicts
+                            .iter()
+                            .any(|c| c.about == ConflictAbout::Key(key.arn.clone()))
+                    {
+                        facts.conflicts.push(conflicting(
+                            &format!("kms:DescribeKey {}", key.arn),
+                            ConflictAbout::Key(key.arn.clone()),
+                            EvidenceRef::KmsKey {
+                                arn: key.arn.clone(),
+                            },
+                        ));
+                    }
+                    // What the answers disagree on is unknown, never the first one's word.
+                    if known.key_state != key.key_state {
+                        known.key_state = UNKNOWN.into();
+                    }
+                    if known.key_manager != key.key_manager {
+                        known.key_manager = UNKNOWN.into();
+                    }
+                }
                 None => facts.keys.push(KmsKey {
                     looked_up_as: vec![asked],
                     ..key
@@ -256,6 +317,27 @@ pub fn interpret(calls: &RecordedCalls, facts: &mut Evidence) {
     super::policies::interpret(calls, facts);
 }
 
+/// The value of a `KeyMetadata` member that is not known (not given, or answers disagree).
+const UNKNOWN: &str = "UNKNOWN";
+
+/// Two recorded answers for `subject` that differ.
+fn conflicting(subject: &str, about: ConflictAbout, evidence: EvidenceRef) -> Conflict {
+    Conflict {
+        subject: subject.to_owned(),
+        reason: "recorded answers for this call differ; none is believed over the others".into(),
+        about,
+        evidence: vec![evidence],
+    }
+}
+
+/// What is left of an answer that conflicts with another: an error naming the conflict.
+fn conflicting_answers(subject: &str) -> CallError {
+    CallError {
+        code: "ConflictingAnswers".into(),
+        message: format!("recorded answers for {subject} differ"),
+    }
+}
+
 fn missing_member(service: &str, op: &str, member: &str) -> EvidenceProblem {
     EvidenceProblem {
         subject: format!("{service}:{op}"),
@@ -303,6 +385,23 @@ pub fn time(v: &Value, member: &str) -> Option<DateTime<Utc>> {
     }
 }
 
+/// `LastModified` as the SDK gives it (RFC 3339, epoch seconds) or as S3's raw header
+/// carries it (an HTTP-date, `Wed, 21 Oct 2026 07:28:00 GMT`); anything else is kept as
+/// unrecognised so the checks that need it cannot pass.
+fn last_modified(r: &Value) -> Reading<DateTime<Utc>> {
+    match r.get("LastModified") {
+        None | Some(Value::Null) => Reading::Absent,
+        Some(v) => time(r, "LastModified")
+            .or_else(|| {
+                v.as_str()
+                    .and_then(|t| DateTime::parse_from_rfc2822(t).ok())
+                    .map(|t| t.with_timezone(&Utc))
+            })
+            .map(Reading::Read)
+            .unwrap_or_else(|| Reading::Unrecognised(v.to_string())),
+    }
+}
+
 fn strings(v: &Value, member: &str) -> Vec<String> {
     v.get(member)
         .and_then(Value::as_array)
@@ -338,10 +437,16 @@ fn head_facts(r: &Value) -> HeadFacts {
         // SSE-C objects answer with the customer algorithm and no ServerSideEncryption.
         sse: match s(r, "SSECustomerAlgorithm") {
             Some(_) => Sse::SseC,
-            None => Sse::from_header(s(r, "ServerSideEncryption"), s(r, "SSEKMSKeyId")),
+            // Present but not text (null, a number): unrecognised, never "no encryption".
+            None => match (r.get("ServerSideEncryption"), r.get("SSEKMSKeyId")) {
+                (Some(v), _) | (_, Some(v)) if !v.is_string() => Sse::Other {
+                    value: v.to_string(),
+                },
+                _ => Sse::from_header(s(r, "ServerSideEncryption"), s(r, "SSEKMSKeyId")),
+            },
         },
         bucket_key_enabled: b(r, "BucketKeyEnabled"),
-        last_modified: time(r, "LastModified"),
+        last_modified: last_modified(r),
         etag: s(r, "ETag").map(str::to_owned),
         version_id: s(r, "VersionId").map(str::to_owned),
         content_length: r.get("ContentLength").and_then(Value::as_i64),
@@ -417,8 +522,8 @@ fn kms_key(r: &Value) -> Option<KmsKey> {
     Some(KmsKey {
         arn: s(m, "Arn")?.to_owned(),
         key_id: s(m, "KeyId")?.to_owned(),
-        key_manager: s(m, "KeyManager").unwrap_or("UNKNOWN").to_owned(),
-        key_state: s(m, "KeyState").unwrap_or("UNKNOWN").to_owned(),
+        key_manager: s(m, "KeyManager").unwrap_or(UNKNOWN).to_owned(),
+        key_state: s(m, "KeyState").unwrap_or(UNKNOWN).to_owned(),
         key_usage: s(m, "KeyUsage").map(str::to_owned),
         key_spec: s(m, "KeySpec").map(str::to_owned),
         multi_region: b(m, "MultiRegion"),
@@ -769,6 +874,97 @@ mod tests {
         assert_eq!(got("b"), Ok(false));
         assert_eq!(got("c"), Ok(false));
         assert_eq!(got("d"), Err("AccessDenied".into()));
+    }
+
+    #[test]
+    fn route_7_last_modified_as_http_date_is_read_and_garbage_is_unrecognised() {
+        let head = |lm: Value| {
+            let c = calls(&[(
+                "s3",
+                "HeadObject",
+                json!({"Request": {"Bucket": "b", "Key": "k"},
+                "Response": {"ServerSideEncryption": "AES256", "LastModified": lm}}),
+            )]);
+            facts(&c).heads[0].outcome.clone().unwrap().last_modified
+        };
+        let want = DateTime::parse_from_rfc3339("2026-11-20T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(head(json!("2026-11-20T10:00:00Z")), Reading::Read(want));
+        assert_eq!(
+            head(json!("Fri, 20 Nov 2026 10:00:00 GMT")),
+            Reading::Read(want)
+        );
+        assert!(matches!(head(json!("yesterday")), Reading::Unrecognised(_)));
+    }
+
+    #[test]
+    fn route_9_null_or_number_server_side_encryption_is_not_none() {
+        for bad in [json!(null), json!(1)] {
+            let c = calls(&[(
+                "s3",
+                "HeadObject",
+                json!({"Request": {"Bucket": "b", "Key": "k"},
+                "Response": {"ServerSideEncryption": bad}}),
+            )]);
+            let sse = facts(&c).heads[0].outcome.clone().unwrap().sse;
+            assert!(matches!(sse, Sse::Other { .. }), "{sse:?}");
+        }
+    }
+
+    #[test]
+    fn route_4_conflicting_answers_are_kept_as_conflicts_not_resolved_by_order() {
+        let meta = |state: &str| {
+            json!({"KeyMetadata": {"Arn": "arn:aws:kms:us-east-1:1:key/k1", "KeyId": "k1",
+            "KeyManager": "CUSTOMER", "KeyState": state}})
+        };
+        let job = "j".repeat(64);
+        let c = calls(&[
+            (
+                "kms",
+                "DescribeKey",
+                json!({"Request": {"KeyId": "k1"}, "Response": meta("Enabled")}),
+            ),
+            (
+                "kms",
+                "DescribeKey",
+                json!({"Request": {"KeyId": "k1"}, "Response": meta("Disabled")}),
+            ),
+            (
+                "textract",
+                "GetDocumentAnalysis",
+                json!({"Request": {"JobId": job}, "Response": {"JobStatus": "FAILED"}}),
+            ),
+            (
+                "textract",
+                "GetDocumentAnalysis",
+                json!({"Request": {"JobId": job}, "Response": {"JobStatus": "SUCCEEDED"}}),
+            ),
+            (
+                "s3",
+                "HeadObject",
+                json!({"Request": {"Bucket": "b", "Key": "k"},
+                "Response": {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": "arn:k"}}),
+            ),
+            (
+                "s3",
+                "HeadObject",
+                json!({"Request": {"Bucket": "b", "Key": "k"},
+                "Response": {"ServerSideEncryption": "AES256"}}),
+            ),
+        ]);
+        let f = facts(&c);
+        assert_eq!(f.conflicts.len(), 3, "{:?}", f.conflicts);
+        assert_eq!(f.keys[0].key_state, "UNKNOWN");
+        assert_eq!(
+            f.job_statuses[0].outcome.as_ref().unwrap_err().code,
+            "ConflictingAnswers"
+        );
+        assert_eq!(f.heads.len(), 1);
+        assert_eq!(
+            f.heads[0].outcome.as_ref().unwrap_err().code,
+            "ConflictingAnswers"
+        );
     }
 
     #[test]

@@ -56,6 +56,7 @@ pub fn add_trail_dirs(
             windows: &windows,
             threads: 0,
             progress,
+            limits: crate::input::Limits::current(),
         };
         if listing.files.iter().all(|f| f.kind != FileKind::Log) {
             // Nothing to read is not the same as nothing happened.
@@ -92,18 +93,40 @@ pub fn add_trail_dirs(
         evidence.problems.extend(listing.problems);
         evidence.problems.extend(outcome.problems);
     }
-    // The window the trail evidence speaks for: what the user said, else the bundle's, else
-    // the span the log files' names cover (files present; a missing file is not detectable
-    // without digests, so this is the weakest claim and is said so in the sources).
-    if let Some(w) = window {
-        evidence.cloudtrail_window = Some(w);
-    } else if evidence.cloudtrail_window.is_none()
-        && let Some((from, until)) = span
-    {
-        evidence.cloudtrail_window = Some(TimeWindow { from, until });
-        evidence.provenance.sources.push(
-            "CloudTrail window inferred from log file names (no --from/--until given)".into(),
-        );
+    // The window the trail evidence speaks for is what its log files' names cover (files
+    // present; a missing file is not detectable without digests, so this is the weakest
+    // claim and is said so in the sources), cut to the window the files were read for. The
+    // user's --from/--until only narrow what is read: they never widen what is covered.
+    let Some(covered) = span
+        .map(|(from, until)| TimeWindow { from, until })
+        .and_then(|s| match window {
+            Some(w) => s.intersect(&w),
+            None => Some(s),
+        })
+    else {
+        return Ok(());
+    };
+    let note = format!(
+        "trail log file names cover {} to {}",
+        rfc3339(covered.from),
+        rfc3339(covered.until)
+    );
+    match evidence.cloudtrail_window {
+        None => {
+            evidence.cloudtrail_window = Some(covered);
+            evidence
+                .provenance
+                .sources
+                .push(format!("CloudTrail window: {note}"));
+        }
+        // File names do not prove that no file is missing: they never widen what another
+        // source proves.
+        Some(had) => evidence.provenance.sources.push(format!(
+            "{note}; not added to the CloudTrail window of the other sources ({} to {}): \
+             log file names do not prove that no file is missing",
+            rfc3339(had.from),
+            rfc3339(had.until)
+        )),
     }
     Ok(())
 }

@@ -6,7 +6,7 @@
 //! recorded calls into the [`Evidence`] model, so a live run and a run on the bundle it was
 //! collected into read exactly the same facts the same way.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -56,7 +56,10 @@ pub mod policies;
 
 use chrono::{DateTime, Utc};
 
-use crate::model::{Evidence, EvidenceProblem, ProblemScope, Provenance, TimeWindow, TrailEvent};
+use crate::model::{
+    Conflict, ConflictAbout, Evidence, EvidenceProblem, ProblemScope, Provenance, TimeWindow,
+    TrailEvent,
+};
 use crate::trail;
 
 /// What a source gathered before interpretation; exactly what a bundle stores, so that
@@ -88,7 +91,7 @@ impl Gathered {
     /// so a malformed record rejects them all here exactly as it rejects the collected file.
     pub fn into_evidence(self) -> Evidence {
         let mut problems = self.problems.clone();
-        let events = match trail::decode_log_file(&self.log_file()) {
+        let events = match trail::decode_log_file(bundle::LOOKUP_EVENTS_FILE, &self.log_file()) {
             Ok(events) => events,
             Err(e) => {
                 problems.push(EvidenceProblem {
@@ -135,11 +138,42 @@ impl Evidence {
     /// records seen by several sources happens here and nowhere else.
     pub fn add_records(&mut self, records: impl IntoIterator<Item = TrailEvent>) {
         self.events.extend(records);
-        // Ordered by time; repeats of the same `eventID` dropped (the same record can come
-        // from a log file, `LookupEvents` and a bundle).
+        // Ordered by time; exact repeats dropped (the same record can come from a log file,
+        // `LookupEvents` and a bundle). Two *different* records with one `eventID` are a
+        // conflict: both are kept, and the conflict is named.
         self.events
             .sort_by(|a, b| (a.event_time, &a.event_id).cmp(&(b.event_time, &b.event_id)));
-        self.events.dedup_by(|a, b| a.event_id == b.event_id);
+        let mut by_id: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut kept: Vec<TrailEvent> = Vec::with_capacity(self.events.len());
+        for e in std::mem::take(&mut self.events) {
+            let same = by_id.entry(e.event_id.clone()).or_default();
+            if same.iter().any(|&i| kept[i] == e) {
+                continue;
+            }
+            same.push(kept.len());
+            kept.push(e);
+        }
+        self.conflicts
+            .retain(|c| !matches!(c.about, ConflictAbout::Event(_)));
+        let mut twice: Vec<(String, Vec<usize>)> =
+            by_id.into_iter().filter(|(_, v)| v.len() > 1).collect();
+        twice.sort();
+        for (id, at) in twice {
+            self.conflicts.push(Conflict {
+                subject: format!("eventID {id}"),
+                reason: format!(
+                    "{} different CloudTrail records carry this eventID ({}); none is believed over the others",
+                    at.len(),
+                    at.iter()
+                        .map(|&i| format!("{} at {}", kept[i].event_name, crate::model::rfc3339(kept[i].event_time)))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                about: ConflictAbout::Event(id),
+                evidence: at.iter().map(|&i| kept[i].evidence()).collect(),
+            });
+        }
+        self.events = kept;
     }
 }
 

@@ -227,10 +227,10 @@ fn der_second_tag(der: &[u8]) -> Option<u8> {
 /// Why a keys file could not be read at all (a single bad entry only rejects that key).
 #[derive(Debug, thiserror::Error)]
 pub enum KeysFileError {
-    #[error("{origin}: invalid JSON: {source}")]
+    #[error("{origin}: invalid JSON: {cause}")]
     Json {
         origin: String,
-        source: serde_json::Error,
+        cause: serde_json::Error,
     },
     #[error("{origin}: {reason}")]
     Shape { origin: String, reason: String },
@@ -248,9 +248,9 @@ pub fn parse_list_public_keys(
         origin: origin.to_owned(),
         reason,
     };
-    let doc: Value = serde_json::from_slice(bytes).map_err(|source| KeysFileError::Json {
+    let doc: Value = serde_json::from_slice(bytes).map_err(|cause| KeysFileError::Json {
         origin: origin.to_owned(),
-        source,
+        cause,
     })?;
     let obj = doc
         .as_object()

@@ -59,18 +59,8 @@ pub struct DigestSource {
 impl DigestSource {
     /// Reads a digest file and its sidecar from disk (regular files only, size-capped).
     pub fn read_local(path: &Path) -> std::io::Result<DigestSource> {
-        let file = std::fs::File::open(path)?;
-        if !file.metadata()?.is_file() {
-            return Err(std::io::Error::other("not a regular file"));
-        }
         let mut gz = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::Read::take(file, MAX_DIGEST_FILE + 1), &mut gz)?;
-        if gz.len() as u64 > MAX_DIGEST_FILE {
-            return Err(std::io::Error::other(format!(
-                "larger than {} MiB, not a digest file",
-                MAX_DIGEST_FILE >> 20
-            )));
-        }
+        crate::input::read_regular(path, MAX_DIGEST_FILE, &mut gz)?;
         Ok(DigestSource {
             id: ObjectId::Local(path.to_owned()),
             gz,

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::digest::Members;
+use crate::input::ReadError;
 
 /// The suffix added to a digest's file name for its sidecar.
 pub const SIDECAR_SUFFIX: &str = ".metadata.json";
@@ -129,25 +130,12 @@ pub enum SidecarError {
 /// Reads the sidecar of the digest at `digest`: `Ok(None)` when there is none.
 pub fn read_sidecar(digest: &Path) -> Result<Option<DigestMetadata>, SidecarError> {
     let path = sidecar_path(digest);
-    let file = match std::fs::File::open(&path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(SidecarError::Read(e.to_string())),
-    };
-    let meta = file
-        .metadata()
-        .map_err(|e| SidecarError::Read(e.to_string()))?;
-    if !meta.is_file() {
-        return Err(SidecarError::Read("not a regular file".into()));
-    }
     let mut bytes = Vec::new();
-    std::io::Read::read_to_end(
-        &mut std::io::Read::take(file, MAX_SIDECAR_BYTES + 1),
-        &mut bytes,
-    )
-    .map_err(|e| SidecarError::Read(e.to_string()))?;
-    if bytes.len() as u64 > MAX_SIDECAR_BYTES {
-        return Err(SidecarError::TooLarge);
+    match crate::input::read_regular(&path, MAX_SIDECAR_BYTES, &mut bytes) {
+        Ok(()) => {}
+        Err(ReadError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(ReadError::TooLarge { .. }) => return Err(SidecarError::TooLarge),
+        Err(e) => return Err(SidecarError::Read(e.to_string())),
     }
     DigestMetadata::from_sidecar_json(&bytes).map(Some)
 }

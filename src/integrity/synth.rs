@@ -297,7 +297,7 @@ pub fn write_chain(
 pub fn logs_in_dir(root: &Path, prefix: Option<&str>) -> std::io::Result<Vec<SynthLog>> {
     let mut out = Vec::new();
     for path in files_in(root, super::locate::Tree::Logs)? {
-        let inflated = inflate(&std::fs::read(&path)?)?;
+        let inflated = inflate(&std::fs::read(&path)?).map_err(std::io::Error::other)?;
         let (oldest, newest) = event_range(&inflated);
         let key = super::ObjectId::Local(path)
             .delivery_key()
@@ -370,12 +370,12 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
 }
 
 /// Inflates a gzip file, or returns plain bytes as they are (as the scanner reads them).
-pub fn inflate(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
+pub fn inflate(bytes: &[u8]) -> Result<Vec<u8>, crate::trail::TrailFileError> {
     if !crate::trail::inflate::is_gzip(bytes) {
         return Ok(bytes.to_vec());
     }
     Ok(crate::trail::inflate::Inflater::default()
-        .inflate(bytes)?
+        .inflate(bytes, &crate::input::Limits::current())?
         .to_vec())
 }
 

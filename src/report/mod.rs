@@ -351,6 +351,7 @@ fn apply_mutes(
             job_id: &job.job_id.0,
             bucket: f.object.as_deref().and_then(bucket_of).or(job_bucket),
             rule: &f.rule_id,
+            evidence_gap: f.status == Status::Inconclusive && f.rule_id.starts_with("evidence-"),
         };
         f.muted = applier.apply(&subject);
     }
@@ -434,7 +435,7 @@ fn job_report(rules: &RuleSet, t: &JobTimeline) -> JobReport {
                         kms_key_arn: o.head_key.as_ref().and_then(key_arn),
                         kms_key_alias: o.head_key.as_ref().and_then(|k| k.aliases.first().cloned()),
                         bucket_key: h.bucket_key_enabled,
-                        last_modified: h.last_modified,
+                        last_modified: h.last_modified.read().copied(),
                         etag: h.etag.clone(),
                         version_id: h.version_id.clone(),
                     },
@@ -610,8 +611,8 @@ pub fn build_parts(parts: &[Part<'_>], rules: &RuleSet, policy: &Policy) -> Repo
     for part in parts {
         let account = part.evidence.provenance.account.as_deref();
         let region = part.evidence.provenance.region.as_deref();
-        for id in &part.jobs {
-            let mut r = job_report(rules, &timeline::build(part.evidence, id));
+        let judged = timeline::correlate_all(part.evidence, &part.jobs, |t| job_report(rules, &t));
+        for mut r in judged {
             if several {
                 r.account = account.map(str::to_owned);
                 r.region = region.map(str::to_owned);

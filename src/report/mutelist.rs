@@ -38,6 +38,16 @@ impl Pattern {
     pub fn matches(&self, value: &str) -> bool {
         glob(self.0.as_bytes(), value.as_bytes())
     }
+
+    /// Only `*`s: matches every value.
+    fn is_universal(&self) -> bool {
+        self.0.bytes().all(|b| b == b'*')
+    }
+
+    /// No `*`: names one value.
+    fn is_literal(&self) -> bool {
+        !self.0.contains('*')
+    }
 }
 
 /// `*`-only glob, iterative with one backtrack point (linear in practice).
@@ -92,6 +102,10 @@ pub struct Subject<'a> {
     pub job_id: &'a str,
     pub bucket: Option<&'a str>,
     pub rule: &'a str,
+    /// An INCONCLUSIVE finding of an evidence rule (`evidence-*`): evidence that is missing,
+    /// unreadable or contradicts itself. Only an entry naming that rule literally mutes it,
+    /// never a wildcard or an entry without `rule`.
+    pub evidence_gap: bool,
 }
 
 impl MuteEntry {
@@ -101,6 +115,9 @@ impl MuteEntry {
             None => true,
             Some(p) => v.is_some_and(|v| p.matches(v)),
         };
+        if s.evidence_gap && !self.rule.as_ref().is_some_and(Pattern::is_literal) {
+            return false;
+        }
         field(&self.account, s.account)
             && field(&self.region, s.region)
             && field(&self.job_id, Some(s.job_id))
@@ -214,16 +231,21 @@ impl Mutelist {
                     .map(|v| expiry(&v).map_err(|m| err(Some("expires"), m)))
                     .transpose()?,
             };
-            if entry.account.is_none()
-                && entry.region.is_none()
-                && entry.job_id.is_none()
-                && entry.bucket.is_none()
-                && entry.rule.is_none()
+            // `rule = "*"` (or only `*` anywhere) matches everything as surely as no field.
+            if [
+                &entry.account,
+                &entry.region,
+                &entry.job_id,
+                &entry.bucket,
+                &entry.rule,
+            ]
+            .iter()
+            .all(|p| p.as_ref().is_none_or(Pattern::is_universal))
             {
                 return Err(err(
                     None,
-                    "give at least one of account, region, job_id, bucket, rule (an entry \
-                     matching everything would mute the whole report)"
+                    "give at least one of account, region, job_id, bucket, rule that is not \
+                     only `*` (an entry matching everything would mute the whole report)"
                         .into(),
                 ));
             }
@@ -415,6 +437,31 @@ mod tests {
             let err = parse(text).unwrap_err();
             assert!(err.contains(want), "{text:?}: {err}");
         }
+    }
+
+    #[test]
+    fn a_wildcard_rule_neither_gets_round_the_guard_nor_mutes_evidence_gaps() {
+        for only_stars in ["rule = \"*\"", "rule = \"**\"\njob_id = \"*\""] {
+            let err = parse(&format!("[[mute]]\n{only_stars}\nreason = \"x\"\n")).unwrap_err();
+            assert!(err.to_string().contains("everything"), "{err}");
+        }
+        let m = parse(
+            "[[mute]]\nrule = \"*\"\njob_id = \"j\"\nreason = \"x\"\n\
+             [[mute]]\nrule = \"evidence-readable\"\njob_id = \"j\"\nreason = \"y\"\n",
+        )
+        .unwrap();
+        let gap = Subject {
+            job_id: "j",
+            rule: "evidence-readable",
+            evidence_gap: true,
+            ..Subject::default()
+        };
+        assert!(!m.entries[0].matches(&gap));
+        assert!(m.entries[1].matches(&gap), "a literal rule may mute it");
+        assert!(m.entries[0].matches(&Subject {
+            evidence_gap: false,
+            ..gap
+        }));
     }
 
     #[test]

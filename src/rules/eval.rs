@@ -6,10 +6,12 @@
 use chrono::Duration;
 
 use super::{DocumentedEncryption, DocumentedLocation, Expected, Outcome, Status};
+use crate::facts::SseApplied;
 use crate::model::rfc3339;
-use crate::model::{EvidenceRef, Sse};
+use crate::model::{EvidenceRef, Reading, Sse};
 use crate::timeline::{
-    JobTimeline, KEY_CHANGE_DURING_JOB, Logging, ObjectKind, OutputObject, ResolvedKey,
+    JobTimeline, KEY_CHANGE_DURING_JOB, Logging, ObjectKind, OutputObject, ResolvedKey, TIE_BUCKET,
+    Writer,
 };
 
 pub type Evaluator = fn(Option<&Expected>, &JobTimeline) -> Vec<Outcome>;
@@ -27,6 +29,7 @@ const EVALUATORS: &[(&str, Evaluator)] = &[
     ("evidence-window", evidence_window),
     ("evidence-readable", evidence_readable),
     ("cmk-state", cmk_state),
+    ("evidence-consistent", evidence_consistent),
 ];
 
 pub const EVALUATOR_IDS: &[&str] = &[
@@ -42,6 +45,7 @@ pub const EVALUATOR_IDS: &[&str] = &[
     "evidence-window",
     "evidence-readable",
     "cmk-state",
+    "evidence-consistent",
 ];
 
 pub fn evaluator(id: &str) -> Option<Evaluator> {
@@ -84,12 +88,15 @@ enum Comparison {
     KmsOfUnknownKind,
     /// The requested key could not be resolved, so keys cannot be compared.
     KeyUnknown(String),
+    /// An encryption value this tool does not recognise: it cannot be compared.
+    Unrecognised(String),
 }
 
 fn compare(expected: &Expected, sse: &Sse, key: Option<&ResolvedKey>) -> Comparison {
     // `aws:kms` without a key id means the AWS managed aws/s3 key.
     let aws_s3 = key.map_or(Some(true), ResolvedKey::aws_s3);
     match (expected.row.encryption, sse) {
+        (_, Sse::Other { value }) => Comparison::Unrecognised(value.clone()),
         (DocumentedEncryption::SseS3, Sse::SseS3) => Comparison::Match,
         (DocumentedEncryption::SseS3, Sse::SseKms { .. }) if aws_s3 == Some(true) => {
             Comparison::AwsS3ForSseS3
@@ -139,9 +146,11 @@ fn gone(t: &JobTimeline, o: &OutputObject) -> bool {
     !o.listed && o.head.is_none() && matches!(t.listing, Some(Ok(true)))
 }
 
-/// The objects Textract is documented to write (result pages and the access check).
+/// The objects whose encryption must match the table: every object in the job folder
+/// (result pages, the lending layout's folders, the access check, and anything else that
+/// appears there).
 fn textract_objects(t: &JobTimeline) -> impl Iterator<Item = &OutputObject> {
-    t.objects.iter().filter(|o| o.kind != ObjectKind::Other)
+    t.objects.iter()
 }
 
 fn documented_mode(expected: Option<&Expected>, t: &JobTimeline) -> Vec<Outcome> {
@@ -177,6 +186,11 @@ fn documented_mode(expected: Option<&Expected>, t: &JobTimeline) -> Vec<Outcome>
                     Status::Pass,
                     false,
                     format!("{what}: {} as documented", sse.label()),
+                ),
+                Comparison::Unrecognised(v) => (
+                    Status::Inconclusive,
+                    false,
+                    format!("{what}: encryption {v} is not a value this tool recognises"),
                 ),
                 Comparison::KeyUnknown(_) => (
                     Status::Pass,
@@ -353,14 +367,23 @@ fn requested_cmk(expected: Option<&Expected>, t: &JobTimeline) -> Vec<Outcome> {
             }
         }
     }
+    let mut corroboration = Vec::new();
     for k in &t.kms_uses {
-        judge_key(
-            format!("kms:{} ({}) at {}", k.operation, k.tie, rfc3339(k.time)),
-            k.key.as_ref(),
-            k.event.clone(),
-            None,
-        );
+        let what = format!("kms:{} ({}) at {}", k.operation, k.tie, rfc3339(k.time));
+        let on_want = k.key.as_ref().and_then(ResolvedKey::arn) == Some(want.as_str());
+        if k.tie == TIE_BUCKET && !on_want {
+            // A Bucket Key call on the bucket may be another job's: it corroborates, it
+            // never convicts.
+            corroboration.push(outcome(
+                Status::Inconclusive,
+                format!("{what}: a Bucket Key call on the output bucket under another key; it may belong to another job writing there"),
+                vec![k.event.clone()],
+            ));
+            continue;
+        }
+        judge_key(what, k.key.as_ref(), k.event.clone(), None);
     }
+    out.extend(corroboration);
     let saw_key_use = out.iter().any(|o| o.status == Status::Pass);
     if exp.row.location == DocumentedLocation::Textract && !saw_key_use && out.is_empty() {
         out.push(outcome(
@@ -418,6 +441,11 @@ fn row2_aws_managed_key(expected: Option<&Expected>, t: &JobTimeline) -> Vec<Out
                     ),
                     vec![ev],
                 )),
+                Comparison::Unrecognised(v) => Some(outcome(
+                    Status::Inconclusive,
+                    format!("encryption {v} is not a value this tool recognises"),
+                    vec![ev],
+                )),
                 Comparison::AwsS3ForSseS3 => Some(outcome(
                     Status::Fail,
                     "SSE-KMS under the AWS managed aws/s3 key where SSE-S3 is documented. AWS documents this case two ways: the StartDocumentAnalysis API reference says SSE-S3, the OutputConfig reference says the AWS managed key for Amazon S3 (aws/s3); this tool holds SSE-S3 as the contract",
@@ -459,21 +487,30 @@ fn bucket_default_override(expected: Option<&Expected>, t: &JobTimeline) -> Vec<
         let Some(w) = o.textract_write() else {
             continue;
         };
-        let Some(applied) = &w.sse_applied else {
-            out.push(on(
-                o,
-                outcome(
-                    Status::Inconclusive,
-                    format!(
-                        "{} record has no SSEApplied: who chose the encryption is unknown",
-                        w.operation
-                    ),
-                    vec![w.event.clone()],
-                ),
-            ));
-            continue;
+        let unknown = match &w.sse_applied {
+            Reading::Read(a) => Err(a),
+            Reading::Unrecognised(v) => Ok(format!(
+                "SSEApplied {v} is not a value this tool recognises"
+            )),
+            Reading::Absent => Ok("record has no SSEApplied".to_owned()),
         };
-        if !applied.starts_with("Default_") {
+        let applied = match unknown {
+            Err(a) => a,
+            Ok(why) => {
+                out.push(on(
+                    o,
+                    outcome(
+                        Status::Inconclusive,
+                        format!("{} {why}: who chose the encryption is unknown", w.operation),
+                        vec![w.event.clone()],
+                    ),
+                ));
+                continue;
+            }
+        };
+        let by_default = matches!(applied, SseApplied::Default(_));
+        let applied = applied.value();
+        if !by_default {
             out.push(on(
                 o,
                 outcome(
@@ -486,6 +523,11 @@ fn bucket_default_override(expected: Option<&Expected>, t: &JobTimeline) -> Vec<
         }
         let seen = describe(&w.sse, w.key.as_ref());
         let mut res = match compare(exp, &w.sse, w.key.as_ref()) {
+            Comparison::Unrecognised(v) => outcome(
+                Status::Inconclusive,
+                format!("SSEApplied {applied}: encryption {v} is not a value this tool recognises"),
+                vec![w.event.clone()],
+            ),
             Comparison::Match => outcome(
                 Status::Pass,
                 format!(
@@ -528,11 +570,19 @@ fn output_integrity(expected: Option<&Expected>, t: &JobTimeline) -> Vec<Outcome
     let mut out = Vec::new();
     for o in &t.objects {
         let mut bad = Vec::new();
-        for w in o.writes.iter().filter(|w| !w.by_textract) {
+        for w in &o.writes {
+            let (status, why) = match &w.writer {
+                Writer::Textract => continue,
+                Writer::Other(why) => (Status::Fail, why.clone()),
+                Writer::Unknown(why) => (
+                    Status::Inconclusive,
+                    format!("whether Textract wrote it is unknown ({why})"),
+                ),
+            };
             bad.push(outcome(
-                Status::Fail,
+                status,
                 format!(
-                    "{} by {} at {}: written by someone other than Textract",
+                    "{} by {} at {}: {why}",
                     w.operation,
                     w.actor,
                     rfc3339(w.time)
@@ -559,17 +609,36 @@ fn output_integrity(expected: Option<&Expected>, t: &JobTimeline) -> Vec<Outcome
             let last_textract = o
                 .writes
                 .iter()
-                .filter(|w| w.by_textract)
+                .filter(|w| w.by_textract())
                 .map(|w| w.time)
                 .max()
                 .unwrap_or(w.time);
-            if let Some(lm) = h
-                .last_modified
-                .filter(|lm| *lm > last_textract + Duration::seconds(60))
-            {
-                bad.push(outcome(Status::Fail, format!("stored object last modified {} but Textract last wrote it at {}: changed afterwards", rfc3339(lm), rfc3339(last_textract)), vec![o.evidence(), w.event.clone()]));
+            match &h.last_modified {
+                Reading::Read(lm) if *lm > last_textract + Duration::seconds(60) => {
+                    bad.push(outcome(Status::Fail, format!("stored object last modified {} but Textract last wrote it at {}: changed afterwards", rfc3339(*lm), rfc3339(last_textract)), vec![o.evidence(), w.event.clone()]));
+                }
+                Reading::Read(_) => {}
+                Reading::Unrecognised(v) => bad.push(outcome(
+                    Status::Inconclusive,
+                    format!("HeadObject LastModified {v} is unreadable: whether the object changed after Textract wrote it is unknown"),
+                    vec![o.evidence()],
+                )),
+                Reading::Absent => bad.push(outcome(
+                    Status::Inconclusive,
+                    "HeadObject gave no LastModified: whether the object changed after Textract wrote it is unknown",
+                    vec![o.evidence()],
+                )),
             }
-            if h.sse.label() != w.sse.label()
+            if let Some(v) = [&h.sse, &w.sse].into_iter().find_map(|x| match x {
+                Sse::Other { value } => Some(value),
+                _ => None,
+            }) {
+                bad.push(outcome(
+                    Status::Inconclusive,
+                    format!("encryption {v} is not a value this tool recognises: whether the object was re-encrypted is unknown"),
+                    vec![o.evidence(), w.event.clone()],
+                ));
+            } else if h.sse.label() != w.sse.label()
                 || o.head_key.as_ref().and_then(|k| k.arn()) != w.key.as_ref().and_then(|k| k.arn())
             {
                 bad.push(outcome(
@@ -834,6 +903,18 @@ fn evidence_readable(_: Option<&Expected>, t: &JobTimeline) -> Vec<Outcome> {
             ));
         }
     }
+    if let (Some(Ok(false)), Some(loc)) = (&t.listing, &t.output) {
+        // Issue 9 route 8: objects beyond the last recorded page were never checked.
+        out.push(outcome(
+            Status::Inconclusive,
+            format!(
+                "the listing of s3://{}/{} is incomplete (a page was truncated and the next one is missing): objects beyond it were never checked",
+                loc.bucket,
+                loc.job_prefix(&t.job_id)
+            ),
+            vec![],
+        ));
+    }
     if let Some(Err(e)) = &t.status
         && e.code != "InvalidJobIdException"
     {
@@ -851,6 +932,26 @@ fn evidence_readable(_: Option<&Expected>, t: &JobTimeline) -> Vec<Outcome> {
         ));
     }
     out
+}
+
+fn evidence_consistent(_: Option<&Expected>, t: &JobTimeline) -> Vec<Outcome> {
+    if t.conflicts.is_empty() {
+        return vec![outcome(
+            Status::Pass,
+            "no two pieces of evidence bearing on the job contradict each other",
+            vec![],
+        )];
+    }
+    t.conflicts
+        .iter()
+        .map(|c| {
+            outcome(
+                Status::Inconclusive,
+                format!("{}: {}", c.subject, c.reason),
+                c.evidence.clone(),
+            )
+        })
+        .collect()
 }
 
 fn cmk_state(expected: Option<&Expected>, t: &JobTimeline) -> Vec<Outcome> {

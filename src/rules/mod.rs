@@ -64,6 +64,10 @@ const RULE_FILES: &[(&str, &str)] = &[
         include_str!("../../rules/evidence-readable.toml"),
     ),
     ("cmk-state.toml", include_str!("../../rules/cmk-state.toml")),
+    (
+        "evidence-consistent.toml",
+        include_str!("../../rules/evidence-consistent.toml"),
+    ),
 ];
 
 /// Ordered severities (SARIF and `--fail-on` map from these).
@@ -184,10 +188,10 @@ pub struct Expected {
 /// Why the rule files are not usable.
 #[derive(Debug, thiserror::Error)]
 pub enum RuleError {
-    #[error("rules/{file}: {source}")]
+    #[error("rules/{file}: {cause}")]
     Parse {
         file: String,
-        source: toml::de::Error,
+        cause: toml::de::Error,
     },
     #[error("rules/{file}: {message}")]
     Invalid { file: String, message: String },
@@ -225,9 +229,9 @@ impl RuleSet {
             hash.update([0]);
             hash.update(text.as_bytes());
             hash.update([0]);
-            let raw: RawRule = toml::from_str(&text).map_err(|source| RuleError::Parse {
+            let raw: RawRule = toml::from_str(&text).map_err(|cause| RuleError::Parse {
                 file: file.clone(),
-                source,
+                cause,
             })?;
             let invalid = |message: String| RuleError::Invalid {
                 file: file.clone(),

@@ -96,6 +96,18 @@ pub fn resolve(
     }
 }
 
+/// A key identifier that cannot be resolved, and why.
+pub fn unresolved(given: String, why: String) -> ResolvedKey {
+    ResolvedKey {
+        given,
+        arn: Err(why),
+        key_manager: None,
+        key_state: None,
+        aliases: Vec::new(),
+        aliases_listed: false,
+    }
+}
+
 fn arn_of(
     evidence: &Evidence,
     given: &str,

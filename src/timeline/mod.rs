@@ -1,8 +1,11 @@
-//! Stage 2: raw evidence -> one ordered [`JobTimeline`] per Textract job.
+//! Stage 2: evidence -> one ordered [`JobTimeline`] per Textract job.
 //!
-//! Correlation lives here and only here: which CloudTrail records, objects and KMS calls
-//! belong to a job, which key each identifier means, and whether the trail could have
-//! recorded what the rules need. The rules then judge the timeline without touching evidence.
+//! Correlation lives here and only here: which facts belong to a job, which key each
+//! identifier means, and whether the trail could have recorded what the rules need. Records
+//! are decoded once into facts and indexed ([`Index`]); a job's timeline is built from
+//! lookups by exact identity (job id, `(bucket, key)`, exact encryption context, key ARN),
+//! never by substring, time alone or a client-set field. The rules then judge the timeline
+//! without touching evidence.
 
 pub mod keys;
 pub mod selectors;
@@ -11,18 +14,17 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
-use serde_json::Value;
 
+use crate::facts::{self, Context, Fact, Index, InvokedBy, S3Op, SseApplied};
 use crate::model::rfc3339;
 use crate::model::{
-    ACCESS_CHECK_OBJECT, BucketSettings, CallError, DEFAULT_OUTPUT_PREFIX, Evidence,
-    EvidenceProblem, EvidenceRef, HeadFacts, JobId, JobStatusFacts, KmsKey, ProblemScope, S3Object,
-    Sse, TextractApi, TimeWindow, TrailEvent, bucket_arn, get_ci, job_output_prefix, str_ci,
+    ACCESS_CHECK_OBJECT, BucketSettings, CallError, Conflict, ConflictAbout, DEFAULT_OUTPUT_PREFIX,
+    Evidence, EvidenceProblem, EvidenceRef, HeadFacts, JobId, JobStatusFacts, KmsKey, ProblemScope,
+    Reading, S3Object, Sse, TextractApi, TimeWindow, TrailEvent, bucket_arn, is_key_state_change,
+    job_output_prefix, partition_of_region, str_ci,
 };
 pub use keys::ResolvedKey;
 use selectors::EventShape;
-
-const TEXTRACT: &str = "textract.amazonaws.com";
 
 /// What the `Start*` call asked for, read from its CloudTrail record.
 #[derive(Debug, Clone, Serialize)]
@@ -31,6 +33,9 @@ pub struct Request {
     pub event: EvidenceRef,
     pub time: DateTime<Utc>,
     pub caller: String,
+    /// `userIdentity.arn` of the caller: whose writes are Textract's for this job.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub principal: Option<String>,
     pub region: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
@@ -45,6 +50,13 @@ pub struct Request {
     /// Further `Start*` records that returned the same job id (idempotent resubmissions).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub resubmissions: Vec<EvidenceRef>,
+}
+
+impl Request {
+    /// The partition the job ran in, from its Region.
+    pub fn partition(&self) -> &'static str {
+        partition_of_region(&self.region)
+    }
 }
 
 /// Where results go: `s3://{bucket}/{prefix}/{JobId}/`.
@@ -71,10 +83,23 @@ impl OutputLocation {
 pub enum ObjectKind {
     /// `.s3_access_check`: Textract's write probe, not a result.
     AccessCheck,
-    /// A numbered result page.
+    /// A result object: a numbered page, or one of the lending layout's folders
+    /// (`detailedResponse/`, `summaryResponse/`, `splitDocuments/`).
     ResultPage,
-    /// Anything else (not written by Textract as far as anyone documents).
+    /// Anything else in the folder: still an object whose encryption must match the table.
     Other,
+}
+
+/// Who made a write, as far as the evidence proves it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "writer", content = "reason", rename_all = "kebab-case")]
+pub enum Writer {
+    /// `invokedBy` names Textract and the principal is the job's `Start*` caller.
+    Textract,
+    /// Someone else: a principal writing directly, or Textract for another principal.
+    Other(String),
+    /// A form this tool cannot judge (another service, no principal, no `Start*` record).
+    Unknown(String),
 }
 
 /// One write of an output object (`PutObject`, `CopyObject`, `CreateMultipartUpload`).
@@ -84,18 +109,23 @@ pub struct Write {
     pub time: DateTime<Utc>,
     pub operation: String,
     pub actor: String,
-    /// Made by Textract (`invokedBy`/`sourceIPAddress`/`userAgent` is textract.amazonaws.com).
-    pub by_textract: bool,
+    pub writer: Writer,
     /// The encryption S3 applied, from the response (the request when the response is silent).
     pub sse: Sse,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key: Option<ResolvedKey>,
     /// `additionalEventData.SSEApplied`: who chose the mode (`SSE_KMS` vs `Default_SSE_KMS`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sse_applied: Option<String>,
+    pub sse_applied: Reading<SseApplied>,
     /// The encryption header the request itself carried, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub requested_sse: Option<String>,
+    pub bucket_key: bool,
+}
+
+impl Write {
+    pub fn by_textract(&self) -> bool {
+        self.writer == Writer::Textract
+    }
 }
 
 /// An object in the job's output folder, with everything known about it.
@@ -128,12 +158,20 @@ impl OutputObject {
 
     /// The first write Textract made.
     pub fn textract_write(&self) -> Option<&Write> {
-        self.writes.iter().find(|w| w.by_textract)
+        self.writes.iter().find(|w| w.by_textract())
     }
 }
 
-/// A KMS call tied to the job: by encryption context (object or bucket ARN, or the job id),
-/// or made by Textract on the requested key in the job's window.
+/// What tied a KMS call to the job.
+pub const TIE_OBJECT: &str = "object";
+/// A Bucket Key call on the output bucket inside the job's window: corroboration only, it
+/// may be another job's.
+pub const TIE_BUCKET: &str = "bucket";
+/// An encryption context member exactly equal to the job id.
+pub const TIE_JOB: &str = "textract";
+
+/// A KMS call tied to the job: by exact encryption context (the object's ARN or the job
+/// id), or a Bucket Key call on the output bucket in the job's window.
 #[derive(Debug, Clone, Serialize)]
 pub struct KmsUse {
     pub event: EvidenceRef,
@@ -141,7 +179,7 @@ pub struct KmsUse {
     pub operation: String,
     pub actor: String,
     pub key: Option<ResolvedKey>,
-    /// What tied the call to the job: `object`, `bucket` (Bucket Keys) or `textract`.
+    /// What tied the call to the job: [`TIE_OBJECT`], [`TIE_BUCKET`] or [`TIE_JOB`].
     pub tie: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub object_key: Option<String>,
@@ -219,6 +257,8 @@ pub struct JobTimeline {
     pub coverage: Coverage,
     /// Evidence that could not be used and may bear on this job.
     pub problems: Vec<EvidenceProblem>,
+    /// Evidence about this job that contradicts other evidence.
+    pub conflicts: Vec<Conflict>,
     pub entries: Vec<Entry>,
     pub captured_at: DateTime<Utc>,
 }
@@ -226,15 +266,15 @@ pub struct JobTimeline {
 /// Every job id the evidence mentions: `Start*` responses, `Get*` requests, job statuses.
 pub fn discover_jobs(evidence: &Evidence) -> Vec<JobId> {
     let mut ids = BTreeSet::new();
-    for ev in evidence
-        .events
-        .iter()
-        .filter(|e| e.event_source == TEXTRACT && !e.failed())
-    {
-        if TextractApi::from_start_operation(&ev.event_name).is_some() {
-            ids.extend(str_ci(&ev.response_elements, "jobId").map(|j| JobId(j.into())));
-        } else if TextractApi::from_get_operation(&ev.event_name).is_some() {
-            ids.extend(str_ci(&ev.request_parameters, "jobId").map(|j| JobId(j.into())));
+    for e in &evidence.events {
+        match facts::decode(e) {
+            Fact::Start(s) => {
+                ids.insert(s.job);
+            }
+            Fact::TextractGet { job } => {
+                ids.insert(job);
+            }
+            _ => {}
         }
     }
     ids.extend(evidence.job_statuses.iter().map(|s| s.job_id.clone()));
@@ -244,116 +284,115 @@ pub fn discover_jobs(evidence: &Evidence) -> Vec<JobId> {
 /// The output buckets the jobs' `Start*` records name (to find Bucket Key KMS calls, whose
 /// encryption context is the bucket, not an object).
 pub fn output_buckets(evidence: &Evidence, jobs: &[JobId]) -> Vec<String> {
+    let ix = Index::new(evidence);
     let buckets: BTreeSet<String> = jobs
         .iter()
-        .filter_map(|j| match start_events(evidence, j).first() {
-            Some(start) => {
-                str_ci(&start.request_parameters, "outputConfig/s3Bucket").map(str::to_owned)
-            }
-            None => infer_output(evidence, j).map(|o| o.bucket),
-        })
+        .filter_map(|j| output_of(&ix, j).map(|o| o.bucket))
         .collect();
     buckets.into_iter().collect()
 }
 
-/// The jobs whose `Start*` record falls in `window` (what `audit` verifies).
-pub fn jobs_started_in(evidence: &Evidence, window: &TimeWindow) -> Vec<JobId> {
+/// The job's first successful `Start*` record, as the record: the one Start lookup the
+/// gathering rounds follow (the output folder and key it names are read live next).
+pub fn start_record<'a>(evidence: &'a Evidence, job: &JobId) -> Option<&'a TrailEvent> {
+    evidence
+        .events
+        .iter()
+        .filter(|e| matches!(facts::decode(e), Fact::Start(s) if &s.job == job))
+        .min_by_key(|e| e.event_time)
+}
+
+/// The jobs whose `Start*` record falls in `window` (what `audit` verifies), in `region`
+/// when one is given.
+pub fn jobs_started_in(
+    evidence: &Evidence,
+    window: &TimeWindow,
+    region: Option<&str>,
+) -> Vec<JobId> {
     let ids: BTreeSet<JobId> = evidence
         .events
         .iter()
-        .filter(|e| {
-            e.event_source == TEXTRACT
-                && !e.failed()
-                && TextractApi::from_start_operation(&e.event_name).is_some()
-                && window.contains(e.event_time)
+        .filter(|e| window.contains(e.event_time))
+        .filter(|e| region.is_none_or(|r| e.aws_region == r))
+        .filter_map(|e| match facts::decode(e) {
+            Fact::Start(s) => Some(s.job),
+            _ => None,
         })
-        .filter_map(|e| str_ci(&e.response_elements, "jobId").map(|j| JobId(j.into())))
         .collect();
     ids.into_iter().collect()
 }
 
-/// The Region of the job's `Start*` record, if the evidence has it.
-pub fn start_region(evidence: &Evidence, job: &JobId) -> Option<String> {
-    start_events(evidence, job)
-        .first()
-        .map(|e| e.aws_region.clone())
-}
-
-/// The successful `Start*` records that returned this job id, oldest first (several after an
-/// idempotent resubmission).
-fn start_events<'a>(evidence: &'a Evidence, job: &JobId) -> Vec<&'a TrailEvent> {
-    evidence
-        .events
-        .iter()
-        .filter(|e| {
-            e.event_source == TEXTRACT
-                && !e.failed()
-                && TextractApi::from_start_operation(&e.event_name).is_some()
-                && str_ci(&e.response_elements, "jobId") == Some(job.0.as_str())
-        })
-        .collect()
-}
-
-/// Builds the timeline of one job.
+/// Builds the timeline of one job (see [`build_all`] for many).
 pub fn build(evidence: &Evidence, job: &JobId) -> JobTimeline {
-    let starts = start_events(evidence, job);
-    let request = starts
-        .first()
-        .map(|s| read_request(evidence, s, &starts[1..]));
-    let status = evidence.job_statuses.iter().find(|s| &s.job_id == job);
-    let api = request.as_ref().map(|r| r.api).or(status.map(|s| s.api));
-    let output = match &request {
-        Some(r) => r.output.clone(),
-        None => infer_output(evidence, job),
-    };
+    Index::new(evidence).timeline(job)
+}
 
-    let mut t = JobTimeline {
-        job_id: job.clone(),
-        api,
-        status: status.map(|s| s.outcome.clone()),
-        status_evidence: status.map(|s| EvidenceRef::ApiCall {
-            operation: format!("textract:{}", s.api.get_operation()),
-            subject: job.0.clone(),
-        }),
-        output,
-        listing: None,
-        objects: Vec::new(),
-        kms_uses: Vec::new(),
-        key_changes: Vec::new(),
-        bucket: None,
-        key: None,
-        coverage: Coverage {
-            cloudtrail_window: evidence.cloudtrail_window,
-            job_window: Err(String::new()),
-            data_events: Logging::Unknown {
-                reason: String::new(),
-            },
-            kms_events: Logging::Unknown {
-                reason: String::new(),
-            },
-        },
-        problems: Vec::new(),
-        entries: Vec::new(),
-        captured_at: evidence.provenance.captured_at,
-        request,
-    };
-    if let Some(out) = t.output.clone() {
-        collect_objects(evidence, &mut t, &out);
-        t.bucket = evidence.buckets.get(&out.bucket).cloned();
+/// Builds the timelines of many jobs (see [`correlate_all`]).
+pub fn build_all(evidence: &Evidence, jobs: &[JobId]) -> Vec<JobTimeline> {
+    correlate_all(evidence, jobs, |t| t)
+}
+
+/// `then` applied to the timeline of each job, in the order of `jobs`: the records are
+/// indexed once, then the jobs are correlated in parallel on every core, each from lookups
+/// (`O(records + jobs)`), and each timeline is dropped as soon as `then` has used it.
+pub fn correlate_all<T: Send>(
+    evidence: &Evidence,
+    jobs: &[JobId],
+    then: impl Fn(JobTimeline) -> T + Sync,
+) -> Vec<T> {
+    let ix = Index::new(evidence);
+    let threads = std::thread::available_parallelism()
+        .map(usize::from)
+        .unwrap_or(1)
+        .min(jobs.len().max(1));
+    if threads <= 1 {
+        return jobs.iter().map(|j| then(ix.timeline(j))).collect();
     }
-    t.key = t
-        .request
-        .as_ref()
-        .and_then(|r| r.kms_key.as_ref())
-        .and_then(|k| k.arn())
-        .and_then(|arn| evidence.keys.iter().find(|k| k.arn == arn))
-        .cloned();
-    collect_kms(evidence, &mut t);
-    let window = job_window(evidence, &t);
-    t.problems = relevant_problems(evidence, &t, &window);
-    t.entries = entries(evidence, &t);
-    t.coverage = coverage(evidence, &t, window);
-    t
+    let chunk = jobs.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let (ix, then) = (&ix, &then);
+        let handles: Vec<_> = jobs
+            .chunks(chunk)
+            .map(|part| {
+                s.spawn(move || {
+                    part.iter()
+                        .map(|j| then(ix.timeline(j)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("a correlation thread panicked"))
+            .collect()
+    })
+}
+
+/// The output location of a job: its `Start*` record's, else inferred from objects.
+fn output_of(ix: &Index, job: &JobId) -> Option<OutputLocation> {
+    match ix.starts(job).first() {
+        Some(&i) => match ix.fact(i) {
+            Fact::Start(s) => s.output.as_ref().map(|(bucket, prefix)| OutputLocation {
+                bucket: bucket.clone(),
+                prefix: prefix.clone().unwrap_or(DEFAULT_OUTPUT_PREFIX.into()),
+                prefix_given: prefix.is_some(),
+            }),
+            _ => None,
+        },
+        None => infer_output(ix, job),
+    }
+}
+
+/// Without the `Start*` record, the output folder can still be found from objects whose key
+/// holds `{JobId}/` as a folder: listings, heads, or S3 data events.
+fn infer_output(ix: &Index, job: &JobId) -> Option<OutputLocation> {
+    ix.folders_of(job)
+        .first()
+        .map(|(bucket, prefix)| OutputLocation {
+            bucket: bucket.clone(),
+            prefix: prefix.trim_end_matches('/').to_owned(),
+            prefix_given: false,
+        })
 }
 
 /// The caller's region and account, for resolving key ids and aliases.
@@ -365,111 +404,8 @@ fn caller_context(ev: &TrailEvent) -> (String, Option<String>) {
     (ev.aws_region.clone(), account)
 }
 
-fn read_request(evidence: &Evidence, start: &TrailEvent, again: &[&TrailEvent]) -> Request {
-    let p = &start.request_parameters;
-    let (region, account) = caller_context(start);
-    let document = get_ci(p, "documentLocation/s3Object").and_then(|o| {
-        Some(S3Object {
-            bucket: str_ci(o, "bucket")?.to_owned(),
-            key: str_ci(o, "name")?.to_owned(),
-            version_id: str_ci(o, "version").map(str::to_owned),
-        })
-    });
-    let output = get_ci(p, "outputConfig").and_then(|o| {
-        let bucket = str_ci(o, "s3Bucket")?.to_owned();
-        let given = str_ci(o, "s3Prefix").filter(|s| !s.is_empty());
-        Some(OutputLocation {
-            bucket,
-            prefix: given.unwrap_or(DEFAULT_OUTPUT_PREFIX).to_owned(),
-            prefix_given: given.is_some(),
-        })
-    });
-    let kms_key = str_ci(p, "kMSKeyId")
-        .filter(|k| !k.is_empty())
-        .map(|k| keys::resolve(evidence, k, Some(&region), account.as_deref()));
-    Request {
-        api: TextractApi::from_start_operation(&start.event_name).expect("filtered on Start*"),
-        event: start.evidence(),
-        time: start.event_time,
-        caller: start.actor(),
-        region,
-        account,
-        document,
-        output,
-        kms_key,
-        resubmissions: again.iter().map(|e| e.evidence()).collect(),
-    }
-}
-
-/// Without the `Start*` record, the output folder can still be found from objects whose key
-/// holds `/{JobId}/`: listings, heads, or S3 data events.
-fn infer_output(evidence: &Evidence, job: &JobId) -> Option<OutputLocation> {
-    let needle = format!("/{job}/");
-    let from_key = |bucket: &str, key: &str| {
-        let at = key
-            .find(&needle)
-            .or_else(|| key.starts_with(&needle[1..]).then_some(0))?;
-        Some(OutputLocation {
-            bucket: bucket.to_owned(),
-            prefix: key[..at].to_owned(),
-            prefix_given: false,
-        })
-    };
-    evidence
-        .listings
-        .iter()
-        .find_map(|l| from_key(&l.bucket, &l.prefix))
-        .or_else(|| {
-            evidence
-                .heads
-                .iter()
-                .find_map(|h| from_key(&h.object.bucket, &h.object.key))
-        })
-        .or_else(|| {
-            evidence.events.iter().find_map(|e| {
-                let (b, k) = s3_target(e)?;
-                from_key(b, k)
-            })
-        })
-}
-
-/// `(bucket, key)` of an S3 object-level record.
-fn s3_target(e: &TrailEvent) -> Option<(&str, &str)> {
-    if e.event_source != "s3.amazonaws.com" {
-        return None;
-    }
-    Some((
-        str_ci(&e.request_parameters, "bucketName")?,
-        str_ci(&e.request_parameters, "key")?,
-    ))
-}
-
-/// Keys a `DeleteObjects` record names (`delete.Object[].Key`), else its object resources.
-fn deleted_keys(e: &TrailEvent, bucket: &str) -> Vec<String> {
-    let from_body = get_ci(&e.request_parameters, "delete/Object").map(|o| match o {
-        Value::Array(list) => list
-            .iter()
-            .filter_map(|x| str_ci(x, "Key"))
-            .map(str::to_owned)
-            .collect(),
-        single => str_ci(single, "Key")
-            .map(str::to_owned)
-            .into_iter()
-            .collect(),
-    });
-    from_body.unwrap_or_else(|| {
-        let prefix = format!("{}/", bucket_arn(bucket));
-        e.resource_arns("AWS::S3::Object")
-            .filter_map(|a| a.strip_prefix(&prefix).map(str::to_owned))
-            .collect()
-    })
-}
-
-fn by_textract(e: &TrailEvent) -> bool {
-    e.invoked_by() == Some(TEXTRACT)
-        || e.source_ip_address.as_deref() == Some(TEXTRACT)
-        || e.user_agent.as_deref() == Some(TEXTRACT)
-}
+/// Lending results live in these folders of the job folder (StartLendingAnalysis).
+const LENDING_FOLDERS: [&str; 3] = ["detailedResponse/", "summaryResponse/", "splitDocuments/"];
 
 fn kind_of(key: &str, job_prefix: &str) -> ObjectKind {
     match key.strip_prefix(job_prefix) {
@@ -477,115 +413,542 @@ fn kind_of(key: &str, job_prefix: &str) -> ObjectKind {
         Some(rest) if !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit()) => {
             ObjectKind::ResultPage
         }
+        Some(rest)
+            if LENDING_FOLDERS
+                .iter()
+                .any(|f| rest.strip_prefix(f).is_some_and(|r| !r.is_empty())) =>
+        {
+            ObjectKind::ResultPage
+        }
         _ => ObjectKind::Other,
     }
 }
 
-fn collect_objects(evidence: &Evidence, t: &mut JobTimeline, out: &OutputLocation) {
-    let prefix = out.job_prefix(&t.job_id);
-    let (region, account) = t
-        .request
-        .as_ref()
-        .map(|r| (Some(r.region.clone()), r.account.clone()))
-        .unwrap_or((
-            evidence.provenance.region.clone(),
-            evidence.provenance.account.clone(),
-        ));
-    let resolve = |k: &str| keys::resolve(evidence, k, region.as_deref(), account.as_deref());
-    let mut objects: BTreeMap<String, OutputObject> = BTreeMap::new();
+/// `KmsUse::tie` of a key state change made while the job ran.
+pub const KEY_CHANGE_DURING_JOB: &str = "key state, during the job";
+/// `KmsUse::tie` of a key state change made after the job.
+pub const KEY_CHANGE_LATER: &str = "key state, after the job";
 
-    // The listing that covers the job folder: its own prefix, or a parent prefix.
-    let listing = evidence
-        .listings
-        .iter()
-        .filter(|l| l.bucket == out.bucket && prefix.starts_with(&l.prefix))
-        .max_by_key(|l| l.prefix.len());
-    if let Some(l) = listing {
-        t.listing = Some(l.outcome.as_ref().map(|_| l.complete).map_err(Clone::clone));
-        if let Ok(list) = &l.outcome {
-            for o in list.iter().filter(|o| o.key.starts_with(&prefix)) {
-                entry(&mut objects, &out.bucket, &o.key, &prefix).listed = true;
+/// `userIdentity` with the service that acted on its behalf, when one did.
+fn actor_label(e: &TrailEvent, invoked_by: &InvokedBy) -> String {
+    match invoked_by {
+        InvokedBy::None => e.actor(),
+        InvokedBy::Textract | InvokedBy::Service(_) | InvokedBy::Unrecognised(_) => {
+            match e.invoked_by() {
+                Some(by) => format!("{} via {by}", e.actor()),
+                None => e.actor(),
             }
         }
     }
-    for h in evidence
-        .heads
-        .iter()
-        .filter(|h| h.object.bucket == out.bucket && h.object.key.starts_with(&prefix))
-    {
-        let o = entry(&mut objects, &out.bucket, &h.object.key, &prefix);
-        o.head_key = h
-            .outcome
-            .as_ref()
-            .ok()
-            .and_then(|f| f.sse.key_id())
-            .map(&resolve);
-        o.head = Some(h.outcome.clone());
+}
+
+/// Who made an S3 write for a job whose `Start*` caller is `caller`.
+fn writer(invoked_by: &InvokedBy, principal: Option<&str>, caller: Option<&str>) -> Writer {
+    match (invoked_by, principal) {
+        (InvokedBy::None, Some(_)) => Writer::Other("written by someone other than Textract".into()),
+        (InvokedBy::None, None) => {
+            Writer::Unknown("the record names no principal (userIdentity.arn)".into())
+        }
+        (InvokedBy::Textract, Some(p)) => match caller {
+            Some(c) if c == p => Writer::Textract,
+            Some(c) => Writer::Other(format!(
+                "written by Textract on behalf of {p}, not of the job's caller {c}"
+            )),
+            None => Writer::Unknown(
+                "without the job's Start* record (its caller) a Textract write cannot be told from another job's".into(),
+            ),
+        },
+        (InvokedBy::Textract, None) => {
+            Writer::Unknown("Textract write with no principal (userIdentity.arn)".into())
+        }
+        (InvokedBy::Service(s), _) => Writer::Unknown(format!("written via {s}")),
+        (InvokedBy::Unrecognised(v), _) => {
+            Writer::Unknown(format!("userIdentity.invokedBy {v} is not recognised"))
+        }
     }
-    for e in &evidence.events {
-        if e.event_source != "s3.amazonaws.com" || e.failed() {
-            continue;
-        }
-        if matches!(e.event_name.as_str(), "DeleteObject" | "DeleteObjects") {
-            let Some(bucket) = str_ci(&e.request_parameters, "bucketName") else {
-                continue;
-            };
-            if bucket != out.bucket {
-                continue;
-            }
-            for k in deleted_keys(e, bucket)
-                .iter()
-                .filter(|k| k.starts_with(&prefix))
-            {
-                entry(&mut objects, &out.bucket, k, &prefix)
-                    .deletes
-                    .push(e.evidence());
-            }
-            continue;
-        }
-        let Some((bucket, key)) = s3_target(e) else {
-            continue;
+}
+
+impl Index<'_> {
+    /// The timeline of one job, from lookups.
+    pub fn timeline(&self, job: &JobId) -> JobTimeline {
+        let evidence = self.evidence;
+        let starts = self.starts(job);
+        let request = starts.first().map(|&i| self.read_request(i, &starts[1..]));
+        let status = self.statuses(job).next();
+        let api = request.as_ref().map(|r| r.api).or(status.map(|s| s.api));
+        let output = output_of(self, job);
+        let mut t = JobTimeline {
+            job_id: job.clone(),
+            api,
+            status: status.map(|s| s.outcome.clone()),
+            status_evidence: status.map(|s| EvidenceRef::ApiCall {
+                operation: format!("textract:{}", s.api.get_operation()),
+                subject: job.0.clone(),
+            }),
+            output,
+            listing: None,
+            objects: Vec::new(),
+            kms_uses: Vec::new(),
+            key_changes: Vec::new(),
+            bucket: None,
+            key: None,
+            coverage: Coverage {
+                cloudtrail_window: evidence.cloudtrail_window,
+                job_window: Err(String::new()),
+                data_events: Logging::Unknown {
+                    reason: String::new(),
+                },
+                kms_events: Logging::Unknown {
+                    reason: String::new(),
+                },
+            },
+            problems: Vec::new(),
+            conflicts: Vec::new(),
+            entries: Vec::new(),
+            captured_at: evidence.provenance.captured_at,
+            request,
         };
-        if bucket != out.bucket || !key.starts_with(&prefix) {
-            continue;
+        if let Some(out) = t.output.clone() {
+            self.collect_objects(&mut t, &out);
+            t.bucket = evidence.buckets.get(&out.bucket).cloned();
         }
-        if !matches!(
-            e.event_name.as_str(),
-            "PutObject" | "CopyObject" | "CreateMultipartUpload"
-        ) {
-            entry(&mut objects, &out.bucket, key, &prefix);
-            continue;
+        t.key = t
+            .request
+            .as_ref()
+            .and_then(|r| r.kms_key.as_ref())
+            .and_then(|k| k.arn())
+            .and_then(|arn| evidence.keys.iter().find(|k| k.arn == arn))
+            .cloned();
+        self.collect_kms(&mut t);
+        let window = job_window(evidence, &t);
+        t.problems = relevant_problems(evidence, &t, &window);
+        t.entries = self.entries(&t);
+        t.conflicts = self.conflicts_of(&t);
+        t.coverage = coverage(evidence, &t, window);
+        t
+    }
+
+    /// The conflicts bearing on the job: about its records, its objects, its keys, itself,
+    /// and `Start*` records for it that ask for different things.
+    fn conflicts_of(&self, t: &JobTimeline) -> Vec<Conflict> {
+        let mut about: BTreeSet<ConflictAbout> = BTreeSet::new();
+        about.insert(ConflictAbout::Job(t.job_id.0.clone()));
+        for e in &t.entries {
+            if let EvidenceRef::CloudtrailEvent { event_id, .. } = &e.evidence {
+                about.insert(ConflictAbout::Event(event_id.clone()));
+            }
         }
-        let header = |v: &Value, name: &str| str_ci(v, name).map(str::to_owned);
-        let sse_value = header(&e.response_elements, "x-amz-server-side-encryption")
-            .or_else(|| header(&e.request_parameters, "x-amz-server-side-encryption"));
-        let key_id = header(
-            &e.response_elements,
-            "x-amz-server-side-encryption-aws-kms-key-id",
-        )
-        .or_else(|| {
-            header(
-                &e.request_parameters,
-                "x-amz-server-side-encryption-aws-kms-key-id",
-            )
+        let mut keys: Vec<&ResolvedKey> = t
+            .request
+            .iter()
+            .filter_map(|r| r.kms_key.as_ref())
+            .collect();
+        for o in &t.objects {
+            about.insert(ConflictAbout::Object(o.object.uri()));
+            keys.extend(&o.head_key);
+            keys.extend(o.writes.iter().filter_map(|w| w.key.as_ref()));
+        }
+        keys.extend(t.kms_uses.iter().filter_map(|k| k.key.as_ref()));
+        about.extend(
+            keys.into_iter()
+                .filter_map(ResolvedKey::arn)
+                .map(|a| ConflictAbout::Key(a.to_owned())),
+        );
+        let mut out: Vec<Conflict> = about
+            .iter()
+            .flat_map(|a| self.conflicts(a))
+            .cloned()
+            .collect();
+        out.extend(self.start_conflict(&t.job_id));
+        out
+    }
+
+    /// Several `Start*` records for one job id that differ in what they ask for or who
+    /// asked: which one started the job cannot be told, so none is believed.
+    fn start_conflict(&self, job: &JobId) -> Option<Conflict> {
+        let asked = |i: usize| match self.fact(i) {
+            Fact::Start(s) => Some((s, str_ci(&self.event(i).user_identity, "arn"))),
+            _ => None,
+        };
+        let starts = self.starts(job);
+        let first = asked(*starts.first()?);
+        let differ: Vec<usize> = starts[1..]
+            .iter()
+            .copied()
+            .filter(|&i| asked(i) != first)
+            .collect();
+        if differ.is_empty() {
+            return None;
+        }
+        Some(Conflict {
+            subject: format!("Start* records for job {job}"),
+            reason: format!(
+                "{} Start* records return this job id and differ in what they ask for (OutputConfig, KMSKeyId, document) or who asked; which one started the job is unknown",
+                differ.len() + 1
+            ),
+            about: ConflictAbout::Job(job.0.clone()),
+            evidence: std::iter::once(starts[0])
+                .chain(differ)
+                .map(|i| self.event(i).evidence())
+                .collect(),
+        })
+    }
+
+    fn read_request(&self, i: usize, again: &[usize]) -> Request {
+        let e = self.event(i);
+        let Fact::Start(s) = self.fact(i) else {
+            unreachable!("indexed as a Start* fact")
+        };
+        let (region, account) = caller_context(e);
+        let output = s.output.as_ref().map(|(bucket, prefix)| OutputLocation {
+            bucket: bucket.clone(),
+            prefix: prefix.clone().unwrap_or(DEFAULT_OUTPUT_PREFIX.into()),
+            prefix_given: prefix.is_some(),
         });
-        let sse = Sse::from_header(sse_value.as_deref(), key_id.as_deref());
-        let write = Write {
+        let mut kms_key = s
+            .kms_key_id
+            .as_deref()
+            .map(|k| keys::resolve(self.evidence, k, Some(&region), account.as_deref()));
+        // Start* records for the job naming different keys: which key was asked for is
+        // unknown (see `start_conflict`), never the first record's word.
+        let named: BTreeSet<Option<&str>> = std::iter::once(i)
+            .chain(again.iter().copied())
+            .filter_map(|j| match self.fact(j) {
+                Fact::Start(s) => Some(s.kms_key_id.as_deref()),
+                _ => None,
+            })
+            .collect();
+        if named.len() > 1 {
+            let names: Vec<&str> = named.iter().map(|n| n.unwrap_or("none")).collect();
+            let given = s.kms_key_id.clone().unwrap_or_default();
+            let why = format!(
+                "the job's Start* records name different KMSKeyId values ({})",
+                names.join(", ")
+            );
+            kms_key = Some(match kms_key {
+                Some(k) => ResolvedKey { arn: Err(why), ..k },
+                None => keys::unresolved(given, why),
+            });
+        }
+        Request {
+            api: s.api,
             event: e.evidence(),
             time: e.event_time,
-            operation: e.event_name.clone(),
-            actor: e.actor(),
-            by_textract: by_textract(e),
-            key: sse.key_id().map(&resolve),
-            sse,
-            sse_applied: str_ci(&e.additional_event_data, "SSEApplied").map(str::to_owned),
-            requested_sse: header(&e.request_parameters, "x-amz-server-side-encryption"),
-        };
-        entry(&mut objects, &out.bucket, key, &prefix)
-            .writes
-            .push(write);
+            caller: e.actor(),
+            principal: str_ci(&e.user_identity, "arn").map(str::to_owned),
+            region,
+            account,
+            document: s.document.clone(),
+            output,
+            kms_key,
+            resubmissions: again.iter().map(|&j| self.event(j).evidence()).collect(),
+        }
     }
-    t.objects = objects.into_values().collect();
+
+    fn context_of(&self, t: &JobTimeline) -> (Option<String>, Option<String>) {
+        t.request
+            .as_ref()
+            .map(|r| (Some(r.region.clone()), r.account.clone()))
+            .unwrap_or((
+                self.evidence.provenance.region.clone(),
+                self.evidence.provenance.account.clone(),
+            ))
+    }
+
+    fn collect_objects(&self, t: &mut JobTimeline, out: &OutputLocation) {
+        let evidence = self.evidence;
+        let prefix = out.job_prefix(&t.job_id);
+        let (region, account) = self.context_of(t);
+        let resolve = |k: &str| keys::resolve(evidence, k, region.as_deref(), account.as_deref());
+        let caller = t.request.as_ref().and_then(|r| r.principal.clone());
+        let mut objects: BTreeMap<String, OutputObject> = BTreeMap::new();
+
+        // The listing that covers the job folder: its own prefix, or a parent prefix.
+        let listing = evidence
+            .listings
+            .iter()
+            .filter(|l| l.bucket == out.bucket && prefix.starts_with(&l.prefix))
+            .max_by_key(|l| l.prefix.len());
+        if let Some(l) = listing {
+            t.listing = Some(l.outcome.as_ref().map(|_| l.complete).map_err(Clone::clone));
+            if let Ok(list) = &l.outcome {
+                for o in list.iter().filter(|o| o.key.starts_with(&prefix)) {
+                    entry(&mut objects, &out.bucket, &o.key, &prefix).listed = true;
+                }
+            }
+        }
+        for h in self.heads_under(&out.bucket, &prefix) {
+            let o = entry(&mut objects, &out.bucket, &h.object.key, &prefix);
+            o.head_key = h
+                .outcome
+                .as_ref()
+                .ok()
+                .and_then(|f| f.sse.key_id())
+                .map(&resolve);
+            o.head = Some(h.outcome.clone());
+        }
+        for (key, events) in self.folder(&out.bucket, &prefix) {
+            for &i in events {
+                let Fact::S3(a) = self.fact(i) else { continue };
+                let e = self.event(i);
+                let o = entry(&mut objects, &out.bucket, key, &prefix);
+                match a.op {
+                    S3Op::Delete => o.deletes.push(e.evidence()),
+                    S3Op::Other => {}
+                    S3Op::Write => o.writes.push(Write {
+                        event: e.evidence(),
+                        time: e.event_time,
+                        operation: e.event_name.clone(),
+                        actor: e.actor(),
+                        writer: writer(&a.invoked_by, a.principal.as_deref(), caller.as_deref()),
+                        key: a.sse.key_id().map(&resolve),
+                        sse: a.sse.clone(),
+                        sse_applied: a.sse_applied.clone(),
+                        requested_sse: a.requested_sse.clone(),
+                        bucket_key: a.bucket_key,
+                    }),
+                }
+            }
+        }
+        t.objects = objects.into_values().collect();
+    }
+
+    fn collect_kms(&self, t: &mut JobTimeline) {
+        let evidence = self.evidence;
+        let partition = t.request.as_ref().map(Request::partition).or_else(|| {
+            evidence
+                .provenance
+                .region
+                .as_deref()
+                .map(partition_of_region)
+        });
+        let requested = t
+            .request
+            .as_ref()
+            .and_then(|r| r.kms_key.as_ref())
+            .and_then(|k| k.arn().map(str::to_owned));
+        // Bucket Key calls carry no object: they corroborate, from the job's start to a few
+        // minutes after its last write.
+        let span = job_span(t).map(|(f, u)| TimeWindow {
+            from: f,
+            until: u + Duration::minutes(5),
+        });
+        let (region, account) = self.context_of(t);
+        let resolve = |k: &str| keys::resolve(evidence, k, region.as_deref(), account.as_deref());
+        let mut tied: BTreeMap<usize, (&'static str, Option<String>)> = BTreeMap::new();
+        let same_partition = |i: usize| match self.fact(i) {
+            Fact::Kms(k) => match &k.context {
+                Context::S3 { partition: p, .. } => partition.is_none_or(|want| want == p),
+                _ => true,
+            },
+            _ => false,
+        };
+        for o in &t.objects {
+            for &i in self.s3_context(&o.object.bucket, Some(&o.object.key)) {
+                if same_partition(i) {
+                    tied.insert(i, (TIE_OBJECT, Some(o.object.key.clone())));
+                }
+            }
+        }
+        if let Some(out) = &t.output {
+            for &i in self.s3_context(&out.bucket, None) {
+                let in_span = span.is_some_and(|w| w.contains(self.event(i).event_time));
+                if in_span && same_partition(i) {
+                    tied.entry(i).or_insert((TIE_BUCKET, None));
+                }
+            }
+        }
+        for &i in self.context_value(&t.job_id.0) {
+            tied.entry(i).or_insert((TIE_JOB, None));
+        }
+        let use_of = |i: usize, tie: &'static str, object_key: Option<String>| {
+            let (Fact::Kms(k), e) = (self.fact(i), self.event(i)) else {
+                return None;
+            };
+            let change = is_key_state_change(&e.event_source, &k.operation);
+            Some((
+                change,
+                KmsUse {
+                    event: e.evidence(),
+                    time: e.event_time,
+                    operation: k.operation.clone(),
+                    actor: e.actor(),
+                    key: k.key_id.as_deref().map(&resolve),
+                    tie,
+                    object_key,
+                },
+            ))
+        };
+        for (i, (tie, object_key)) in tied {
+            if let Some((false, u)) = use_of(i, tie, object_key) {
+                t.kms_uses.push(u);
+            }
+        }
+        // Changes to the requested key's state from the job's start on.
+        for &i in requested.as_deref().map_or(&[][..], |arn| self.on_key(arn)) {
+            let time = self.event(i).event_time;
+            let Some(w) = span.filter(|w| time >= w.from) else {
+                continue;
+            };
+            let tie = if w.contains(time) {
+                KEY_CHANGE_DURING_JOB
+            } else {
+                KEY_CHANGE_LATER
+            };
+            if let Some((true, u)) = use_of(i, tie, None) {
+                t.key_changes.push(u);
+            }
+        }
+    }
+
+    fn entries(&self, t: &JobTimeline) -> Vec<Entry> {
+        let mut out = Vec::new();
+        if let Some(r) = &t.request {
+            out.push(Entry {
+                time: Some(r.time),
+                actor: r.caller.clone(),
+                action: r.api.start_operation().to_owned(),
+                object: r.document.as_ref().map(S3Object::uri),
+                encryption: None,
+                key: r.kms_key.as_ref().map(|k| k.given.clone()),
+                evidence: r.event.clone(),
+            });
+            for &i in self.starts(&t.job_id).iter().skip(1) {
+                out.push(Entry {
+                    time: Some(self.event(i).event_time),
+                    actor: r.caller.clone(),
+                    action: "Start* again (same job id returned)".into(),
+                    object: None,
+                    encryption: None,
+                    key: None,
+                    evidence: self.event(i).evidence(),
+                });
+            }
+            // Textract reading the input document.
+            if let Some(doc) = &r.document {
+                for &i in self.object(&doc.bucket, &doc.key) {
+                    let (e, Fact::S3(a)) = (self.event(i), self.fact(i)) else {
+                        continue;
+                    };
+                    if e.event_time >= r.time
+                        && job_span(t)
+                            .is_some_and(|(_, until)| e.event_time <= until + Duration::minutes(5))
+                    {
+                        out.push(Entry {
+                            time: Some(e.event_time),
+                            actor: actor_label(e, &a.invoked_by),
+                            action: format!("{} (input)", e.event_name),
+                            object: Some(doc.uri()),
+                            encryption: None,
+                            key: None,
+                            evidence: e.evidence(),
+                        });
+                    }
+                }
+            }
+        }
+        let writes: BTreeMap<&EvidenceRef, &Write> = t
+            .objects
+            .iter()
+            .flat_map(|o| &o.writes)
+            .map(|w| (&w.event, w))
+            .collect();
+        if let Some(o) = &t.output {
+            let prefix = o.job_prefix(&t.job_id);
+            // In record order; a DeleteObjects naming several objects of the folder is one row.
+            let rows: BTreeMap<usize, &str> = self
+                .folder(&o.bucket, &prefix)
+                .flat_map(|(key, events)| events.iter().map(move |&i| (i, key)))
+                .collect();
+            for (i, key) in rows {
+                let (e, Fact::S3(a)) = (self.event(i), self.fact(i)) else {
+                    continue;
+                };
+                let ev = e.evidence();
+                let (encryption, k) = match writes.get(&ev) {
+                    Some(w) => {
+                        let (mut l, k) = enc_label(&w.sse, w.key.as_ref(), w.bucket_key);
+                        match &w.sse_applied {
+                            Reading::Read(a) => l = format!("{l} ({})", a.value()),
+                            Reading::Unrecognised(a) => {
+                                l = format!("{l} (SSEApplied unrecognised: {a})")
+                            }
+                            Reading::Absent => {}
+                        }
+                        (Some(l), k)
+                    }
+                    None => (None, None),
+                };
+                out.push(Entry {
+                    time: Some(e.event_time),
+                    actor: actor_label(e, &a.invoked_by),
+                    action: e.event_name.clone(),
+                    object: (a.keys.len() == 1).then(|| key.to_owned()),
+                    encryption,
+                    key: k,
+                    evidence: ev,
+                });
+            }
+        }
+        for k in t.kms_uses.iter().chain(&t.key_changes) {
+            out.push(Entry {
+                time: Some(k.time),
+                actor: k.actor.clone(),
+                action: format!("kms:{} ({})", k.operation, k.tie),
+                object: k.object_key.clone(),
+                encryption: None,
+                key: k.key.as_ref().map(ResolvedKey::label),
+                evidence: k.event.clone(),
+            });
+        }
+        for &i in self.gets(&t.job_id) {
+            let e = self.event(i);
+            out.push(Entry {
+                time: Some(e.event_time),
+                actor: e.actor(),
+                action: e.event_name.clone(),
+                object: None,
+                encryption: None,
+                key: None,
+                evidence: e.evidence(),
+            });
+        }
+        if let (Some(status), Some(ev)) = (&t.status, &t.status_evidence) {
+            out.push(Entry {
+                time: Some(t.captured_at),
+                actor: "textract-audit".into(),
+                action: match status {
+                    Ok(s) => format!("job status {} (at capture)", s.status),
+                    Err(e) => format!("job status unavailable: {}", e.code),
+                },
+                object: None,
+                encryption: None,
+                key: None,
+                evidence: ev.clone(),
+            });
+        }
+        for o in &t.objects {
+            let Some(head) = &o.head else { continue };
+            let (encryption, key) = match head {
+                Ok(h) => {
+                    let (l, k) = enc_label(&h.sse, o.head_key.as_ref(), h.bucket_key_enabled);
+                    (Some(l), k)
+                }
+                Err(e) => (Some(format!("HeadObject failed: {}", e.code)), None),
+            };
+            out.push(Entry {
+                time: Some(t.captured_at),
+                actor: "textract-audit".into(),
+                action: "HeadObject (stored state)".into(),
+                object: Some(o.object.key.clone()),
+                encryption,
+                key,
+                evidence: o.evidence(),
+            });
+        }
+        out.sort_by_key(|a| a.time);
+        out
+    }
 }
 
 fn entry<'a>(
@@ -618,12 +981,12 @@ fn job_span(t: &JobTimeline) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
     times.extend(
         t.objects
             .iter()
-            .flat_map(|o| o.writes.iter().filter(|w| w.by_textract).map(|w| w.time)),
+            .flat_map(|o| o.writes.iter().filter(|w| w.by_textract()).map(|w| w.time)),
     );
     times.extend(
         t.kms_uses
             .iter()
-            .filter(|k| k.tie != "bucket")
+            .filter(|k| k.tie != TIE_BUCKET)
             .map(|k| k.time),
     );
     let from = t
@@ -633,107 +996,6 @@ fn job_span(t: &JobTimeline) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
         .or(times.iter().min().copied())?;
     let until = times.into_iter().max().unwrap_or(from).max(from);
     Some((from, until))
-}
-
-/// KMS calls that change a key's state.
-const KEY_STATE_CHANGES: [&str; 4] = [
-    "DisableKey",
-    "EnableKey",
-    "ScheduleKeyDeletion",
-    "CancelKeyDeletion",
-];
-/// `KmsUse::tie` of a key state change made while the job ran.
-pub const KEY_CHANGE_DURING_JOB: &str = "key state, during the job";
-/// `KmsUse::tie` of a key state change made after the job.
-pub const KEY_CHANGE_LATER: &str = "key state, after the job";
-
-fn collect_kms(evidence: &Evidence, t: &mut JobTimeline) {
-    let object_arns: BTreeMap<String, String> = t
-        .objects
-        .iter()
-        .map(|o| (o.object.arn(), o.object.key.clone()))
-        .collect();
-    let bucket = t.output.as_ref().map(|o| bucket_arn(&o.bucket));
-    let requested = t
-        .request
-        .as_ref()
-        .and_then(|r| r.kms_key.as_ref())
-        .and_then(|k| k.arn().map(str::to_owned));
-    // Bucket-level (Bucket Key) and Textract-made calls carry no object: they are tied to the
-    // job by time, from its start to a few minutes after its last write.
-    let span = job_span(t).map(|(f, u)| TimeWindow {
-        from: f,
-        until: u + Duration::minutes(5),
-    });
-    let (region, account) = t
-        .request
-        .as_ref()
-        .map(|r| (Some(r.region.clone()), r.account.clone()))
-        .unwrap_or((
-            evidence.provenance.region.clone(),
-            evidence.provenance.account.clone(),
-        ));
-    for e in evidence
-        .events
-        .iter()
-        .filter(|e| e.event_source == "kms.amazonaws.com" && !e.failed())
-    {
-        let context = get_ci(&e.request_parameters, "encryptionContext");
-        let s3_arn = context.and_then(|c| str_ci(c, "aws:s3:arn"));
-        let key = str_ci(&e.request_parameters, "keyId")
-            .or_else(|| e.resource_arns("AWS::KMS::Key").next())
-            .map(|k| keys::resolve(evidence, k, region.as_deref(), account.as_deref()));
-        let in_span = span.is_some_and(|w| w.contains(e.event_time));
-        if KEY_STATE_CHANGES.contains(&e.event_name.as_str()) {
-            let on_requested =
-                requested.is_some() && key.as_ref().and_then(|k| k.arn()) == requested.as_deref();
-            let after_start = span.is_some_and(|w| e.event_time >= w.from);
-            if on_requested && after_start {
-                t.key_changes.push(KmsUse {
-                    event: e.evidence(),
-                    time: e.event_time,
-                    operation: e.event_name.clone(),
-                    actor: e.actor(),
-                    key,
-                    tie: if in_span {
-                        KEY_CHANGE_DURING_JOB
-                    } else {
-                        KEY_CHANGE_LATER
-                    },
-                    object_key: None,
-                });
-            }
-            continue;
-        }
-        let mentions_job = context.and_then(Value::as_object).is_some_and(|c| {
-            c.values()
-                .any(|v| v.as_str().is_some_and(|s| s.contains(&t.job_id.0)))
-        });
-        let (tie, object_key) = if let Some(k) = s3_arn.and_then(|a| object_arns.get(a)) {
-            ("object", Some(k.clone()))
-        } else if s3_arn.is_some() && s3_arn == bucket.as_deref() && in_span {
-            ("bucket", None)
-        } else if s3_arn.is_none()
-            && (mentions_job
-                || (by_textract(e)
-                    && in_span
-                    && requested.is_some()
-                    && key.as_ref().and_then(|k| k.arn()) == requested.as_deref()))
-        {
-            ("textract", None)
-        } else {
-            continue;
-        };
-        t.kms_uses.push(KmsUse {
-            event: e.evidence(),
-            time: e.event_time,
-            operation: e.event_name.clone(),
-            actor: e.actor(),
-            key,
-            tie,
-            object_key,
-        });
-    }
 }
 
 /// The job's window and whether the CloudTrail evidence covers it.
@@ -797,7 +1059,8 @@ pub fn data_event_logging(
     folder: &str,
 ) -> Logging {
     // A representative result object: the question is whether writes there are logged.
-    let arn = format!("{}/{folder}1", bucket_arn(bucket));
+    let partition = partition_of_region(region.unwrap_or_default());
+    let arn = format!("{}/{folder}1", bucket_arn(partition, bucket));
     trail_logs(
         evidence,
         region,
@@ -947,179 +1210,5 @@ fn enc_label(sse: &Sse, key: Option<&ResolvedKey>, bucket_key: bool) -> (String,
     (label, key.map(ResolvedKey::label))
 }
 
-fn entries(evidence: &Evidence, t: &JobTimeline) -> Vec<Entry> {
-    let mut out = Vec::new();
-    if let Some(r) = &t.request {
-        out.push(Entry {
-            time: Some(r.time),
-            actor: r.caller.clone(),
-            action: r.api.start_operation().to_owned(),
-            object: r.document.as_ref().map(S3Object::uri),
-            encryption: None,
-            key: r.kms_key.as_ref().map(|k| k.given.clone()),
-            evidence: r.event.clone(),
-        });
-        for again in &r.resubmissions {
-            let time = evidence
-                .events
-                .iter()
-                .find(|e| &e.evidence() == again)
-                .map(|e| e.event_time);
-            out.push(Entry {
-                time,
-                actor: r.caller.clone(),
-                action: "Start* again (same job id returned)".into(),
-                object: None,
-                encryption: None,
-                key: None,
-                evidence: again.clone(),
-            });
-        }
-        // Textract reading the input document.
-        if let Some(doc) = &r.document {
-            for e in evidence.events.iter().filter(|e| {
-                s3_target(e) == Some((doc.bucket.as_str(), doc.key.as_str()))
-                    && e.event_time >= r.time
-                    && job_span(t)
-                        .is_some_and(|(_, until)| e.event_time <= until + Duration::minutes(5))
-            }) {
-                out.push(Entry {
-                    time: Some(e.event_time),
-                    actor: actor_label(e),
-                    action: format!("{} (input)", e.event_name),
-                    object: Some(doc.uri()),
-                    encryption: None,
-                    key: None,
-                    evidence: e.evidence(),
-                });
-            }
-        }
-    }
-    let prefix_events: Vec<&TrailEvent> = match &t.output {
-        Some(o) => {
-            let prefix = o.job_prefix(&t.job_id);
-            evidence
-                .events
-                .iter()
-                .filter(|e| {
-                    s3_target(e).is_some_and(|(b, k)| b == o.bucket && k.starts_with(&prefix))
-                        || (matches!(e.event_name.as_str(), "DeleteObject" | "DeleteObjects")
-                            && deleted_keys(e, &o.bucket)
-                                .iter()
-                                .any(|k| k.starts_with(&prefix)))
-                })
-                .collect()
-        }
-        None => Vec::new(),
-    };
-    let writes: BTreeMap<&EvidenceRef, &Write> = t
-        .objects
-        .iter()
-        .flat_map(|o| &o.writes)
-        .map(|w| (&w.event, w))
-        .collect();
-    for e in prefix_events {
-        let ev = e.evidence();
-        let write = writes.get(&ev).copied();
-        let (encryption, key) = match write {
-            Some(w) => {
-                let bk = str_ci(
-                    &e.response_elements,
-                    "x-amz-server-side-encryption-bucket-key-enabled",
-                )
-                .is_some_and(|v| v == "true")
-                    || get_ci(
-                        &e.response_elements,
-                        "x-amz-server-side-encryption-bucket-key-enabled",
-                    )
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false);
-                let (mut l, k) = enc_label(&w.sse, w.key.as_ref(), bk);
-                if let Some(a) = &w.sse_applied {
-                    l = format!("{l} ({a})");
-                }
-                (Some(l), k)
-            }
-            None => (None, None),
-        };
-        out.push(Entry {
-            time: Some(e.event_time),
-            actor: actor_label(e),
-            action: e.event_name.clone(),
-            object: str_ci(&e.request_parameters, "key").map(str::to_owned),
-            encryption,
-            key,
-            evidence: ev,
-        });
-    }
-    for k in t.kms_uses.iter().chain(&t.key_changes) {
-        out.push(Entry {
-            time: Some(k.time),
-            actor: k.actor.clone(),
-            action: format!("kms:{} ({})", k.operation, k.tie),
-            object: k.object_key.clone(),
-            encryption: None,
-            key: k.key.as_ref().map(ResolvedKey::label),
-            evidence: k.event.clone(),
-        });
-    }
-    for e in evidence.events.iter().filter(|e| {
-        e.event_source == TEXTRACT
-            && TextractApi::from_get_operation(&e.event_name).is_some()
-            && str_ci(&e.request_parameters, "jobId") == Some(t.job_id.0.as_str())
-    }) {
-        out.push(Entry {
-            time: Some(e.event_time),
-            actor: e.actor(),
-            action: e.event_name.clone(),
-            object: None,
-            encryption: None,
-            key: None,
-            evidence: e.evidence(),
-        });
-    }
-    if let (Some(status), Some(ev)) = (&t.status, &t.status_evidence) {
-        out.push(Entry {
-            time: Some(t.captured_at),
-            actor: "textract-audit".into(),
-            action: match status {
-                Ok(s) => format!("job status {} (at capture)", s.status),
-                Err(e) => format!("job status unavailable: {}", e.code),
-            },
-            object: None,
-            encryption: None,
-            key: None,
-            evidence: ev.clone(),
-        });
-    }
-    for o in &t.objects {
-        let Some(head) = &o.head else { continue };
-        let (encryption, key) = match head {
-            Ok(h) => {
-                let (l, k) = enc_label(&h.sse, o.head_key.as_ref(), h.bucket_key_enabled);
-                (Some(l), k)
-            }
-            Err(e) => (Some(format!("HeadObject failed: {}", e.code)), None),
-        };
-        out.push(Entry {
-            time: Some(t.captured_at),
-            actor: "textract-audit".into(),
-            action: "HeadObject (stored state)".into(),
-            object: Some(o.object.key.clone()),
-            encryption,
-            key,
-            evidence: o.evidence(),
-        });
-    }
-    out.sort_by_key(|a| a.time);
-    out
-}
-
-/// `userIdentity` with the service that acted on its behalf, when one did.
-fn actor_label(e: &TrailEvent) -> String {
-    match e.invoked_by() {
-        Some(by) => format!("{} via {by}", e.actor()),
-        None if by_textract(e) => format!("{} via {TEXTRACT}", e.actor()),
-        None => e.actor(),
-    }
-}
+#[cfg(test)]
+mod tests;

@@ -11,7 +11,10 @@
 use memchr::memmem::Finder;
 use serde_json::Value;
 
-use crate::model::{TrailEvent, bucket_arn, get_ci, str_ci};
+use crate::model::{
+    KEY_STATE_CHANGES, PARTITIONS, TrailEvent, bucket_arn, get_ci, is_key_state_change,
+    parse_s3_arn, str_ci,
+};
 
 /// Which records a scan keeps.
 #[derive(Debug, Clone)]
@@ -31,6 +34,9 @@ enum Rule {
     Needles {
         needles: Vec<String>,
         bucket_arns: Vec<String>,
+        /// Also every KMS key state change (`DisableKey`, `ScheduleKeyDeletion`, …): they
+        /// name no job, yet decide whether the job's key was usable while it ran.
+        key_states: bool,
     },
     Discovery,
 }
@@ -56,7 +62,7 @@ impl RecordFilter {
     /// value, once JSON escapes are decoded. Empty needles are ignored; no needles keep
     /// nothing.
     pub fn needles(needles: &[String]) -> RecordFilter {
-        RecordFilter::jobs(needles, &[])
+        RecordFilter::build(needles, &[], false)
     }
 
     /// For `verify --job-id`: keeps records in which a job id occurs (as with
@@ -64,10 +70,17 @@ impl RecordFilter {
     /// a result object) and the KMS calls S3 made with Bucket Keys for an output bucket
     /// (`encryptionContext["aws:s3:arn"]` equal to `arn:aws:s3:::{bucket}`). Matching the
     /// bucket ARN only there, not anywhere, keeps the other traffic of a busy output bucket
-    /// out of the parse.
+    /// out of the parse. KMS key state changes are kept too (see [`KEY_STATE_CHANGES`]).
     pub fn jobs(job_ids: &[String], output_buckets: &[String]) -> RecordFilter {
+        RecordFilter::build(job_ids, output_buckets, true)
+    }
+
+    fn build(job_ids: &[String], output_buckets: &[String], key_states: bool) -> RecordFilter {
         let needles: Vec<String> = job_ids.iter().filter(|n| !n.is_empty()).cloned().collect();
-        let bucket_arns: Vec<String> = output_buckets.iter().map(|b| bucket_arn(b)).collect();
+        let bucket_arns: Vec<String> = output_buckets
+            .iter()
+            .flat_map(|b| PARTITIONS.map(|p| bucket_arn(p, b)))
+            .collect();
         let mut escapable = CharSet::default();
         needles
             .iter()
@@ -77,13 +90,19 @@ impl RecordFilter {
             escapable.add_str(S3_ARN_CONTEXT);
             escapable.add_str("requestParameters/encryptionContext");
         }
-        let finder = |n: &String| Finder::new(n.as_bytes()).into_owned();
+        let finder = |n: &str| Finder::new(n.as_bytes()).into_owned();
+        let mut finders: Vec<Finder<'static>> = needles.iter().map(|n| finder(n)).collect();
+        if key_states {
+            KEY_STATE_CHANGES.iter().for_each(|n| escapable.add_str(n));
+            finders.extend(KEY_STATE_CHANGES.iter().map(|n| finder(n)));
+        }
         RecordFilter {
-            finders: needles.iter().map(finder).collect(),
-            bucket_finders: bucket_arns.iter().map(finder).collect(),
+            finders,
+            bucket_finders: bucket_arns.iter().map(|n| finder(n)).collect(),
             rule: Rule::Needles {
                 needles,
                 bucket_arns,
+                key_states,
             },
             escapable,
         }
@@ -98,16 +117,19 @@ impl RecordFilter {
     ///
     /// Trade-off: S3 objects under any 64-hex folder are kept (other tools name folders by
     /// SHA-256 too; later stages drop what no job claims), and KMS events for other S3
-    /// objects are dropped, which keeps the result small on SSE-KMS-heavy trails.
+    /// objects are dropped, which keeps the result small on SSE-KMS-heavy trails;
+    /// - every KMS key state change ([`KEY_STATE_CHANGES`]).
     pub fn discovery() -> RecordFilter {
         let mut escapable = CharSet::default();
         escapable.add_str(TEXTRACT_SOURCE);
         escapable.add_str(S3_ARN_CONTEXT);
         escapable.add_str("0123456789abcdefABCDEF/");
+        KEY_STATE_CHANGES.iter().for_each(|n| escapable.add_str(n));
         RecordFilter {
             rule: Rule::Discovery,
             finders: [TEXTRACT_SOURCE, S3_ARN_CONTEXT]
                 .iter()
+                .chain(KEY_STATE_CHANGES.iter())
                 .map(|n| Finder::new(n.as_bytes()).into_owned())
                 .collect(),
             bucket_finders: Vec::new(),
@@ -143,6 +165,7 @@ impl RecordFilter {
             Rule::Needles {
                 needles,
                 bucket_arns,
+                key_states,
             } => {
                 let bucket_key_event = || {
                     record
@@ -151,7 +174,23 @@ impl RecordFilter {
                         .and_then(|c| str_ci(c, S3_ARN_CONTEXT))
                         .is_some_and(|arn| bucket_arns.contains(&arn.to_owned()))
                 };
-                if needles.iter().any(|n| contains_in_strings(&record, n)) || bucket_key_event() {
+                let key_state_event = || {
+                    *key_states
+                        && is_key_state_change(
+                            record
+                                .get("eventSource")
+                                .and_then(Value::as_str)
+                                .unwrap_or(""),
+                            record
+                                .get("eventName")
+                                .and_then(Value::as_str)
+                                .unwrap_or(""),
+                        )
+                };
+                if needles.iter().any(|n| contains_in_strings(&record, n))
+                    || bucket_key_event()
+                    || key_state_event()
+                {
                     serde_json::from_value(record).map(Some)
                 } else {
                     Ok(None)
@@ -172,13 +211,15 @@ fn discovery_keeps(e: &TrailEvent) -> bool {
             str_ci(&e.request_parameters, "key").is_some_and(has_job_segment)
                 || e.resource_arns("AWS::S3::Object").any(has_job_segment)
         }
+        "kms.amazonaws.com" if is_key_state_change(&e.event_source, &e.event_name) => true,
         "kms.amazonaws.com" => e
             .request_parameters
             .get("encryptionContext")
             .and_then(|c| str_ci(c, S3_ARN_CONTEXT))
-            .is_some_and(|arn| {
-                let path = arn.strip_prefix("arn:aws:s3:::").unwrap_or(arn);
-                !path.contains('/') || has_job_segment(path)
+            .is_some_and(|arn| match parse_s3_arn(arn) {
+                Some((_, _, None)) => true,
+                Some((_, _, Some(key))) => has_job_segment(key),
+                None => has_job_segment(arn),
             }),
         _ => false,
     }
@@ -317,6 +358,30 @@ mod tests {
         let mut c = CharSet::default();
         c.add_str(s);
         c
+    }
+
+    #[test]
+    fn route_1_key_state_changes_are_kept_by_the_job_and_discovery_filters() {
+        let file = br#"{"Records":[
+            {"eventID":"a","eventTime":"2026-11-20T10:00:30Z","eventSource":"kms.amazonaws.com",
+             "eventName":"DisableKey","awsRegion":"us-east-1",
+             "requestParameters":{"keyId":"arn:aws:kms:us-east-1:1:key/k"}},
+            {"eventID":"b","eventTime":"2026-11-20T10:00:31Z","eventSource":"kms.amazonaws.com",
+             "eventName":"Schedule\u004beyDeletion","awsRegion":"us-east-1",
+             "requestParameters":{"keyId":"k"}},
+            {"eventID":"c","eventTime":"2026-11-20T10:00:32Z","eventSource":"iam.amazonaws.com",
+             "eventName":"DisableKey","awsRegion":"us-east-1"}]}"#;
+        let kept = |f: &RecordFilter| -> Vec<String> {
+            crate::trail::scan::select_records(file, f, &mut Default::default())
+                .unwrap()
+                .into_iter()
+                .map(|e| e.event_id)
+                .collect()
+        };
+        let job = "0".repeat(64);
+        assert_eq!(kept(&RecordFilter::jobs(&[job], &[])), ["a", "b"]);
+        assert_eq!(kept(&RecordFilter::discovery()), ["a", "b"]);
+        assert!(kept(&RecordFilter::needles(&["nothing".into()])).is_empty());
     }
 
     #[test]

@@ -6,6 +6,8 @@
 //! files cannot hold events of any job window. Any other folder of `.json.gz`/`.json` files
 //! is accepted too; their files are read whatever their time.
 
+use std::collections::HashSet;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
@@ -106,11 +108,10 @@ pub struct Listing {
 
 /// Why a trail directory could not be listed at all.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot list trail directory {path}: {source}")]
+#[error("cannot list trail directory {path}: {cause}")]
 pub struct TrailDirError {
     pub path: PathBuf,
-    #[source]
-    pub source: std::io::Error,
+    pub cause: std::io::Error,
 }
 
 /// Classifies a path by its name: digest when `CloudTrail-Digest` is in the path, log for
@@ -154,6 +155,9 @@ pub fn parse_log_name(path: &str) -> Option<LogName> {
     let delivered = NaiveDateTime::parse_from_str(stamp, "%Y%m%dT%H%MZ")
         .ok()?
         .and_utc();
+    // `time_range` must be representable (a name is input: year 262142 is parseable).
+    delivered.checked_sub_signed(DELIVERY_LAG_MARGIN)?;
+    delivered.checked_add_signed(CLOCK_SKEW_MARGIN)?;
     let mut components = path.split(['/', '\\']);
     let org_id = components
         .by_ref()
@@ -174,70 +178,109 @@ fn wanted(windows: &[TimeWindow], from: DateTime<Utc>, until: DateTime<Utc>) -> 
     windows.is_empty() || windows.iter().any(|w| w.overlaps(Some(from), Some(until)))
 }
 
-/// For a directory at `CloudTrail/{region}/YYYY[/MM[/DD]]`, the delivery times its files
-/// can have, as `[start, end)`.
-fn date_dir_span(components: &[String]) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
-    let at = components.iter().rposition(|c| c == "CloudTrail")?;
-    let date: Vec<u32> = components
-        .get(at + 2..)?
-        .iter()
-        .map(|c| c.parse().ok())
-        .collect::<Option<_>>()?;
-    let day = |y: i32, m: u32, d: u32| {
+/// What a directory's place in the CloudTrail layout says about its files' records.
+enum DateDir {
+    /// Not a `CloudTrail/{region}/YYYY[/MM[/DD]]` directory.
+    No,
+    /// A date directory: its files' records fall in `[from, until)` (delivery lag and
+    /// clock skew included).
+    Span(DateTime<Utc>, DateTime<Utc>),
+    /// Numbered like a date directory but no representable date (`2026/13`, `262142/12/31`).
+    Invalid,
+}
+
+/// For a directory at `CloudTrail/{region}/YYYY[/MM[/DD]]`, the times its files' records can
+/// have, all arithmetic checked (folder names are input).
+fn date_dir(components: &[String]) -> DateDir {
+    let Some(at) = components.iter().rposition(|c| c == "CloudTrail") else {
+        return DateDir::No;
+    };
+    let Some(date) = components.get(at + 2..).and_then(|parts| {
+        parts
+            .iter()
+            .map(|c| c.parse::<i32>().ok().filter(|n| *n >= 0))
+            .collect::<Option<Vec<i32>>>()
+    }) else {
+        return DateDir::No;
+    };
+    let day = |y: i32, m: i32, d: i32| {
         Some(
-            NaiveDate::from_ymd_opt(y, m, d)?
+            NaiveDate::from_ymd_opt(y, m.try_into().ok()?, d.try_into().ok()?)?
                 .and_hms_opt(0, 0, 0)?
                 .and_utc(),
         )
     };
-    match date[..] {
-        [y] => Some((day(y as i32, 1, 1)?, day(y as i32 + 1, 1, 1)?)),
+    let span = match date[..] {
+        [y] => day(y, 1, 1).zip(y.checked_add(1).and_then(|ny| day(ny, 1, 1))),
         [y, m] => {
-            let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
-            Some((day(y as i32, m, 1)?, day(ny as i32, nm, 1)?))
+            let next = if m == 12 {
+                y.checked_add(1).and_then(|ny| day(ny, 1, 1))
+            } else {
+                m.checked_add(1).and_then(|nm| day(y, nm, 1))
+            };
+            day(y, m, 1).zip(next)
         }
-        [y, m, d] => {
-            let start = day(y as i32, m, d)?;
-            Some((start, start + Duration::days(1)))
-        }
-        _ => None,
+        [y, m, d] => day(y, m, d)
+            .and_then(|start| Some((start, start.checked_add_signed(Duration::days(1))?))),
+        _ => return DateDir::No,
+    };
+    let widened = span.and_then(|(start, end)| {
+        Some((
+            start.checked_sub_signed(DELIVERY_LAG_MARGIN)?,
+            end.checked_add_signed(CLOCK_SKEW_MARGIN)?,
+        ))
+    });
+    match widened {
+        Some((from, until)) => DateDir::Span(from, until),
+        None => DateDir::Invalid,
     }
 }
 
 /// Lists `root` recursively and prunes by `windows` (empty: keep everything). Folders named
 /// `CloudTrail-Digest` and `CloudTrail-Insight` are not entered: they hold no event records.
+/// Links are followed, each directory is listed once (a link cycle or a second link to a
+/// listed directory is reported, not followed), and only regular files are listed as files.
 pub fn list_trail_dir(root: &Path, windows: &[TimeWindow]) -> Result<Listing, TrailDirError> {
     let mut listing = Listing::default();
-    let meta = std::fs::metadata(root).map_err(|source| TrailDirError {
+    let meta = std::fs::metadata(root).map_err(|cause| TrailDirError {
         path: root.to_owned(),
-        source,
+        cause,
     })?;
-    if meta.is_file() {
-        visit_file(root.to_owned(), meta.len(), windows, &mut listing);
+    if !meta.is_dir() {
+        visit_file(root.to_owned(), &meta, windows, &mut listing);
     } else {
-        std::fs::read_dir(root).map_err(|source| TrailDirError {
+        std::fs::read_dir(root).map_err(|cause| TrailDirError {
             path: root.to_owned(),
-            source,
+            cause,
         })?;
-        walk(root, &mut Vec::new(), windows, &mut listing);
+        let mut visited = HashSet::from([(meta.dev(), meta.ino())]);
+        walk(root, &mut Vec::new(), windows, &mut listing, &mut visited);
     }
     listing.files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(listing)
 }
 
-fn walk(dir: &Path, components: &mut Vec<String>, windows: &[TimeWindow], out: &mut Listing) {
+const ANY_TIME: ProblemScope = ProblemScope::CloudTrail {
+    from: None,
+    until: None,
+};
+
+fn walk(
+    dir: &Path,
+    components: &mut Vec<String>,
+    windows: &[TimeWindow],
+    out: &mut Listing,
+    visited: &mut HashSet<(u64, u64)>,
+) {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) => {
-            let scope = match date_dir_span(components) {
-                Some((start, end)) => ProblemScope::CloudTrail {
-                    from: Some(start - DELIVERY_LAG_MARGIN),
-                    until: Some(end + CLOCK_SKEW_MARGIN),
+            let scope = match date_dir(components) {
+                DateDir::Span(from, until) => ProblemScope::CloudTrail {
+                    from: Some(from),
+                    until: Some(until),
                 },
-                None => ProblemScope::CloudTrail {
-                    from: None,
-                    until: None,
-                },
+                DateDir::No | DateDir::Invalid => ANY_TIME,
             };
             out.problems.push(EvidenceProblem {
                 subject: dir.display().to_string(),
@@ -254,10 +297,7 @@ fn walk(dir: &Path, components: &mut Vec<String>, windows: &[TimeWindow], out: &
                 out.problems.push(EvidenceProblem {
                     subject: dir.display().to_string(),
                     reason: format!("cannot list directory: {e}"),
-                    scope: ProblemScope::CloudTrail {
-                        from: None,
-                        until: None,
-                    },
+                    scope: ANY_TIME,
                 });
                 continue;
             }
@@ -268,39 +308,59 @@ fn walk(dir: &Path, components: &mut Vec<String>, windows: &[TimeWindow], out: &
             out.problems.push(EvidenceProblem {
                 subject: path.display().to_string(),
                 reason: "cannot read file metadata (dangling link?)".into(),
-                scope: ProblemScope::CloudTrail {
-                    from: None,
-                    until: None,
-                },
+                scope: ANY_TIME,
             });
             continue;
         };
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if meta.is_dir() {
-            if name == "CloudTrail-Digest" || name == "CloudTrail-Insight" {
-                continue;
-            }
-            components.push(name);
-            match date_dir_span(components) {
-                Some((start, end))
-                    if !wanted(
-                        windows,
-                        start - DELIVERY_LAG_MARGIN,
-                        end + CLOCK_SKEW_MARGIN,
-                    ) =>
-                {
-                    out.dirs_pruned += 1;
-                }
-                _ => walk(&path, components, windows, out),
-            }
-            components.pop();
-        } else {
-            visit_file(path, meta.len(), windows, out);
+        if !meta.is_dir() {
+            visit_file(path, &meta, windows, out);
+            continue;
         }
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name == "CloudTrail-Digest" || name == "CloudTrail-Insight" {
+            continue;
+        }
+        if !visited.insert((meta.dev(), meta.ino())) {
+            out.problems.push(EvidenceProblem {
+                subject: path.display().to_string(),
+                reason: "a link to a directory already listed (a cycle, or a second link): \
+                         not listed again"
+                    .into(),
+                scope: ProblemScope::Unrelated,
+            });
+            continue;
+        }
+        if classify(&path) == FileKind::Log {
+            let time = parse_log_name(&path.to_string_lossy()).map(|n| n.time_range());
+            out.problems.push(EvidenceProblem {
+                subject: path.display().to_string(),
+                reason: "a directory where a log file was expected: no records read from it".into(),
+                scope: ProblemScope::CloudTrail {
+                    from: time.map(|t| t.0),
+                    until: time.map(|t| t.1),
+                },
+            });
+        }
+        components.push(name);
+        match date_dir(components) {
+            DateDir::Span(from, until) if !wanted(windows, from, until) => out.dirs_pruned += 1,
+            DateDir::Invalid => {
+                out.problems.push(EvidenceProblem {
+                    subject: path.display().to_string(),
+                    reason: "numbered like a CloudTrail date folder but not a valid date: \
+                             its files are read whatever their time"
+                        .into(),
+                    scope: ProblemScope::Unrelated,
+                });
+                walk(&path, components, windows, out, visited);
+            }
+            _ => walk(&path, components, windows, out, visited),
+        }
+        components.pop();
     }
 }
 
-fn visit_file(path: PathBuf, size: u64, windows: &[TimeWindow], out: &mut Listing) {
+fn visit_file(path: PathBuf, meta: &std::fs::Metadata, windows: &[TimeWindow], out: &mut Listing) {
     out.files_listed += 1;
     let kind = classify(&path);
     let name = parse_log_name(&path.to_string_lossy());
@@ -308,8 +368,21 @@ fn visit_file(path: PathBuf, size: u64, windows: &[TimeWindow], out: &mut Listin
         path,
         kind,
         name,
-        size,
+        size: meta.len(),
     };
+    if !meta.is_file() {
+        // A FIFO would block the reader, a device never end: never opened.
+        out.files_skipped += 1;
+        let mut problem = file.problem(format!(
+            "not a regular file ({}): not read",
+            crate::input::file_type_name(meta)
+        ));
+        if !could_be_a_log(&file.path) {
+            problem.scope = ProblemScope::Unrelated;
+        }
+        out.problems.push(problem);
+        return;
+    }
     match kind {
         FileKind::Log => match &file.name {
             Some(n) if !wanted(windows, n.time_range().0, n.time_range().1) => {
@@ -501,6 +574,125 @@ mod tests {
             matches!(scope(".json.gz.1"), ProblemScope::CloudTrail { .. }),
             "a possible log is a gap"
         );
+    }
+
+    fn reason_for<'a>(listing: &'a Listing, suffix: &str) -> &'a EvidenceProblem {
+        listing
+            .problems
+            .iter()
+            .find(|p| p.subject.ends_with(suffix))
+            .unwrap_or_else(|| panic!("{suffix} not reported: {:?}", listing.problems))
+    }
+
+    /// Issue 11: two symlinks to `.` made the walk exponential (it never ended).
+    #[test]
+    fn links_to_listed_directories_are_followed_once() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "logs/a.json.gz");
+        std::os::unix::fs::symlink(".", dir.path().join("logs/self1")).unwrap();
+        std::os::unix::fs::symlink(".", dir.path().join("logs/self2")).unwrap();
+        std::os::unix::fs::symlink("..", dir.path().join("logs/up")).unwrap();
+        // A link to a directory not listed otherwise is followed.
+        let other = tempfile::tempdir().unwrap();
+        write(other.path(), "b.json.gz");
+        std::os::unix::fs::symlink(other.path(), dir.path().join("linked")).unwrap();
+        let listing = list_trail_dir(dir.path(), &[]).unwrap();
+        let names: Vec<String> = listing
+            .files
+            .iter()
+            .map(|f| {
+                f.path
+                    .strip_prefix(dir.path())
+                    .unwrap()
+                    .display()
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(names, ["linked/b.json.gz", "logs/a.json.gz"]);
+        for link in ["self1", "self2", "up"] {
+            let p = reason_for(&listing, link);
+            assert!(p.reason.contains("already listed"), "{p:?}");
+            assert_eq!(p.scope, ProblemScope::Unrelated);
+        }
+    }
+
+    /// Issue 11: a FIFO named `*.json.gz` blocked the reader forever, a link to
+    /// `/dev/zero` read until memory ran out.
+    #[test]
+    fn fifos_and_devices_are_refused_by_name_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir
+            .path()
+            .join("111_CloudTrail_us-east-1_20261120T1005Z_ab.json.gz");
+        crate::input::tests::mkfifo(&fifo);
+        std::os::unix::fs::symlink("/dev/zero", dir.path().join("zero.json.gz")).unwrap();
+        let listing = list_trail_dir(dir.path(), &[]).unwrap();
+        assert!(listing.files.is_empty(), "{:?}", listing.files);
+        let p = reason_for(&listing, "_ab.json.gz");
+        assert_eq!(p.reason, "not a regular file (a FIFO): not read");
+        assert!(
+            matches!(p.scope, ProblemScope::CloudTrail { from: Some(_), .. }),
+            "a gap in its time"
+        );
+        assert_eq!(
+            reason_for(&listing, "zero.json.gz").reason,
+            "not a regular file (a device): not read"
+        );
+        assert_eq!(listing.files_skipped, 2);
+    }
+
+    /// Issue 11: a directory named `x.json.gz` where a log file should be was ignored.
+    #[test]
+    fn a_directory_named_like_a_log_file_is_a_named_problem() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(
+            dir.path()
+                .join("111_CloudTrail_us-east-1_20261120T1005Z_ab.json.gz"),
+        )
+        .unwrap();
+        let listing = list_trail_dir(dir.path(), &[]).unwrap();
+        let p = reason_for(&listing, "_ab.json.gz");
+        assert!(
+            p.reason.starts_with("a directory where a log file"),
+            "{p:?}"
+        );
+        assert!(matches!(
+            p.scope,
+            ProblemScope::CloudTrail { from: Some(_), .. }
+        ));
+    }
+
+    /// Issue 11: `CloudTrail/us-east-1/262142/12/31` panicked (the day after is past
+    /// chrono's last date).
+    #[test]
+    fn date_folders_at_the_end_of_time_are_named_not_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = "AWSLogs/1/CloudTrail/us-east-1";
+        write(
+            dir.path(),
+            &format!("{base}/262142/12/31/1_CloudTrail_us-east-1_2621421231T2359Z_a.json.gz"),
+        );
+        write(
+            dir.path(),
+            &format!("{base}/262142/1_CloudTrail_us-east-1_2621421231T2358Z_b.json.gz"),
+        );
+        write(dir.path(), &format!("{base}/2026/13/c.json.gz"));
+        write(
+            dir.path(),
+            &format!("{base}/2147483647/2147483647/d.json.gz"),
+        );
+        let w = [TimeWindow {
+            from: t("2026-11-20T10:00:00Z"),
+            until: t("2026-11-20T10:30:00Z"),
+        }];
+        let listing = list_trail_dir(dir.path(), &w).unwrap();
+        // Unrepresentable times: read whatever their time, never pruned on a guess.
+        assert_eq!(listing.files.len(), 4, "{:?}", listing.files);
+        assert!(listing.files.iter().all(|f| f.name.is_none()));
+        for folder in ["262142/12/31", "262142", "2026/13", "2147483647/2147483647"] {
+            let p = reason_for(&listing, folder);
+            assert!(p.reason.contains("not a valid date"), "{p:?}");
+        }
     }
 
     #[test]

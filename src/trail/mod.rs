@@ -11,6 +11,7 @@ pub mod inflate;
 pub mod layout;
 pub mod scan;
 pub mod synth;
+mod validate;
 
 use chrono::{DateTime, Utc};
 
@@ -23,31 +24,53 @@ use crate::model::TrailEvent;
 /// Why a log file could not be used (all of its records are then dropped).
 #[derive(Debug, thiserror::Error)]
 pub enum TrailFileError {
-    #[error("cannot read file: {0}")]
-    Read(std::io::Error),
+    #[error("{0}")]
+    Read(crate::input::ReadError),
     #[error("empty file")]
     Empty,
+    #[error("named .json.gz but not gzip data")]
+    NotGzip,
     #[error("gzip stream is corrupt or truncated: {0}")]
     Gzip(std::io::Error),
+    #[error(
+        "inflates to more than {cap} bytes, the cap for a file of its size (set by {} and {}, see docs/limits.md)",
+        crate::input::MAX_FILE_BYTES_ENV,
+        crate::input::MAX_INFLATE_RATIO_ENV
+    )]
+    TooLarge { cap: u64 },
+    #[error("not UTF-8 text (invalid bytes at offset {0})")]
+    Utf8(usize),
     #[error("invalid CloudTrail log JSON: {0}")]
     Json(String),
-    #[error("record {index} is not a CloudTrail record: {source}")]
-    Record {
-        index: usize,
-        source: serde_json::Error,
-    },
+    #[error("record {index} is not a CloudTrail record: {message}")]
+    Record { index: usize, message: String },
 }
 
-/// Decodes one log file's bytes (gzip detected by its magic bytes, else plain JSON) into
-/// all its records. Any error rejects the whole file: a partial file could hide the one
-/// event that matters.
-pub fn decode_log_file(bytes: &[u8]) -> Result<Vec<TrailEvent>, TrailFileError> {
-    let mut inflater = inflate::Inflater::default();
-    let json = if inflate::is_gzip(bytes) {
-        inflater.inflate(bytes).map_err(TrailFileError::Gzip)?
+/// The JSON text of a log file: inflated when it is gzip (a `.json.gz` must be), else the
+/// bytes as they are.
+pub(crate) fn log_json<'a>(
+    name: &str,
+    raw: &'a [u8],
+    inflater: &'a mut inflate::Inflater,
+    limits: &crate::input::Limits,
+) -> Result<&'a [u8], TrailFileError> {
+    if raw.trim_ascii().is_empty() {
+        Err(TrailFileError::Empty)
+    } else if inflate::is_gzip(raw) {
+        inflater.inflate(raw, limits)
+    } else if name.ends_with(".gz") {
+        Err(TrailFileError::NotGzip)
     } else {
-        bytes
-    };
+        Ok(raw)
+    }
+}
+
+/// Decodes one log file's bytes (gzip detected by its magic bytes, else plain JSON, which
+/// a file named `.json.gz` may not be) into all its records. Any error rejects the whole
+/// file: a partial file could hide the one event that matters.
+pub fn decode_log_file(name: &str, bytes: &[u8]) -> Result<Vec<TrailEvent>, TrailFileError> {
+    let mut inflater = inflate::Inflater::default();
+    let json = log_json(name, bytes, &mut inflater, &crate::input::Limits::current())?;
     scan::select_records(json, &RecordFilter::all(), &mut ScanStats::default())
 }
 

@@ -12,14 +12,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
+use serde_json::Value;
 use serde_json::value::RawValue;
 
+use crate::input::{Limits, read_regular};
 use crate::model::{EvidenceProblem, TimeWindow, TrailEvent};
 
-use super::TrailFileError;
 use super::filter::RecordFilter;
-use super::inflate::{Inflater, is_gzip};
+use super::inflate::Inflater;
 use super::layout::{Listing, TrailDirError, TrailFile, list_trail_dir};
+use super::{TrailFileError, log_json};
 
 /// Counters a scan updates as it goes, for a progress display (read them from another
 /// thread while [`scan_files`] runs).
@@ -77,6 +79,8 @@ pub struct ScanOptions<'a> {
     /// Worker threads; 0 means one per available core.
     pub threads: usize,
     pub progress: Option<&'a ScanProgress>,
+    /// Caps on each file's size and inflation.
+    pub limits: Limits,
 }
 
 /// Lists `root`, prunes it by `options.windows` and scans what is left.
@@ -130,7 +134,7 @@ pub fn scan_files(
     let next = AtomicU64::new(0);
     let parts: Vec<WorkerResult> = std::thread::scope(|s| {
         let workers: Vec<_> = (0..threads)
-            .map(|_| s.spawn(|| worker(files, filter, options.progress, &next)))
+            .map(|_| s.spawn(|| worker(files, filter, options, &next)))
             .collect();
         workers
             .into_iter()
@@ -176,7 +180,7 @@ struct WorkerResult {
 fn worker(
     files: &[TrailFile],
     filter: &RecordFilter,
-    progress: Option<&ScanProgress>,
+    options: &ScanOptions,
     next: &AtomicU64,
 ) -> WorkerResult {
     let mut result = WorkerResult::default();
@@ -191,6 +195,7 @@ fn worker(
         match scan_file(
             file,
             filter,
+            &options.limits,
             &mut raw,
             &mut inflater,
             &mut result.stats,
@@ -203,7 +208,7 @@ fn worker(
                 result.problems.push((index, file.problem(e.to_string())));
             }
         }
-        if let Some(p) = progress {
+        if let Some(p) = options.progress {
             p.files_done.fetch_add(1, Ordering::Relaxed);
             p.bytes_compressed_done
                 .fetch_add(raw.len() as u64, Ordering::Relaxed);
@@ -217,22 +222,16 @@ fn worker(
 fn scan_file(
     file: &TrailFile,
     filter: &RecordFilter,
+    limits: &Limits,
     raw: &mut Vec<u8>,
     inflater: &mut Inflater,
     stats: &mut ScanStats,
     uncompressed: &mut u64,
 ) -> Result<Vec<TrailEvent>, TrailFileError> {
-    raw.clear();
-    std::fs::File::open(&file.path)
-        .and_then(|mut f| std::io::Read::read_to_end(&mut f, raw))
-        .map_err(TrailFileError::Read)?;
+    read_regular(&file.path, limits.max_file_bytes, raw).map_err(TrailFileError::Read)?;
     stats.files_read += 1;
     stats.bytes_compressed += raw.len() as u64;
-    let json: &[u8] = if is_gzip(raw) {
-        inflater.inflate(raw).map_err(TrailFileError::Gzip)?
-    } else {
-        raw
-    };
+    let json = log_json(&file.path.to_string_lossy(), raw, inflater, limits)?;
     *uncompressed = json.len() as u64;
     stats.bytes_uncompressed += json.len() as u64;
     select_records(json, filter, stats)
@@ -245,33 +244,102 @@ struct RawLogFile<'a> {
     records: Vec<&'a RawValue>,
 }
 
+/// A record as a [`Value`], refusing duplicate keys at any depth (escaped spellings
+/// included): CloudTrail never writes them, and which of two `eventName`s counts must not
+/// be left to the parser (serde_json keeps the last, others the first).
+struct Strict(Value);
+
+impl<'de> Deserialize<'de> for Strict {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(StrictVisitor).map(Strict)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(v.into())
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(v.into())
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(v.into())
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(Strict(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if out.contains_key(&key) {
+                return Err(serde::de::Error::custom(format!("duplicate key {key:?}")));
+            }
+            let Strict(value) = map.next_value()?;
+            out.insert(key, value);
+        }
+        Ok(Value::Object(out))
+    }
+}
+
 /// The records of one log file's JSON that `filter` keeps.
 pub(crate) fn select_records(
     json: &[u8],
     filter: &RecordFilter,
     stats: &mut ScanStats,
 ) -> Result<Vec<TrailEvent>, TrailFileError> {
-    let trimmed = json.trim_ascii();
-    if trimmed.is_empty() {
+    let text = std::str::from_utf8(json).map_err(|e| TrailFileError::Utf8(e.valid_up_to()))?;
+    if text.trim_ascii().is_empty() {
         return Err(TrailFileError::Empty);
     }
-    // Checked even for files the prefilter skips: a cut-off file lost records, and a file
-    // without `Records` is not a log file.
-    if !(trimmed.starts_with(b"{") && trimmed.ends_with(b"}")) {
-        return Err(TrailFileError::Json(
-            "not a {\"Records\": [...]} object (truncated?)".into(),
-        ));
-    }
-    if memchr::memmem::find(trimmed, b"\"Records\"").is_none() {
-        return Err(TrailFileError::Json("no \"Records\" member".into()));
-    }
-    if !filter.may_match(trimmed) {
+    // Only a file read whole proves that it holds nothing for the jobs: a cut-off or broken
+    // file, `{"Records": 5}` and records that are not objects are problems, skipped or not.
+    // The shortcut proves the common case; anything else is split into raw records (one
+    // validating pass, no trees), which names the defect.
+    let candidate = filter.may_match(json);
+    if !candidate && super::validate::is_plain_log_file(text) {
         stats.files_prefiltered += 1;
         return Ok(Vec::new());
     }
-    // Splitting into raw records validates the whole file without building trees.
-    let file: RawLogFile =
-        serde_json::from_slice(trimmed).map_err(|e| TrailFileError::Json(e.to_string()))?;
+    let file: RawLogFile = serde_json::from_str(text).map_err(|e| {
+        TrailFileError::Json(if e.is_eof() {
+            format!("{e} (truncated?)")
+        } else {
+            e.to_string()
+        })
+    })?;
+    if let Some(index) = file.records.iter().position(|r| !r.get().starts_with('{')) {
+        return Err(TrailFileError::Record {
+            index,
+            message: "not a JSON object".into(),
+        });
+    }
+    if !candidate {
+        stats.files_prefiltered += 1;
+        return Ok(Vec::new());
+    }
     let mut kept = Vec::new();
     for (index, raw) in file.records.iter().enumerate() {
         let raw = raw.get();
@@ -279,8 +347,11 @@ pub(crate) fn select_records(
         if !filter.may_match(raw.as_bytes()) {
             continue;
         }
-        let record_error = |e: serde_json::Error| TrailFileError::Record { index, source: e };
-        let value = serde_json::from_str(raw).map_err(record_error)?;
+        let record_error = |e: serde_json::Error| TrailFileError::Record {
+            index,
+            message: e.to_string(),
+        };
+        let Strict(value) = serde_json::from_str(raw).map_err(record_error)?;
         if let Some(event) = filter.select(value).map_err(record_error)? {
             kept.push(event);
         }
@@ -325,6 +396,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        no_samples,
+        ignore = "needs the CloudTrail samples: ../shared/samples or TEXTRACT_AUDIT_SAMPLES, absent at build time"
+    )]
     fn real_samples_decode_and_scan() {
         let dir = tempfile::tempdir().unwrap();
         let mut total = 0;
@@ -338,9 +413,9 @@ mod tests {
                 "{{\"Records\":{}}}",
                 std::fs::read_to_string(&path).unwrap()
             );
-            let events = decode_log_file(&gzip(file.as_bytes())).unwrap();
+            let events = decode_log_file("x.json.gz", &gzip(file.as_bytes())).unwrap();
             assert_eq!(events.len(), array.len(), "{}", path.display());
-            assert_eq!(decode_log_file(file.as_bytes()).unwrap(), events);
+            assert_eq!(decode_log_file("x.json", file.as_bytes()).unwrap(), events);
             total += events.len();
             let name = path.file_name().unwrap().to_string_lossy().into_owned();
             put(dir.path(), &format!("{name}.gz"), &gzip(file.as_bytes()));
@@ -455,7 +530,7 @@ mod tests {
         assert_eq!(reason("20261120T1020Z"), "empty file");
         assert_eq!(reason("20261120T1025Z"), "empty file");
         assert!(reason("20261120T1030Z").contains("truncated"));
-        assert!(reason("20261120T1035Z").contains("no \"Records\""));
+        assert!(reason("20261120T1035Z").contains("missing field `Records`"));
         let unknown = |needle: &str| {
             let p = out
                 .problems
@@ -490,6 +565,117 @@ mod tests {
         assert_eq!(out.stats.records_matched, 1);
     }
 
+    /// Issue 11: the byte prefilter dropped, with no problem reported, files it found no
+    /// needle in, even when they were not log files at all; a job whose record sat in such
+    /// a file passed. Each must be a named problem; valid JSON with an escaped key is fine.
+    #[test]
+    fn files_the_prefilter_skips_must_still_be_whole_log_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let cases: &[(&str, Vec<u8>, Option<&str>)] = &[
+            (
+                "broken.json.gz",
+                gzip(br#"{"Records":[{"a":1}"#),
+                Some("invalid CloudTrail log JSON"),
+            ),
+            (
+                "garbage.json.gz",
+                gzip(br#"{"Records":[] x}"#),
+                Some("invalid CloudTrail log JSON"),
+            ),
+            (
+                "five.json.gz",
+                gzip(br#"{"Records": 5}"#),
+                Some("invalid type: integer `5`"),
+            ),
+            (
+                "twice.json.gz",
+                gzip(br#"{"Records":[],"\u0052ecords":[{}]}"#),
+                Some("duplicate field"),
+            ),
+            (
+                "scalar.json.gz",
+                gzip(br#"{"Records":[{"a":1}, 5]}"#),
+                Some("record 1 is not a CloudTrail record: not a JSON object"),
+            ),
+            (
+                "plain.json.gz",
+                br#"{"Records":[]}"#.to_vec(),
+                Some("named .json.gz but not gzip data"),
+            ),
+            (
+                "latin1.json.gz",
+                gzip(b"{\"Records\":[{\"a\":\"\xe9\"}]}"),
+                Some("not UTF-8 text (invalid bytes at offset 18)"),
+            ),
+            (
+                "escaped.json.gz",
+                gzip(br#"{"\u0052ecords":[{"eventID":"x"}]}"#),
+                None,
+            ),
+            ("plain.json", br#" {"Records":[]}"#.to_vec(), None),
+        ];
+        for (name, bytes, _) in cases {
+            put(dir.path(), name, bytes);
+        }
+        let filter = RecordFilter::needles(&[JOB.to_owned()]);
+        let out = scan_trail_dir(dir.path(), &filter, &options()).unwrap();
+        for (name, _, reason) in cases {
+            let problem = out
+                .problems
+                .iter()
+                .find(|p| p.subject.ends_with(&format!("/{name}")));
+            match (reason, problem) {
+                (Some(reason), Some(p)) => {
+                    assert!(p.reason.contains(reason), "{name}: {}", p.reason)
+                }
+                (None, None) => {}
+                _ => panic!("{name}: expected {reason:?}, got {problem:?}"),
+            }
+        }
+        assert_eq!(out.stats.files_prefiltered, 2);
+        assert_eq!(out.stats.files_bad, 7);
+    }
+
+    /// A record with two `eventName`s was read as the last one (serde_json's choice): a
+    /// forged record could show a reader what it wants. Duplicate keys, at any depth and
+    /// however spelled, reject the file.
+    #[test]
+    fn a_record_with_a_duplicate_key_is_a_problem_not_the_last_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = format!("out/{JOB}/1");
+        let dup = record("GetObject", &key).replacen(
+            r#""eventName":"GetObject""#,
+            r#""eventName":"PutObject","\u0065ventName":"GetObject""#,
+            1,
+        );
+        let nested = record("GetObject", &key).replacen(
+            r#""requestParameters":{"#,
+            r#""requestParameters":{"key":"other","#,
+            1,
+        );
+        put(
+            dir.path(),
+            "dup.json.gz",
+            &gzip(format!(r#"{{"Records":[{dup}]}}"#).as_bytes()),
+        );
+        put(
+            dir.path(),
+            "nested.json.gz",
+            &gzip(format!(r#"{{"Records":[{nested}]}}"#).as_bytes()),
+        );
+        let filter = RecordFilter::needles(&[JOB.to_owned()]);
+        let out = scan_trail_dir(dir.path(), &filter, &options()).unwrap();
+        assert!(out.events.is_empty(), "{:?}", out.events);
+        let reasons: Vec<&str> = out.problems.iter().map(|p| p.reason.as_str()).collect();
+        assert_eq!(
+            reasons,
+            [
+                "record 0 is not a CloudTrail record: duplicate key \"eventName\" at line 1 column 131",
+                "record 0 is not a CloudTrail record: duplicate key \"key\" at line 1 column 155",
+            ]
+        );
+    }
+
     #[derive(Deserialize)]
     struct RawFile {
         #[serde(rename = "Records")]
@@ -504,7 +690,8 @@ mod tests {
         let mut out = Vec::new();
         for f in &listing.files {
             let gz = std::fs::read(&f.path).unwrap();
-            let file: RawFile = serde_json::from_slice(inflater.inflate(&gz).unwrap()).unwrap();
+            let file: RawFile =
+                serde_json::from_slice(inflater.inflate(&gz, &Limits::default()).unwrap()).unwrap();
             for r in file.records {
                 out.extend(filter.select(r).unwrap());
             }

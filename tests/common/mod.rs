@@ -1,43 +1,217 @@
-//! The local AWS lab harness shared by the integration tests that need it (`lab`, `submit`):
-//! one lab at a time per test binary, the lab's control API, AWS calls the tests make to set
-//! the lab up, and running the real binary with lab credentials.
+//! The local AWS lab harness shared by the integration tests that need it (`lab`, `submit`,
+//! `lab_readers`), and the report validators' Python (`cli`, `lab`).
 //!
-//! Each test binary uses a different part of it.
+//! `cargo test` runs every lab test for real. Without `TEXTRACT_AUDIT_LAB_ENDPOINT` (a lab
+//! someone started), the first test that needs the lab starts one under
+//! `target/tmp/textract-audit/lab/`, in a virtualenv made once from the pinned
+//! `tests/lab/requirements.txt` (`TEXTRACT_AUDIT_LAB_PYTHON` names another python); the
+//! validators get theirs the same way from `tests/validate/requirements.txt` unless
+//! `TEXTRACT_AUDIT_VALIDATOR_PYTHON` names one.
+//!
+//! One lab serves every test process of a run, also test binaries run in parallel: a process
+//! joins under `control.lock` and then holds a shared flock on `users.lock` until it exits (the
+//! kernel releases it however the process ends); the lab (`lab.py --exit-when-unused`) stops
+//! a few seconds after the last holder is gone. The lab is one account, so tests take turns
+//! on `turn.lock`, across threads and processes.
+//!
+//! The only opt-out is `TEXTRACT_AUDIT_NO_LAB=1` at build time (`build.rs` sets `cfg(no_lab)`):
+//! every test that needs the lab or the validators is then `#[ignore]`d with the reason, never
+//! counted as passed. Each such test carries
+//! `#[cfg_attr(no_lab, ignore = "…")]`; one without it fails under the opt-out, by design.
 #![allow(dead_code)]
 
+use std::fs::File;
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::OnceLock;
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
 pub const ENV: &str = "TEXTRACT_AUDIT_LAB_ENDPOINT";
-static LAB_LOCK: Mutex<()> = Mutex::new(());
 
-/// The lab, held for one test; `None` (with the how-to line printed) when no lab is running.
-pub fn lab() -> Option<Lab> {
-    let Ok(endpoint) = std::env::var(ENV) else {
-        // Straight to stderr, past the test harness's capture, so a plain `cargo test` shows it.
+/// `target/tmp/textract-audit/`: the harness's virtualenvs, the shared lab and its locks.
+fn work_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("textract-audit");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn lock_file(path: &Path) -> File {
+    File::options()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A python with `requirements` installed: `$var` if set, else the virtualenv `name` under
+/// `target/tmp/textract-audit/`, (re)made when it is missing or its requirements changed.
+fn python(var: &str, name: &str, requirements: &str) -> PathBuf {
+    if let Some(python) = std::env::var_os(var) {
+        return python.into();
+    }
+    if cfg!(no_lab) {
+        panic!(
+            "TEXTRACT_AUDIT_NO_LAB is set, yet a test asked for {name}: mark it \
+             #[cfg_attr(no_lab, ignore = \"…\")]"
+        );
+    }
+    let dir = work_dir();
+    let _turn = lock_file(&dir.join(format!("{name}.lock")));
+    _turn.lock().unwrap();
+    let venv = dir.join(name);
+    let python = venv.join("bin/python");
+    let wanted = std::fs::read(repo().join(requirements)).unwrap();
+    let stamp = venv.join("installed-requirements.txt");
+    if python.exists() && std::fs::read(&stamp).is_ok_and(|s| s == wanted) {
+        return python;
+    }
+    let _ = writeln!(
+        std::io::stderr(),
+        "making the virtualenv {} from {requirements} (once; needs python3 and PyPI; \
+         TEXTRACT_AUDIT_NO_LAB=1 opts out)",
+        venv.display()
+    );
+    let _ = std::fs::remove_dir_all(&venv);
+    let bootstrap = std::env::var_os("PYTHON").unwrap_or_else(|| "python3".into());
+    run_setup(Command::new(&bootstrap).arg("-m").arg("venv").arg(&venv));
+    run_setup(
+        Command::new(&python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "-r",
+            ])
+            .arg(repo().join(requirements)),
+    );
+    std::fs::write(&stamp, wanted).unwrap();
+    python
+}
+
+fn run_setup(command: &mut Command) {
+    let out = command
+        .output()
+        .unwrap_or_else(|e| panic!("{command:?}: {e} (TEXTRACT_AUDIT_NO_LAB=1 opts out)"));
+    assert!(
+        out.status.success(),
+        "{command:?} failed (TEXTRACT_AUDIT_NO_LAB=1 opts out):\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The python that runs `tests/validate/validate_reports.py`.
+pub fn validator_python() -> PathBuf {
+    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
+    PYTHON
+        .get_or_init(|| {
+            python(
+                "TEXTRACT_AUDIT_VALIDATOR_PYTHON",
+                "validate-venv",
+                "tests/validate/requirements.txt",
+            )
+        })
+        .clone()
+}
+
+/// Whether a lab answers its health check at `endpoint`.
+fn healthy(endpoint: &str) -> bool {
+    let Some(addr) = endpoint.strip_prefix("http://") else {
+        return false;
+    };
+    let Ok(mut stream) = TcpStream::connect(addr) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let request = format!("GET /_lab/health HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let mut reply = String::new();
+    stream.write_all(request.as_bytes()).is_ok()
+        && stream.read_to_string(&mut reply).is_ok()
+        && reply.starts_with("HTTP/1.1 200")
+}
+
+/// The endpoint of the lab this process uses: `TEXTRACT_AUDIT_LAB_ENDPOINT`, or the shared lab,
+/// started if no process of the run has started it yet.
+fn endpoint() -> &'static str {
+    static ENDPOINT: OnceLock<String> = OnceLock::new();
+    // The shared flock on users.lock, held until the process exits.
+    static USING: OnceLock<File> = OnceLock::new();
+    ENDPOINT.get_or_init(|| {
+        if let Ok(endpoint) = std::env::var(ENV) {
+            return endpoint.trim_end_matches('/').to_owned();
+        }
+        let state = work_dir().join("lab");
+        std::fs::create_dir_all(&state).unwrap();
+        let control = lock_file(&state.join("control.lock"));
+        control.lock().unwrap();
+        let users = lock_file(&state.join("users.lock"));
+        users.lock_shared().unwrap();
+        USING.set(users).unwrap();
+        if let Ok(endpoint) = std::fs::read_to_string(state.join("endpoint")) {
+            let endpoint = endpoint.trim().to_owned();
+            if healthy(&endpoint) {
+                return endpoint;
+            }
+        }
+        let python = python(
+            "TEXTRACT_AUDIT_LAB_PYTHON",
+            "lab-venv",
+            "tests/lab/requirements.txt",
+        );
+        let out = Command::new(repo().join("tests/lab/start.sh"))
+            .arg(&state)
+            .arg(&python)
+            .env("LAB_EXIT_WHEN_UNUSED", "1")
+            .output()
+            .expect("tests/lab/start.sh runs");
+        assert!(
+            out.status.success(),
+            "the lab did not start (TEXTRACT_AUDIT_NO_LAB=1 opts out):\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let endpoint = String::from_utf8_lossy(&out.stdout).trim().to_owned();
         let _ = writeln!(
             std::io::stderr(),
-            "skipped: no AWS lab; run `.ci/run`, or start one with \
-             `endpoint=$(tests/lab/start.sh .lab)` and run `{ENV}=$endpoint cargo test --test lab --test submit`"
+            "started the shared test lab at {endpoint} (log: {})",
+            state.join("lab.log").display()
         );
-        return None;
-    };
-    let guard = LAB_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        endpoint
+    })
+}
+
+/// The lab, reset and held by this test until it is dropped.
+pub fn lab() -> Lab {
+    if cfg!(no_lab) {
+        panic!(
+            "TEXTRACT_AUDIT_NO_LAB is set, yet a test asked for the lab: mark it \
+             #[cfg_attr(no_lab, ignore = \"…\")]"
+        );
+    }
+    let endpoint = endpoint().to_owned();
+    let turn = lock_file(&work_dir().join("turn.lock"));
+    turn.lock().unwrap();
     let lab = Lab {
-        endpoint: endpoint.trim_end_matches('/').to_owned(),
-        _turn: guard,
+        endpoint,
+        _turn: turn,
     };
     lab.control("POST", "reset", &json!({}));
-    Some(lab)
+    lab
 }
 
 pub struct Lab {
     pub endpoint: String,
-    _turn: MutexGuard<'static, ()>,
+    /// The exclusive flock on `turn.lock`: one test at a time on the one lab account.
+    _turn: File,
 }
 
 /// One run of the binary.
@@ -254,22 +428,13 @@ pub fn statuses(job: &Value) -> std::collections::BTreeMap<String, String> {
 }
 
 /// Checks a `textract-audit/v1` report against `docs/schema/textract-audit-v1.schema.json`
-/// with the validator `.ci/run` installs (`TEXTRACT_AUDIT_VALIDATOR_PYTHON`); without it,
-/// says so and returns.
+/// with the report validators' python.
 pub fn validate_report_schema(report: &Value) {
-    let Some(python) = std::env::var_os("TEXTRACT_AUDIT_VALIDATOR_PYTHON") else {
-        let _ = writeln!(
-            std::io::stderr(),
-            "skipped: JSON schema check (set TEXTRACT_AUDIT_VALIDATOR_PYTHON, see README)"
-        );
-        return;
-    };
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("report.json");
     std::fs::write(&path, report.to_string()).unwrap();
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out = Command::new(python)
-        .arg(root.join("tests/validate/validate_reports.py"))
+    let out = Command::new(validator_python())
+        .arg(repo().join("tests/validate/validate_reports.py"))
         .arg(&path)
         .output()
         .expect("the validator runs");

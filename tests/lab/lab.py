@@ -2,6 +2,7 @@
 """Local AWS lab for textract-audit: moto 5.2.5 plus a front that makes it behave like AWS.
 
     lab.py serve --port 0 --state-dir DIR     run on 127.0.0.1; writes DIR/endpoint, DIR/pid
+        [--exit-when-unused]                  stop once no process holds DIR/users.lock
     lab.py seed --endpoint URL --scenario S   create a scenario's resources (JSON on stdout)
     lab.py scenarios                          list the scenarios
 
@@ -30,8 +31,57 @@ def _write_atomically(path: Path, text: str) -> None:
     temporary.replace(path)
 
 
-def serve(port: int, state_dir: Path, verbose: bool) -> int:
-    """Run the lab until SIGTERM/SIGINT; the state files exist exactly while it serves."""
+# How long the lab waits, unused, before it stops: long enough for `cargo test` to go from one
+# test binary to the next, short enough not to linger.
+UNUSED_GRACE_SECONDS = 5.0
+
+
+def _stop_when_unused(state_dir: Path, endpoint_file: Path, server: object) -> None:
+    """The shared test lab's lifetime (tests/common/mod.rs): every test process that uses the
+    lab holds a shared flock on users.lock for its whole life (the kernel drops it when the
+    process ends, however it ends); joining and stopping both happen under control.lock. Once
+    nobody has held users.lock for UNUSED_GRACE_SECONDS, the lab withdraws its endpoint file
+    and stops, keeping control.lock until it has exited."""
+    import fcntl
+    import time
+
+    unused_since = None
+    while True:
+        time.sleep(0.5)
+        control = open(state_dir / "control.lock", "a")  # noqa: SIM115 (held past the loop)
+        try:
+            fcntl.flock(control, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            control.close()
+            unused_since = None
+            continue
+        with open(state_dir / "users.lock", "a") as users:
+            try:
+                fcntl.flock(users, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                used = False
+            except BlockingIOError:
+                used = True
+        now = time.monotonic()
+        if used:
+            unused_since = None
+        elif unused_since is None:
+            unused_since = now
+        if unused_since is None or now - unused_since < UNUSED_GRACE_SECONDS:
+            control.close()
+            continue
+        endpoint_file.unlink(missing_ok=True)
+        print("lab: no test process uses the lab any more, stopping", file=sys.stderr, flush=True)
+        _HELD.append(control)  # released when the process exits
+        server.shutdown()
+        return
+
+
+_HELD: list[object] = []
+
+
+def serve(port: int, state_dir: Path, verbose: bool, exit_when_unused: bool = False) -> int:
+    """Run the lab until SIGTERM/SIGINT (or, shared by tests, until unused); the state files
+    exist exactly while it serves."""
     from moto.moto_server.werkzeug_app import (
         DomainDispatcherApplication,
         MotoRequestHandler,
@@ -58,6 +108,9 @@ def serve(port: int, state_dir: Path, verbose: bool) -> int:
     _write_atomically(pid_file, f"{os.getpid()}\n")
     _write_atomically(endpoint_file, app.endpoint + "\n")
     print(f"lab: serving on {app.endpoint}", file=sys.stderr, flush=True)
+    if exit_when_unused:
+        threading.Thread(target=_stop_when_unused, args=(state_dir, endpoint_file, server),
+                         daemon=True).start()
     try:
         server.serve_forever()
     finally:
@@ -77,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     serve_cmd.add_argument("--port", type=int, default=0, help="0: let the OS choose")
     serve_cmd.add_argument("--state-dir", type=Path, required=True)
     serve_cmd.add_argument("--verbose", action="store_true", help="log every request")
+    serve_cmd.add_argument("--exit-when-unused", action="store_true",
+                           help="stop once no process holds STATE_DIR/users.lock (shared test lab)")
     seed_cmd = commands.add_parser("seed", help="create a scenario's resources")
     seed_cmd.add_argument("--endpoint", required=True)
     seed_cmd.add_argument("--scenario", required=True, choices=sorted(SCENARIOS))
@@ -86,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("scenarios", help="list scenarios")
     args = parser.parse_args(argv)
     if args.command == "serve":
-        return serve(args.port, args.state_dir, args.verbose)
+        return serve(args.port, args.state_dir, args.verbose, args.exit_when_unused)
     if args.command == "seed":
         result = seed(args.endpoint.rstrip("/"), args.scenario, args.run_job,
                       reset=not args.keep)

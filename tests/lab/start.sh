@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Start the lab in the background: tests/lab/start.sh STATE_DIR [PYTHON]
+# With LAB_EXIT_WHEN_UNUSED=1 it stops by itself once no process holds STATE_DIR/users.lock
+# (the shared lab of the Rust tests, tests/common/mod.rs).
 # Waits until the endpoint answers (prints it on stdout); fails with the log after 30 s.
 set -euo pipefail
 state_dir=${1:?usage: start.sh STATE_DIR [PYTHON]}
@@ -8,7 +10,9 @@ python=${2:-${LAB_PYTHON:-$here/../../.venv/bin/python}}
 mkdir -p "$state_dir"
 log="$state_dir/lab.log"
 rm -f "$state_dir/endpoint" "$state_dir/pid"
-nohup "$python" "$here/lab.py" serve --port 0 --state-dir "$state_dir" >"$log" 2>&1 &
+extra=()
+[[ -n ${LAB_EXIT_WHEN_UNUSED:-} ]] && extra+=(--exit-when-unused)
+nohup "$python" "$here/lab.py" serve --port 0 --state-dir "$state_dir" "${extra[@]}" >"$log" 2>&1 </dev/null &
 launcher=$!
 for _ in $(seq 1 300); do
   if [[ -s "$state_dir/endpoint" ]]; then

@@ -12,8 +12,8 @@
 //!    (`Start*` says where the output went and which key was asked for), then for KMS events
 //!    from the earliest `Start*` found (the window's start when none was found) to the window's
 //!    end. Both passes share one limiter at the documented 2 requests per second.
-//! 2. Textract `Get*` per job (the API of its `Start*`; when unknown, `GetDocumentAnalysis`
-//!    then `GetDocumentTextDetection`).
+//! 2. Textract `Get*` per job (the API of its `Start*`; when unknown, each API's `Get*` in
+//!    turn until one knows the id).
 //! 3. S3: `ListObjectsV2` of `{prefix}/{JobId}/` (paged), `HeadObject` of every object (at most
 //!    [`HEAD_CONCURRENCY`] at a time), `GetBucketEncryption`/`GetBucketVersioning` per bucket
 //!    (and its public-access block, policy and policy status).
@@ -172,39 +172,7 @@ pub async fn collect(
     }
 
     // 2.-4. per job: status, output objects, buckets and keys.
-    let mut key_ids: BTreeSet<String> = BTreeSet::new();
-    let mut buckets: BTreeSet<String> = BTreeSet::new();
-    let mut folders: Vec<(String, String)> = Vec::new();
-    for job in jobs {
-        let start = starts
-            .iter()
-            .find(|s| str_ci(&s.response_elements, "jobId") == Some(&job.0));
-        let api = start.and_then(|s| TextractApi::from_start_operation(&s.event_name));
-        c.job_status(job, api).await;
-        let Some(start) = start else { continue };
-        let p = &start.request_parameters;
-        if let Some(k) = str_ci(p, "kMSKeyId").filter(|k| !k.is_empty()) {
-            key_ids.insert(k.to_owned());
-        }
-        if let Some(bucket) = str_ci(p, "outputConfig/s3Bucket") {
-            let prefix = str_ci(p, "outputConfig/s3Prefix")
-                .filter(|s| !s.is_empty())
-                .unwrap_or(DEFAULT_OUTPUT_PREFIX);
-            buckets.insert(bucket.to_owned());
-            folders.push((bucket.to_owned(), job_output_prefix(prefix, job)));
-        }
-    }
-    let mut objects = Vec::new();
-    for (bucket, prefix) in &folders {
-        for key in c.list_objects(bucket, prefix).await {
-            objects.push((bucket.clone(), key));
-        }
-    }
-    key_ids.extend(c.head_objects(objects).await);
-    for bucket in &buckets {
-        key_ids.extend(c.bucket_settings(bucket).await);
-    }
-    c.keys(&key_ids).await;
+    c.follow(jobs, &starts, true).await;
 
     // 5. Trail configuration.
     c.trails().await;
@@ -232,6 +200,37 @@ pub async fn collect(
         calls: c.calls,
         records,
         cloudtrail_window: window_read.then_some(TimeWindow { from, until }),
+        problems: Vec::new(),
+    })
+}
+
+/// The next round for jobs whose `Start*` records another source found (a trail log file
+/// holding the Start of a job older than `LookupEvents` reaches): the output folders those
+/// records name are listed and HEADed, their buckets and keys described. No `LookupEvents`,
+/// no `Get*` (the first round asked), no trail configuration (read once).
+pub async fn follow_up(
+    options: &Options,
+    starts: &[TrailEvent],
+    captured_at: DateTime<Utc>,
+) -> Result<Gathered, LiveError> {
+    let mut c = Collector::new(options).await?;
+    let jobs: Vec<JobId> = starts
+        .iter()
+        .filter_map(|s| str_ci(&s.response_elements, "jobId"))
+        .map(|j| JobId(j.to_owned()))
+        .collect();
+    c.follow(&jobs, starts, false).await;
+    let region = c.region.clone();
+    Ok(Gathered {
+        provenance: Provenance {
+            sources: Vec::new(),
+            account: None,
+            region: Some(region),
+            captured_at,
+        },
+        calls: c.calls,
+        records: Vec::new(),
+        cloudtrail_window: None,
         problems: Vec::new(),
     })
 }
@@ -541,6 +540,46 @@ impl Collector {
         }
     }
 
+    /// Steps 2.-4. for `jobs`: the `Get*` status (when `status`), then the output folders,
+    /// buckets and keys the jobs' `Start*` records (`starts`, oldest first) name.
+    async fn follow(&mut self, jobs: &[JobId], starts: &[TrailEvent], status: bool) {
+        let mut key_ids: BTreeSet<String> = BTreeSet::new();
+        let mut buckets: BTreeSet<String> = BTreeSet::new();
+        let mut folders: Vec<(String, String)> = Vec::new();
+        for job in jobs {
+            let start = starts
+                .iter()
+                .find(|s| str_ci(&s.response_elements, "jobId") == Some(&job.0));
+            if status {
+                let api = start.and_then(|s| TextractApi::from_start_operation(&s.event_name));
+                self.job_status(job, api).await;
+            }
+            let Some(start) = start else { continue };
+            let p = &start.request_parameters;
+            if let Some(k) = str_ci(p, "kMSKeyId").filter(|k| !k.is_empty()) {
+                key_ids.insert(k.to_owned());
+            }
+            if let Some(bucket) = str_ci(p, "outputConfig/s3Bucket") {
+                let prefix = str_ci(p, "outputConfig/s3Prefix")
+                    .filter(|s| !s.is_empty())
+                    .unwrap_or(DEFAULT_OUTPUT_PREFIX);
+                buckets.insert(bucket.to_owned());
+                folders.push((bucket.to_owned(), job_output_prefix(prefix, job)));
+            }
+        }
+        let mut objects = Vec::new();
+        for (bucket, prefix) in &folders {
+            for key in self.list_objects(bucket, prefix).await {
+                objects.push((bucket.clone(), key));
+            }
+        }
+        key_ids.extend(self.head_objects(objects).await);
+        for bucket in &buckets {
+            key_ids.extend(self.bucket_settings(bucket).await);
+        }
+        self.keys(&key_ids).await;
+    }
+
     async fn get_status(&self, api: TextractApi, job: &str) -> Result<Value, WireError> {
         match api {
             TextractApi::DocumentAnalysis => get_job!(self.textract, get_document_analysis, job),
@@ -559,19 +598,21 @@ impl Collector {
         let (api, result) = match api {
             Some(api) => (api, self.get_status(api, &job.0).await),
             None => {
-                // No Start* record: try the two common APIs; a job id belongs to one of them.
-                let first = self.get_status(TextractApi::DocumentAnalysis, &job.0).await;
-                let unknown = matches!(&first, Err(e) if e.code == "InvalidJobIdException");
-                match unknown {
-                    true => match self
-                        .get_status(TextractApi::DocumentTextDetection, &job.0)
-                        .await
-                    {
-                        Ok(r) => (TextractApi::DocumentTextDetection, Ok(r)),
-                        Err(_) => (TextractApi::DocumentAnalysis, first),
-                    },
-                    false => (TextractApi::DocumentAnalysis, first),
+                // No Start* record: each API's Get* in turn until one knows the id (a job id
+                // belongs to one API; the others answer InvalidJobIdException). When none
+                // knows it, the first answer is the evidence.
+                let mut first = None;
+                let mut known = None;
+                for api in TextractApi::ALL {
+                    let result = self.get_status(api, &job.0).await;
+                    let unknown = matches!(&result, Err(e) if e.code == "InvalidJobIdException");
+                    if !unknown {
+                        known = Some((api, result));
+                        break;
+                    }
+                    first.get_or_insert((api, result));
                 }
+                known.or(first).expect("TextractApi::ALL is not empty")
             }
         };
         self.record("textract", api.get_operation(), request, result);

@@ -139,6 +139,7 @@ fn mutations_of_a_passing_row4_job() {
             None,
         ),
         (
+            // Issue 9 route 9: an unknown value stays unknown, never read as weaker.
             "unknown algorithm",
             |t| {
                 set_head(
@@ -150,8 +151,8 @@ fn mutations_of_a_passing_row4_job() {
                 )
             },
             "documented-mode",
-            Status::Fail,
-            Some(Severity::High),
+            Status::Inconclusive,
+            None,
         ),
         (
             "HeadObject denied",
@@ -186,7 +187,7 @@ fn mutations_of_a_passing_row4_job() {
             "written by someone else",
             |t| {
                 let w = &mut t.objects[1].writes[0];
-                w.by_textract = false;
+                w.writer = crate::timeline::Writer::Other("mallory".into());
                 w.actor = "arn:aws:iam::111122223333:user/mallory".into();
             },
             "output-integrity",
@@ -199,11 +200,23 @@ fn mutations_of_a_passing_row4_job() {
                 let o = &mut t.objects[1];
                 let later = o.writes[0].time + chrono::Duration::hours(1);
                 if let Some(Ok(h)) = &mut o.head {
-                    h.last_modified = Some(later);
+                    h.last_modified = crate::model::Reading::Read(later);
                 }
             },
             "output-integrity",
             Status::Fail,
+            None,
+        ),
+        (
+            // Issue 9 route 7: an unreadable LastModified cannot switch the check off.
+            "LastModified unreadable",
+            |t| {
+                if let Some(Ok(h)) = &mut t.objects[1].head {
+                    h.last_modified = crate::model::Reading::Unrecognised("garbage".into());
+                }
+            },
+            "output-integrity",
+            Status::Inconclusive,
             None,
         ),
         (
@@ -227,7 +240,9 @@ fn mutations_of_a_passing_row4_job() {
             "bucket default chose another key",
             |t| {
                 let w = &mut t.objects[1].writes[0];
-                w.sse_applied = Some("Default_SSE_KMS".into());
+                w.sse_applied = crate::model::Reading::Read(crate::facts::SseApplied::Default(
+                    "Default_SSE_KMS".into(),
+                ));
                 w.key = Some(other_key());
             },
             "bucket-default-override",
@@ -235,8 +250,19 @@ fn mutations_of_a_passing_row4_job() {
             Some(Severity::High),
         ),
         (
+            // Issue 9 route 9: an unknown SSEApplied is not "the request chose it".
+            "SSEApplied unrecognised",
+            |t| {
+                t.objects[1].writes[0].sse_applied =
+                    crate::model::Reading::Unrecognised("SSE_SOMETHING".into())
+            },
+            "bucket-default-override",
+            Status::Inconclusive,
+            None,
+        ),
+        (
             "no SSEApplied",
-            |t| t.objects[1].writes[0].sse_applied = None,
+            |t| t.objects[1].writes[0].sse_applied = crate::model::Reading::Absent,
             "bucket-default-override",
             Status::Inconclusive,
             None,

@@ -97,6 +97,8 @@ KNOWN_FAULTS = {
     "access_denied": "{'operation': Op, 'key_suffix': S}: calls of Op (on keys ending in S) are denied",
     "query_state": "{'state': S, 'reason': R}: Athena/Lake queries that would succeed end in "
                    "S (FAILED, CANCELLED, TIMED_OUT) or stay RUNNING",
+    "forget_jobs": "Textract Get* answers InvalidJobIdException for every job (as after 7 days)",
+    "no_event_history": "LookupEvents returns no record (the jobs are older than the window read)",
 }
 
 

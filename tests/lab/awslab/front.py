@@ -106,6 +106,8 @@ class LabApp:
         if target.startswith("Textract."):
             return self.textract.handle(operation, _json(body), actor)
         if "CloudTrail" in target and operation == "LookupEvents":
+            if self.faults.get("no_event_history"):
+                return json_reply({"Events": []}, content_type="application/x-amz-json-1.1")
             return self.recorder.lookup_events(_json(body), region)
         if "CloudTrail" in target and operation == "ListPublicKeys":
             return self.digests.list_public_keys(_json(body))

@@ -68,6 +68,8 @@ SCENARIOS = {s.name: s for s in [
     Scenario("row4-bucket-key", "row 4 (key id) into a bucket with SSE-KMS default and "
              "Bucket Keys; advanced event selectors", output=True, kms=True, key_ref="key_id",
              bucket_default="aws:kms", bucket_key=True, selectors="advanced"),
+    Scenario("row2-lending", "row 2 through StartLendingAnalysis", output=True, kms=False,
+             api="StartLendingAnalysis"),
     Scenario("row4-no-kms-events", "row 4 (alias ARN); the trail excludes KMS events",
              output=True, kms=True, key_ref="alias_arn", exclude_kms=True),
 ]}

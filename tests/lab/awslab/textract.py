@@ -276,7 +276,7 @@ class Textract:
     def _get(self, api: Api, params: dict[str, Any]) -> Reply:
         with self._lock:
             job = self.jobs.get(params.get("JobId", ""))
-        if job is None or job.api != api:
+        if job is None or job.api != api or self.faults.get("forget_jobs"):
             return _error("InvalidJobIdException", "An invalid job identifier was passed.")
         limit = int(params.get("MaxResults") or MAX_RESULTS)
         if not 1 <= limit <= MAX_RESULTS:
