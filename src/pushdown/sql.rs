@@ -60,6 +60,8 @@ pub struct Selection {
     /// Key ARNs the jobs asked for or their outputs carry: KMS events on them, including
     /// key-state changes.
     pub key_arns: Vec<String>,
+    /// ARN partition of the buckets (`aws`, `aws-cn`, `aws-us-gov`, ...).
+    pub partition: String,
 }
 
 /// Why no SQL can be generated.
@@ -273,7 +275,7 @@ fn selection_predicate(engine: &Engine, selection: &Selection, jobs: &[JobTarget
         })
         .collect();
     for (bucket, folder) in &folders {
-        let object_arn = format!("{}/{folder}", bucket_arn(bucket));
+        let object_arn = format!("{}/{folder}", bucket_arn(&selection.partition, bucket));
         // S3 data events on objects of the folder (the key decoded, or the resource ARN),
         // and KMS events whose encryption context is one of those objects.
         any.push(format!(
@@ -295,7 +297,11 @@ fn selection_predicate(engine: &Engine, selection: &Selection, jobs: &[JobTarget
     }
     let mut buckets: Vec<String> = jobs
         .iter()
-        .filter_map(|j| j.output.as_ref().map(|(b, _)| bucket_arn(b)))
+        .filter_map(|j| {
+            j.output
+                .as_ref()
+                .map(|(b, _)| bucket_arn(&selection.partition, b))
+        })
         .collect();
     buckets.sort();
     buckets.dedup();
@@ -438,6 +444,7 @@ mod tests {
                 .collect(),
             discover: false,
             key_arns: vec![],
+            partition: "aws".into(),
         }
     }
 
