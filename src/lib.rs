@@ -14,6 +14,7 @@ pub mod integrity;
 pub mod manual;
 pub mod model;
 pub mod plan;
+pub mod pushdown;
 pub mod render;
 pub mod report;
 pub mod rules;

@@ -466,6 +466,14 @@ def run_athena(c: Checks, lab: Lab) -> None:
     c.check("[athena] partitions read are the ones the WHERE allows",
             queries[-1]["Partitions"] == [{"account": "123456789012", "region": "us-east-1",
                                            "timestamp": today}], queries[-1])
+    execution, rows = _athena(lab, (
+        "SELECT eventname FROM \"AwsDataCatalog\".\"lab_audit\".\"cloudtrail_logs\" WHERE "
+        "any_match(resources, r -> starts_with(r.arn, 'arn:aws:s3:::lab-output/')) "
+        "ORDER BY eventname"))
+    c.check("[athena] catalog-qualified table and any_match over resources",
+            execution["Status"]["State"] == "SUCCEEDED" and rows[1:]
+            and all(r[0] in ("PutObject", "GetObject", "HeadObject") for r in rows[1:]),
+            (execution["Status"], rows))
     execution, rows = _athena(lab, "SELECT count(*) FROM cloudtrail_logs WHERE "
                                    "\"timestamp\" = '2021/01/01'")
     c.check("[athena] a pruned-away day scans nothing",

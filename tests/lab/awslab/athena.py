@@ -624,7 +624,7 @@ class Engines:
             connection.execute(f'CREATE SCHEMA IF NOT EXISTS "{default_schema}"')
             connection.execute(f'USE "{default_schema}"')
         try:
-            sql = tree.sql(dialect="duckdb")
+            sql = tree.copy().transform(_to_duckdb).sql(dialect="duckdb")
             cursor = connection.execute(sql)
         except duckdb.Error as exc:
             raise QueryFailed(f"SYNTAX_ERROR: {str(exc).splitlines()[0]}") from exc
@@ -706,6 +706,21 @@ LAKE_COLUMNS: list[tuple[str, str]] = [
     ("sharedEventId", "string"),
     ("vpcEndpointId", "string"),
 ]
+
+
+def _to_duckdb(node: exp.Expression) -> exp.Expression:
+    """What sqlglot does not translate: the Glue catalog name (DuckDB has one catalog) and
+    Trino's ``any_match(array, lambda)``."""
+    if isinstance(node, exp.Table) and node.catalog:
+        node = node.copy()
+        node.set("catalog", None)
+        return node
+    if isinstance(node, exp.Anonymous) and str(node.this).lower() == "any_match":
+        array, predicate = node.expressions
+        return sqlglot.parse_one(
+            f"COALESCE(list_bool_or(list_transform({array.sql('duckdb')}, "
+            f"{predicate.sql('duckdb')})), FALSE)", read="duckdb")
+    return node
 
 
 def _trino_type(duck: str) -> str:
