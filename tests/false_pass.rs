@@ -18,9 +18,8 @@ use std::process::{Command, Output};
 
 use serde_json::{Value, json};
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
+mod fixture;
+use fixture::{copy_dir, root};
 
 fn run(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_textract-audit"))
@@ -177,18 +176,6 @@ impl Report {
     }
 }
 
-fn copy_dir(src: &Path, dst: &Path) {
-    fs::create_dir_all(dst).unwrap();
-    for e in fs::read_dir(src).unwrap() {
-        let e = e.unwrap();
-        let to = dst.join(e.file_name());
-        if e.path().is_dir() {
-            copy_dir(&e.path(), &to);
-        } else {
-            fs::copy(e.path(), to).unwrap();
-        }
-    }
-}
 
 /// The first file (in name order) under `dir` whose path contains `pattern`.
 fn first_file(dir: &Path, pattern: &str) -> PathBuf {
