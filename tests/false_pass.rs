@@ -176,7 +176,6 @@ impl Report {
     }
 }
 
-
 /// The first file (in name order) under `dir` whose path contains `pattern`.
 fn first_file(dir: &Path, pattern: &str) -> PathBuf {
     let mut stack = vec![dir.to_owned()];
