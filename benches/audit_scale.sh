@@ -36,9 +36,13 @@ gen() { # DIR JOBS PAGES NOISE
 }
 # One timed run under the time limit: prints "wall_s cpu_s max_rss_kb exit".
 timed() {
+  # GNU time writes its figures to a file of their own (-o): the command's output and
+  # stderr go to /dev/null, and a non-zero exit (3 and 4 are verdicts) is not an error here.
   local out
-  out=$({ "$gnu_time" -f '@@ %e %U %S %M %x' timeout "$limit" "$@" > /dev/null 2>&1; } 2>&1 | grep '^@@' || true)
-  awk '{printf "%s %.2f %s %s\n", $2, $3 + $4, $5, $6}' <<< "$out"
+  out=$(mktemp)
+  "$gnu_time" -o "$out" -f '@@ %e %U %S %M %x' timeout "$limit" "$@" > /dev/null 2>&1 || true
+  grep '^@@' "$out" | awk '{printf "%s %.2f %s %s\n", $2, $3 + $4, $5, $6}'
+  rm -f "$out"
 }
 
 results=$(mktemp)

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use super::decode::{Context, Fact, decode};
 use crate::model::{
     Conflict, ConflictAbout, Evidence, JobId, ObjectHead, PrefixListing, TrailEvent,
+    is_key_state_change,
 };
 use crate::timeline::keys;
 
@@ -23,8 +24,10 @@ pub struct Index<'a> {
     s3_contexts: HashMap<(String, Option<String>), Vec<usize>>,
     /// KMS calls by each exact value of a non-S3 encryption context.
     context_values: HashMap<String, Vec<usize>>,
-    /// KMS calls by the key ARN they name, resolved in the caller's account and Region.
-    by_key: HashMap<String, Vec<usize>>,
+    /// Key-state changes (DisableKey, ScheduleKeyDeletion, ...) by the key ARN they name,
+    /// resolved in the caller's account and Region: only these, so a job's lookup costs the
+    /// changes of its key, not every use of a key that thousands of jobs share.
+    key_changes: HashMap<String, Vec<usize>>,
     heads: BTreeMap<(String, String), Vec<usize>>,
     statuses: HashMap<JobId, Vec<usize>>,
     /// A folder segment -> `(bucket, prefix before it)`, from every object key seen.
@@ -45,7 +48,7 @@ impl<'a> Index<'a> {
             objects: BTreeMap::new(),
             s3_contexts: HashMap::new(),
             context_values: HashMap::new(),
-            by_key: HashMap::new(),
+            key_changes: HashMap::new(),
             heads: BTreeMap::new(),
             statuses: HashMap::new(),
             folders: HashMap::new(),
@@ -81,12 +84,14 @@ impl<'a> Index<'a> {
                         }
                         Context::None | Context::Unrecognised(_) => {}
                     }
+                    let change = is_key_state_change(&e.event_source, &k.operation);
                     if let Some(arn) = k
                         .key_id
                         .as_deref()
+                        .filter(|_| change)
                         .and_then(|id| event_key(evidence, e, id))
                     {
-                        ix.by_key.entry(arn).or_default().push(i);
+                        ix.key_changes.entry(arn).or_default().push(i);
                     }
                 }
                 Fact::Other | Fact::Unreadable { .. } => {}
@@ -185,9 +190,9 @@ impl<'a> Index<'a> {
             .unwrap_or(&[])
     }
 
-    /// KMS calls naming this key ARN.
-    pub fn on_key(&self, arn: &str) -> &[usize] {
-        self.by_key.get(arn).map(Vec::as_slice).unwrap_or(&[])
+    /// Key-state changes naming this key ARN.
+    pub fn key_changes(&self, arn: &str) -> &[usize] {
+        self.key_changes.get(arn).map(Vec::as_slice).unwrap_or(&[])
     }
 
     pub fn heads(&self, bucket: &str, key: &str) -> impl Iterator<Item = &'a ObjectHead> {

@@ -780,7 +780,10 @@ impl Index<'_> {
             }
         }
         // Changes to the requested key's state from the job's start on.
-        for &i in requested.as_deref().map_or(&[][..], |arn| self.on_key(arn)) {
+        for &i in requested
+            .as_deref()
+            .map_or(&[][..], |arn| self.key_changes(arn))
+        {
             let time = self.event(i).event_time;
             let Some(w) = span.filter(|w| time >= w.from) else {
                 continue;
