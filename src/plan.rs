@@ -97,6 +97,7 @@ impl Plan {
         Ok(Plan {
             now,
             window,
+            policy: policy(&args.output, rules, jobs.is_empty())?,
             targets: if jobs.is_empty() {
                 Targets::Found
             } else {
@@ -105,7 +106,6 @@ impl Plan {
             sources,
             aws,
             quiet: args.sources.trail.quiet,
-            policy: policy(&args.output, rules)?,
             outputs: outputs(&args.output),
         })
     }
@@ -162,7 +162,7 @@ impl Plan {
             sources,
             aws,
             quiet: args.sources.trail.quiet,
-            policy: policy(&args.output, rules)?,
+            policy: policy(&args.output, rules, true)?,
             outputs: outputs(&args.output),
         })
     }
@@ -259,7 +259,7 @@ fn local_sources(args: &SourceArgs) -> Result<Vec<Source>, Usage> {
 }
 
 /// The policy the report is built under; a usage error when the mute list cannot be used.
-pub fn policy(output: &OutputArgs, rules: &RuleSet) -> Result<Policy, Usage> {
+pub fn policy(output: &OutputArgs, rules: &RuleSet, discovery: bool) -> Result<Policy, Usage> {
     let mutelist = output
         .mutelist
         .as_deref()
@@ -270,6 +270,7 @@ pub fn policy(output: &OutputArgs, rules: &RuleSet) -> Result<Policy, Usage> {
         mutelist,
         fail_on: output.fail_on,
         redact: output.redact,
+        discovery,
     })
 }
 

@@ -71,6 +71,9 @@ pub struct Policy {
     /// The lowest severity of a FAIL finding that makes exit code 3; `None`: any.
     pub fail_on: Option<Severity>,
     pub redact: bool,
+    /// The jobs were discovered from the evidence (`audit`, `verify` without `--job-id`), so
+    /// skipped CloudTrail or Textract evidence may hide a job that is not in the report.
+    pub discovery: bool,
 }
 
 /// The policy as the report states it.
@@ -645,7 +648,7 @@ pub fn build_parts(parts: &[Part<'_>], rules: &RuleSet, policy: &Policy) -> Repo
                 .or_default() += 1;
         }
     }
-    summary.exit_code = exit_code(&reports, &evidence.skipped, policy.fail_on);
+    summary.exit_code = exit_code(&reports, &evidence.skipped, policy);
     let mut report = Report {
         schema: SCHEMA,
         tool: Tool {
@@ -673,25 +676,27 @@ pub fn build_parts(parts: &[Part<'_>], rules: &RuleSet, policy: &Policy) -> Repo
 
 /// 3 when any job has an unmuted FAIL finding at or above `fail_on`, 4 when none does but
 /// some job is inconclusive (or no job was found at all while evidence was skipped), else 0.
-fn exit_code(jobs: &[JobReport], skipped: &[EvidenceProblem], fail_on: Option<Severity>) -> u8 {
+fn exit_code(jobs: &[JobReport], skipped: &[EvidenceProblem], policy: &Policy) -> u8 {
     let worst = jobs
         .iter()
-        .map(|j| exit_verdict(&j.findings, fail_on))
+        .map(|j| exit_verdict(&j.findings, policy.fail_on))
         .max();
-    match worst {
-        Some(Verdict::Fail) => exit::FAIL,
-        Some(Verdict::Inconclusive) => exit::INCONCLUSIVE,
-        Some(Verdict::Pass) => exit::PASS,
-        // Nothing to judge: if evidence was skipped, a job may be hiding in it.
-        None if skipped.iter().any(|p| {
+    // Skipped evidence a job may be hiding in: the report cannot say it found every job.
+    let may_hide_a_job = || {
+        skipped.iter().any(|p| {
             matches!(
                 p.scope,
                 ProblemScope::CloudTrail { .. } | ProblemScope::Textract
             )
-        }) =>
-        {
-            exit::INCONCLUSIVE
-        }
+        })
+    };
+    match worst {
+        Some(Verdict::Fail) => exit::FAIL,
+        Some(Verdict::Inconclusive) => exit::INCONCLUSIVE,
+        // Every job found passed, but discovery itself was incomplete: not green.
+        Some(Verdict::Pass) if policy.discovery && may_hide_a_job() => exit::INCONCLUSIVE,
+        Some(Verdict::Pass) => exit::PASS,
+        None if may_hide_a_job() => exit::INCONCLUSIVE,
         None => exit::PASS,
     }
 }
@@ -845,6 +850,41 @@ pub(crate) mod tests {
             let e = &r.mutelist.as_ref().unwrap().entries[0];
             assert_eq!(e.matched > 0, applies, "{entry}");
         }
+    }
+
+    /// Discovery is only as complete as the evidence: when the jobs were discovered, skipped
+    /// CloudTrail evidence may hide a job, so jobs that all PASS do not make the run green;
+    /// for jobs named by id, only each job's own evidence counts.
+    #[test]
+    fn skipped_trail_evidence_keeps_a_discovery_run_from_green() {
+        let pass = job(&demo_report(), Verdict::Pass).clone();
+        let broken = EvidenceProblem {
+            subject: "a log file".into(),
+            reason: "not gzip data".into(),
+            scope: ProblemScope::CloudTrail {
+                from: None,
+                until: None,
+            },
+        };
+        let named = Policy::default();
+        let discovered = Policy {
+            discovery: true,
+            ..Policy::default()
+        };
+        let jobs = std::slice::from_ref(&pass);
+        assert_eq!(exit_code(jobs, &[], &discovered), exit::PASS);
+        assert_eq!(
+            exit_code(jobs, std::slice::from_ref(&broken), &named),
+            exit::PASS
+        );
+        assert_eq!(
+            exit_code(jobs, std::slice::from_ref(&broken), &discovered),
+            exit::INCONCLUSIVE
+        );
+        assert_eq!(
+            exit_code(&[], std::slice::from_ref(&broken), &named),
+            exit::INCONCLUSIVE
+        );
     }
 
     #[test]
