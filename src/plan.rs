@@ -75,7 +75,12 @@ pub struct Plan {
 
 impl Plan {
     /// `verify`: job ids (required live), sources, window, policy, outputs.
-    pub fn verify(args: &VerifyArgs, rules: &RuleSet, now: DateTime<Utc>) -> Result<Plan, Usage> {
+    pub fn verify(
+        args: &VerifyArgs,
+        rules: &RuleSet,
+        now: DateTime<Utc>,
+        quiet: bool,
+    ) -> Result<Plan, Usage> {
         let window = resolve_window(args.window.from, args.window.until, now)?;
         let aws = args.aws.options(window)?;
         let sources = sources(&args.sources, &aws)?;
@@ -105,14 +110,14 @@ impl Plan {
             },
             sources,
             aws,
-            quiet: args.sources.trail.quiet,
+            quiet,
             outputs: outputs(&args.output),
         })
     }
 
     /// `collect`: the job ids, live AWS and the trails; what is gathered is written as a
     /// bundle, so there is no report policy and no output but the bundle.
-    pub fn collect(args: &CollectArgs, now: DateTime<Utc>) -> Result<Plan, Usage> {
+    pub fn collect(args: &CollectArgs, now: DateTime<Utc>, quiet: bool) -> Result<Plan, Usage> {
         let window = resolve_window(args.window.from, args.window.until, now)?;
         let aws = args.aws.options(window)?;
         let mut sources = vec![Source::Live(aws.clone())];
@@ -124,7 +129,7 @@ impl Plan {
             targets: Targets::Jobs(args.job_ids.iter().cloned().map(JobId).collect()),
             sources,
             aws,
-            quiet: args.trail.quiet,
+            quiet,
             policy: Policy::default(),
             outputs: Outputs {
                 formats: Vec::new(),
@@ -137,7 +142,12 @@ impl Plan {
 
     /// `audit`: the window (from `--since` or `--from/--until`, ending at the plan's `now`),
     /// every account and Region, sources, policy, outputs.
-    pub fn audit(args: &AuditArgs, rules: &RuleSet, now: DateTime<Utc>) -> Result<Plan, Usage> {
+    pub fn audit(
+        args: &AuditArgs,
+        rules: &RuleSet,
+        now: DateTime<Utc>,
+        quiet: bool,
+    ) -> Result<Plan, Usage> {
         let window = match args.since {
             Some(d) => Some(TimeWindow {
                 from: now - d,
@@ -161,7 +171,7 @@ impl Plan {
             targets: Targets::StartedIn(window),
             sources,
             aws,
-            quiet: args.sources.trail.quiet,
+            quiet,
             policy: policy(&args.output, rules, true)?,
             outputs: outputs(&args.output),
         })

@@ -1599,3 +1599,105 @@ fn verify_evidence_with_from_until_and_nothing_to_apply_them_to_exits_2() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn a_missing_evidence_dir_trail_dir_and_mute_list_are_all_usage_errors() {
+    for args in [
+        vec!["verify", "--evidence", "no/such/bundle"],
+        vec!["verify", "--evidence", "fixtures/demo/manifest.json"],
+        vec![
+            "verify",
+            "--evidence",
+            "fixtures/demo",
+            "--trail-dir",
+            "no/such/trail",
+        ],
+        vec![
+            "verify",
+            "--evidence",
+            "fixtures/demo",
+            "--mutelist",
+            "no/such/mutes.toml",
+        ],
+        vec![
+            "audit",
+            "--since",
+            "1d",
+            "--offline",
+            "--trail-dir",
+            "no/such/trail",
+        ],
+        vec!["bundle", "seal", "no/such/bundle"],
+    ] {
+        let out = run(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("no/such") || stderr.contains("manifest.json"),
+            "{args:?}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn quiet_is_accepted_before_and_after_every_subcommand() {
+    for args in [
+        vec!["-q", "verify", "--evidence", "fixtures/demo"],
+        vec!["verify", "-q", "--evidence", "fixtures/demo"],
+        vec!["--quiet", "rules"],
+        vec!["rules", "-q", "show", "requested-cmk"],
+        vec!["completions", "bash", "-q"],
+    ] {
+        let out = run(&args);
+        assert!(
+            matches!(out.status.code(), Some(0 | 3)),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn each_subcommands_help_lists_only_flags_it_takes() {
+    let help = |cmd: &str| String::from_utf8(run(&[cmd, "--help"]).stdout).unwrap();
+    assert!(help("audit").contains("--all-regions"));
+    for cmd in ["verify", "collect", "submit"] {
+        assert!(!help(cmd).contains("--all-regions"), "{cmd} --help");
+        let out = run(&[cmd, "--all-regions"]);
+        assert_eq!(out.status.code(), Some(2), "{cmd} --all-regions");
+    }
+}
+
+#[test]
+fn bundle_seal_on_a_folder_without_a_manifest_creates_one() {
+    let (_tmp, dir) = copy_fixture("fail-wrong-cmk");
+    fs::remove_file(dir.join("manifest.json")).unwrap();
+    let d = dir.to_str().unwrap();
+    let out = run(&["bundle", "seal", d, "--captured-at", "2026-11-20T11:00:00Z"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("created") && stderr.contains("CloudTrail window"),
+        "{stderr}"
+    );
+    let manifest: Value =
+        serde_json::from_str(&fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["captured_at"], "2026-11-20T11:00:00Z");
+    assert!(manifest.get("cloudtrail_window").is_none(), "{manifest}");
+    assert!(
+        manifest["files"].as_object().unwrap().len() > 3,
+        "{manifest}"
+    );
+    // The new bundle loads; it claims no CloudTrail window, so nothing can PASS from it.
+    let out = run(&["verify", "--evidence", d, "--format", "json"]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(matches!(out.status.code(), Some(3 | 4)), "{report}");
+    assert!(
+        report["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|j| j["verdict"] != "PASS"),
+        "{report}"
+    );
+}
