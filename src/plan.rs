@@ -102,7 +102,7 @@ impl Plan {
         Ok(Plan {
             now,
             window,
-            policy: policy(&args.output, rules, jobs.is_empty())?,
+            policy: policy(&args.output, rules, jobs.is_empty(), now)?,
             targets: if jobs.is_empty() {
                 Targets::Found
             } else {
@@ -172,7 +172,7 @@ impl Plan {
             sources,
             aws,
             quiet,
-            policy: policy(&args.output, rules, true)?,
+            policy: policy(&args.output, rules, true, now)?,
             outputs: outputs(&args.output),
         })
     }
@@ -269,7 +269,12 @@ fn local_sources(args: &SourceArgs) -> Result<Vec<Source>, Usage> {
 }
 
 /// The policy the report is built under; a usage error when the mute list cannot be used.
-pub fn policy(output: &OutputArgs, rules: &RuleSet, discovery: bool) -> Result<Policy, Usage> {
+pub fn policy(
+    output: &OutputArgs,
+    rules: &RuleSet,
+    discovery: bool,
+    now: DateTime<Utc>,
+) -> Result<Policy, Usage> {
     let mutelist = output
         .mutelist
         .as_deref()
@@ -277,6 +282,7 @@ pub fn policy(output: &OutputArgs, rules: &RuleSet, discovery: bool) -> Result<P
         .transpose()
         .map_err(|e| Usage(e.to_string()))?;
     Ok(Policy {
+        now,
         mutelist,
         fail_on: output.fail_on,
         redact: output.redact,

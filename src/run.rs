@@ -602,7 +602,7 @@ pub fn run(cli: Cli) -> Result<u8> {
 fn run_submit(args: SubmitArgs, rules: &RuleSet, quiet: bool) -> Result<u8> {
     use crate::submit::{CheckStatus, Tracked, WaitEnd};
     let plan = args.plan().map_err(Usage)?;
-    let policy = crate::plan::policy(&args.output, rules, false)?;
+    let policy = crate::plan::policy(&args.output, rules, false, evidence::now())?;
     let outputs = crate::plan::outputs(&args.output);
     let aws = args.aws.options(None)?;
     let runtime = runtime()?;

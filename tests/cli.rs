@@ -62,7 +62,45 @@ fn json_report(fixture: &str) -> (Value, i32) {
     )
 }
 
+/// `text` with the run's time (the report's `generated_at`, a second-precision UTC time within
+/// a day of now, with or without its `Z`) replaced by `<run time>`: the one thing a snapshot
+/// cannot pin.
+fn run_time_masked(text: &str) -> String {
+    const LEN: usize = "2026-11-20T11:00:00".len();
+    let now = chrono::Utc::now().naive_utc();
+    let shape = |b: &[u8]| {
+        b.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            10 => *c == b'T',
+            13 | 16 => *c == b':',
+            _ => c.is_ascii_digit(),
+        })
+    };
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < text.len() {
+        let candidate = text.get(i..i + LEN).filter(|c| shape(c.as_bytes()));
+        let recent = candidate
+            .and_then(|c| chrono::NaiveDateTime::parse_from_str(c, "%Y-%m-%dT%H:%M:%S").ok())
+            .is_some_and(|t| (t - now).num_hours().abs() < 24);
+        if recent {
+            out.push_str("<run time>");
+            i += LEN;
+            if text[i..].starts_with('Z') {
+                i += 1;
+            }
+        } else {
+            let c = text[i..].chars().next().unwrap();
+            out.push(c);
+            i += c.len_utf8();
+        }
+    }
+    out
+}
+
 fn snapshot(name: &str, actual: &str) {
+    let actual = run_time_masked(actual);
+    let actual = actual.as_str();
     let path = root().join("tests/snapshots").join(name);
     if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
         fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -741,17 +779,19 @@ fn every_format_matches_snapshots_on_every_fixture() {
             code, json_code,
             "{fixture}: same exit code with --output-dir"
         );
-        let written: Value =
-            serde_json::from_slice(&fs::read(dir.path().join("report.json")).unwrap()).unwrap();
+        // Two runs: their run times (`generated_at`) may differ by a second, nothing else.
+        let masked =
+            |text: &str| -> Value { serde_json::from_str(&run_time_masked(text)).unwrap() };
         assert_eq!(
-            written, json,
+            masked(&fs::read_to_string(dir.path().join("report.json")).unwrap()),
+            masked(&json.to_string()),
             "{fixture}: report.json is the --format json report"
         );
         let table = fs::read_to_string(dir.path().join("report.txt")).unwrap();
         let direct = run(&["verify", "--evidence", &format!("fixtures/{fixture}")]);
         assert_eq!(
-            table,
-            String::from_utf8(direct.stdout).unwrap(),
+            run_time_masked(&table),
+            run_time_masked(&String::from_utf8(direct.stdout).unwrap()),
             "{fixture}: report.txt is the table"
         );
         for (_, file) in FORMATS {
