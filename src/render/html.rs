@@ -73,9 +73,20 @@ const FINDING_COLS: [Col; super::FINDING_COLUMNS.len()] = [
     Col::Text,
 ];
 
-/// Escaped text with a line-break opportunity after each `/` and `:`.
+/// Escaped text with a line-break opportunity after each `/`, and after each `:` not followed
+/// by a digit (so times like `08:36:54Z` never break).
 fn esc_long(text: &str) -> String {
-    esc(text).replace('/', "/<wbr>").replace(':', ":<wbr>")
+    let escaped = esc(text);
+    let mut out = String::with_capacity(escaped.len() + escaped.len() / 8);
+    let mut chars = escaped.chars().peekable();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        let digit_next = chars.peek().is_some_and(char::is_ascii_digit);
+        if c == '/' || (c == ':' && !digit_next) {
+            out.push_str("<wbr>");
+        }
+    }
+    out
 }
 
 /// The status a cell's text starts with, for its colour.
@@ -339,9 +350,15 @@ mod tests {
     fn self_contained_and_escaped() {
         let mut report = demo_report();
         report.jobs[0].findings[0].finding.message = "<script>alert(1)</script>".into();
+        // Hostile text in what the chart's marks and the lifecycle table show.
+        let row = &mut report.jobs[0].timeline[0];
+        row.actor = "arn:aws:iam::1:role/x</svg><script>alert(2)</script>".into();
+        row.key = Some("k\"><script>alert(3)</script>".into());
+        row.object = Some("s3://b/</title><script>alert(4)</script>".into());
         let html = render(&report);
         assert!(!html.contains("<script"), "evidence text is escaped");
         assert!(html.contains("&lt;script&gt;"));
+        assert_eq!(html.matches("</svg>").count(), html.matches("<svg").count());
         for external in ["src=", "@import", "url("] {
             assert!(!html.contains(external), "no external asset: {external}");
         }
