@@ -69,6 +69,9 @@ pub struct Plan {
     pub aws: live::Options,
     /// No progress display.
     pub quiet: bool,
+    /// `--integrity` and `--cloudtrail-public-keys`.
+    pub integrity: crate::integrity::run::Mode,
+    pub public_keys: Option<PathBuf>,
     pub policy: Policy,
     pub outputs: Outputs,
 }
@@ -106,6 +109,8 @@ impl Plan {
             sources,
             aws,
             quiet: args.sources.trail.quiet,
+            integrity: args.sources.trail.integrity,
+            public_keys: args.sources.trail.cloudtrail_public_keys.clone(),
             outputs: outputs(&args.output),
         })
     }
@@ -125,6 +130,8 @@ impl Plan {
             sources,
             aws,
             quiet: args.trail.quiet,
+            integrity: args.trail.integrity,
+            public_keys: args.trail.cloudtrail_public_keys.clone(),
             policy: Policy::default(),
             outputs: Outputs {
                 formats: Vec::new(),
@@ -162,6 +169,8 @@ impl Plan {
             sources,
             aws,
             quiet: args.sources.trail.quiet,
+            integrity: args.sources.trail.integrity,
+            public_keys: args.sources.trail.cloudtrail_public_keys.clone(),
             policy: policy(&args.output, rules, true)?,
             outputs: outputs(&args.output),
         })
