@@ -78,7 +78,12 @@ pub struct Plan {
 
 impl Plan {
     /// `verify`: job ids (required live), sources, window, policy, outputs.
-    pub fn verify(args: &VerifyArgs, rules: &RuleSet, now: DateTime<Utc>) -> Result<Plan, Usage> {
+    pub fn verify(
+        args: &VerifyArgs,
+        rules: &RuleSet,
+        now: DateTime<Utc>,
+        quiet: bool,
+    ) -> Result<Plan, Usage> {
         let window = resolve_window(args.window.from, args.window.until, now)?;
         let aws = args.aws.options(window)?;
         let sources = sources(&args.sources, &aws)?;
@@ -100,7 +105,7 @@ impl Plan {
         Ok(Plan {
             now,
             window,
-            policy: policy(&args.output, rules, jobs.is_empty())?,
+            policy: policy(&args.output, rules, jobs.is_empty(), now)?,
             targets: if jobs.is_empty() {
                 Targets::Found
             } else {
@@ -108,7 +113,7 @@ impl Plan {
             },
             sources,
             aws,
-            quiet: args.sources.trail.quiet,
+            quiet,
             integrity: args.sources.trail.integrity,
             public_keys: args.sources.trail.cloudtrail_public_keys.clone(),
             outputs: outputs(&args.output),
@@ -117,7 +122,7 @@ impl Plan {
 
     /// `collect`: the job ids, live AWS and the trails; what is gathered is written as a
     /// bundle, so there is no report policy and no output but the bundle.
-    pub fn collect(args: &CollectArgs, now: DateTime<Utc>) -> Result<Plan, Usage> {
+    pub fn collect(args: &CollectArgs, now: DateTime<Utc>, quiet: bool) -> Result<Plan, Usage> {
         let window = resolve_window(args.window.from, args.window.until, now)?;
         let aws = args.aws.options(window)?;
         let mut sources = vec![Source::Live(aws.clone())];
@@ -129,7 +134,7 @@ impl Plan {
             targets: Targets::Jobs(args.job_ids.iter().cloned().map(JobId).collect()),
             sources,
             aws,
-            quiet: args.trail.quiet,
+            quiet,
             integrity: args.trail.integrity,
             public_keys: args.trail.cloudtrail_public_keys.clone(),
             policy: Policy::default(),
@@ -144,7 +149,12 @@ impl Plan {
 
     /// `audit`: the window (from `--since` or `--from/--until`, ending at the plan's `now`),
     /// every account and Region, sources, policy, outputs.
-    pub fn audit(args: &AuditArgs, rules: &RuleSet, now: DateTime<Utc>) -> Result<Plan, Usage> {
+    pub fn audit(
+        args: &AuditArgs,
+        rules: &RuleSet,
+        now: DateTime<Utc>,
+        quiet: bool,
+    ) -> Result<Plan, Usage> {
         let window = match args.since {
             Some(d) => Some(TimeWindow {
                 from: now - d,
@@ -168,10 +178,10 @@ impl Plan {
             targets: Targets::StartedIn(window),
             sources,
             aws,
-            quiet: args.sources.trail.quiet,
+            quiet,
             integrity: args.sources.trail.integrity,
             public_keys: args.sources.trail.cloudtrail_public_keys.clone(),
-            policy: policy(&args.output, rules, true)?,
+            policy: policy(&args.output, rules, true, now)?,
             outputs: outputs(&args.output),
         })
     }
@@ -268,7 +278,12 @@ fn local_sources(args: &SourceArgs) -> Result<Vec<Source>, Usage> {
 }
 
 /// The policy the report is built under; a usage error when the mute list cannot be used.
-pub fn policy(output: &OutputArgs, rules: &RuleSet, discovery: bool) -> Result<Policy, Usage> {
+pub fn policy(
+    output: &OutputArgs,
+    rules: &RuleSet,
+    discovery: bool,
+    now: DateTime<Utc>,
+) -> Result<Policy, Usage> {
     let mutelist = output
         .mutelist
         .as_deref()
@@ -276,6 +291,7 @@ pub fn policy(output: &OutputArgs, rules: &RuleSet, discovery: bool) -> Result<P
         .transpose()
         .map_err(|e| Usage(e.to_string()))?;
     Ok(Policy {
+        now,
         mutelist,
         fail_on: output.fail_on,
         redact: output.redact,

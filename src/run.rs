@@ -500,7 +500,7 @@ pub fn run(cli: Cli) -> Result<u8> {
     let rules = RuleSet::builtin().context("the built-in rules are invalid")?;
     match cli.command {
         Command::Verify(args) => {
-            let plan = Plan::verify(&args, &rules, evidence::now())?;
+            let plan = Plan::verify(&args, &rules, evidence::now(), cli.quiet)?;
             let (_, mut evidence) = gather(&plan, plan.job_ids())?;
             let jobs = match &plan.targets {
                 Targets::Jobs(ids) => ids.clone(),
@@ -515,11 +515,11 @@ pub fn run(cli: Cli) -> Result<u8> {
             finish(report, &rules, &plan.outputs, false)
         }
         Command::Audit(args) => {
-            let plan = Plan::audit(&args, &rules, evidence::now())?;
+            let plan = Plan::audit(&args, &rules, evidence::now(), cli.quiet)?;
             let Targets::StartedIn(window) = plan.targets.clone() else {
                 unreachable!("an audit plan targets a window")
             };
-            let targets = expanded_targets(&plan, args.aws.all_regions)?;
+            let targets = expanded_targets(&plan, args.all_regions)?;
             if targets.len() <= 1 {
                 let (_, mut evidence) = gather(&plan, &[])?;
                 let jobs = timeline::jobs_started_in(&evidence, &window, None);
@@ -554,7 +554,7 @@ pub fn run(cli: Cli) -> Result<u8> {
             )
         }
         Command::Collect(args) => {
-            let plan = Plan::collect(&args, evidence::now())?;
+            let plan = Plan::collect(&args, evidence::now(), cli.quiet)?;
             let (base, evidence) = gather(&plan, plan.job_ids())?;
             let Base::Live(mut gathered) = base else {
                 unreachable!("collect reads live AWS")
@@ -590,7 +590,7 @@ pub fn run(cli: Cli) -> Result<u8> {
             eprintln!("collected {n} evidence file(s) into {}", args.out.display());
             Ok(exit::PASS)
         }
-        Command::Submit(args) => run_submit(*args, &rules),
+        Command::Submit(args) => run_submit(*args, &rules, cli.quiet),
         Command::Rules(args) => {
             let text = match (&args.command, args.format) {
                 (None, RulesFormat::Json) => serde_json::to_string_pretty(&rules.rules)? + "\n",
@@ -610,11 +610,20 @@ pub fn run(cli: Cli) -> Result<u8> {
             print!("{text}");
             Ok(exit::PASS)
         }
-        Command::Bundle(BundleCommand::Seal { dir }) => {
-            let n = bundle::seal(&dir)?;
+        Command::Bundle(BundleCommand::Seal { dir, captured_at }) => {
+            let sealed = bundle::seal(&dir, captured_at.unwrap_or_else(evidence::now))?;
+            if sealed.created {
+                eprintln!(
+                    "created {}: no manifest.json was there; it claims no account, Region or \
+                     CloudTrail window (add `cloudtrail_window` to claim one, see \
+                     docs/evidence-bundle.md)",
+                    dir.join("manifest.json").display()
+                );
+            }
             eprintln!(
-                "sealed {}: {n} evidence file(s) listed in manifest.json",
-                dir.display()
+                "sealed {}: {} evidence file(s) listed in manifest.json",
+                dir.display(),
+                sealed.files
             );
             Ok(exit::PASS)
         }
@@ -631,10 +640,10 @@ pub fn run(cli: Cli) -> Result<u8> {
 }
 
 /// `submit`: preflight, start, wait, then verify the jobs as `verify --job-id` does.
-fn run_submit(args: SubmitArgs, rules: &RuleSet) -> Result<u8> {
+fn run_submit(args: SubmitArgs, rules: &RuleSet, quiet: bool) -> Result<u8> {
     use crate::submit::{CheckStatus, Tracked, WaitEnd};
     let plan = args.plan().map_err(Usage)?;
-    let policy = crate::plan::policy(&args.output, rules, false)?;
+    let policy = crate::plan::policy(&args.output, rules, false, evidence::now())?;
     let outputs = crate::plan::outputs(&args.output);
     let aws = args.aws.options(None)?;
     let runtime = runtime()?;
@@ -674,7 +683,7 @@ fn run_submit(args: SubmitArgs, rules: &RuleSet) -> Result<u8> {
     let jobs: Vec<JobId> = tracked.iter().map(|t| t.job.clone()).collect();
     let later = submit::verify_command(&jobs, session.region(), &args.verify_flags());
 
-    let live_display = !args.trail.quiet && std::io::stderr().is_terminal();
+    let live_display = !quiet && std::io::stderr().is_terminal();
     let timeout = args
         .wait_timeout
         .to_std()
@@ -735,7 +744,7 @@ fn run_submit(args: SubmitArgs, rules: &RuleSet) -> Result<u8> {
         aws: &aws,
         window: None,
         bucket_window: base.cloudtrail_window,
-        quiet: args.trail.quiet,
+        quiet,
         integrity: args.trail.integrity,
     };
     let mut evidence = base.clone();

@@ -382,10 +382,30 @@ fn api_file(rel: &str) -> Option<(&str, &str)> {
     (!op.contains('/')).then_some((service, op))
 }
 
-/// Recomputes `files` in the manifest of a bundle assembled by hand. Returns the number of
-/// files listed.
-pub fn seal(dir: &Path) -> Result<usize, BundleError> {
-    let mut manifest = read_manifest(dir)?;
+/// Recomputes `files` in the manifest of a bundle assembled by hand; a folder without a
+/// manifest gets a new one, captured at `captured_at` (an existing manifest keeps its own).
+pub fn seal(dir: &Path, captured_at: DateTime<Utc>) -> Result<Sealed, BundleError> {
+    let (mut manifest, created) = match read_manifest(dir) {
+        Ok(manifest) => (manifest, false),
+        Err(BundleError::MissingManifest(_)) => (
+            Manifest {
+                schema: SCHEMA.into(),
+                captured_at,
+                account: None,
+                region: None,
+                cloudtrail_window: None,
+                collector: Some(format!(
+                    "{} {} bundle seal",
+                    env!("CARGO_PKG_NAME"),
+                    env!("CARGO_PKG_VERSION")
+                )),
+                files: BTreeMap::new(),
+                problems: Vec::new(),
+            },
+            true,
+        ),
+        Err(e) => return Err(e),
+    };
     manifest.files.clear();
     let cap = Limits::current().max_file_bytes;
     let mut bytes = Vec::new();
@@ -398,7 +418,20 @@ pub fn seal(dir: &Path) -> Result<usize, BundleError> {
     let mut text = serde_json::to_string_pretty(&manifest).expect("manifest serializes");
     text.push('\n');
     fs::write(&path, text).map_err(io(&path))?;
-    Ok(manifest.files.len())
+    Ok(Sealed {
+        files: manifest.files.len(),
+        created,
+    })
+}
+
+/// What `bundle seal` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sealed {
+    /// Evidence files listed in the manifest.
+    pub files: usize,
+    /// The folder had no manifest: a new one was written (captured now, or at the time given;
+    /// no account, Region or CloudTrail window claimed).
+    pub created: bool,
 }
 
 #[cfg(test)]

@@ -71,7 +71,6 @@ pub fn add_trail_dirs(
             threads: 0,
             progress,
             limits: crate::input::Limits::current(),
-            hash: integrity != Mode::Off,
         };
         if listing.files.iter().all(|f| f.kind != FileKind::Log) {
             // Nothing to read is not the same as nothing happened.
@@ -91,7 +90,12 @@ pub fn add_trail_dirs(
                 },
             });
         }
-        let outcome = trail::scan_files(&listing.files, &filter, &options);
+        let outcome = trail::scan::scan_files_hashing(
+            &listing.files,
+            &filter,
+            &options,
+            integrity != Mode::Off,
+        );
         if integrity != Mode::Off {
             let inputs = &mut evidence.integrity_inputs;
             inputs

@@ -327,22 +327,40 @@ pub const FINDING_COLUMNS: [&str; 6] = ["Check", "Rule", "Severity", "Object", "
 
 /// One row per finding, in [`FINDING_COLUMNS`] order.
 pub fn finding_rows(j: &JobReport) -> Vec<Vec<String>> {
-    j.findings
-        .iter()
-        .map(|f| {
-            vec![
-                status_label(f),
-                f.rule_id.clone(),
-                f.severity.to_string(),
-                f.object.clone().unwrap_or_default(),
-                f.message.clone(),
-                f.muted
-                    .as_ref()
-                    .map(|m| m.reason.clone())
-                    .unwrap_or_default(),
-            ]
-        })
-        .collect()
+    j.findings.iter().map(finding_row).collect()
+}
+
+/// A finding as a row in [`FINDING_COLUMNS`] order.
+pub(crate) fn finding_row(f: &ReportedFinding) -> Vec<String> {
+    vec![
+        status_label(f),
+        f.rule_id.clone(),
+        f.severity.to_string(),
+        f.object.clone().unwrap_or_default(),
+        f.message.clone(),
+        f.muted
+            .as_ref()
+            .map(|m| m.reason.clone())
+            .unwrap_or_default(),
+    ]
+}
+
+/// A job's findings worst first (FAIL, INCONCLUSIVE, PASS, n/a), report order within a status.
+pub(crate) fn findings_by_status(j: &JobReport) -> Vec<&ReportedFinding> {
+    let mut findings: Vec<&ReportedFinding> = j.findings.iter().collect();
+    findings.sort_by_key(|f| std::cmp::Reverse(f.status));
+    findings
+}
+
+/// The jobs worst verdict first (FAIL, INCONCLUSIVE, PASS), by job id within a verdict.
+pub(crate) fn jobs_by_verdict(report: &Report) -> Vec<&JobReport> {
+    let mut jobs: Vec<&JobReport> = report.jobs.iter().collect();
+    jobs.sort_by(|a, b| {
+        b.verdict
+            .cmp(&a.verdict)
+            .then_with(|| a.job_id.0.cmp(&b.job_id.0))
+    });
+    jobs
 }
 
 #[cfg(test)]

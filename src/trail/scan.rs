@@ -68,7 +68,7 @@ pub struct ScanOutcome {
     pub events: Vec<TrailEvent>,
     pub stats: ScanStats,
     pub problems: Vec<EvidenceProblem>,
-    /// With [`ScanOptions::hash`]: each inflated file's index in the scanned list and the
+    /// From [`scan_files_hashing`] with `hash`: each inflated file's index in the scanned list and the
     /// SHA-256 of its inflated bytes, computed while the worker held them (sorted by index).
     pub hashes: Vec<(usize, [u8; 32])>,
 }
@@ -84,8 +84,6 @@ pub struct ScanOptions<'a> {
     pub progress: Option<&'a ScanProgress>,
     /// Caps on each file's size and inflation.
     pub limits: Limits,
-    /// Hash each file's inflated bytes for integrity validation (src/integrity).
-    pub hash: bool,
 }
 
 /// Lists `root`, prunes it by `options.windows` and scans what is left.
@@ -124,6 +122,17 @@ pub fn scan_files(
     filter: &RecordFilter,
     options: &ScanOptions,
 ) -> ScanOutcome {
+    scan_files_hashing(files, filter, options, false)
+}
+
+/// As [`scan_files`]; with `hash`, each file's inflated bytes are hashed for integrity
+/// validation (src/integrity) while the worker holds them.
+pub fn scan_files_hashing(
+    files: &[TrailFile],
+    filter: &RecordFilter,
+    options: &ScanOptions,
+    hash: bool,
+) -> ScanOutcome {
     let started = Instant::now();
     let threads = match options.threads {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -139,7 +148,7 @@ pub fn scan_files(
     let next = AtomicU64::new(0);
     let parts: Vec<WorkerResult> = std::thread::scope(|s| {
         let workers: Vec<_> = (0..threads)
-            .map(|_| s.spawn(|| worker(files, filter, options, &next)))
+            .map(|_| s.spawn(|| worker(files, filter, options, hash, &next)))
             .collect();
         workers
             .into_iter()
@@ -191,6 +200,7 @@ fn worker(
     files: &[TrailFile],
     filter: &RecordFilter,
     options: &ScanOptions,
+    hashing: bool,
     next: &AtomicU64,
 ) -> WorkerResult {
     let mut result = WorkerResult::default();
@@ -211,7 +221,7 @@ fn worker(
             &mut inflater,
             &mut result.stats,
             &mut uncompressed,
-            &mut hash,
+            hashing.then_some(&mut hash),
         );
         result.hashes.extend(hash.map(|h| (index, h)));
         match scanned {
@@ -232,8 +242,7 @@ fn worker(
     }
 }
 
-/// Reads one file; `Err` is why the whole file is unusable. With `options.hash`, `hash`
-/// receives the SHA-256 of the inflated bytes (also for a file whose JSON is then refused:
+/// Reads one file; `Err` is why the whole file is unusable. When given, `hash` receives the SHA-256 of the inflated bytes (also for a file whose JSON is then refused:
 /// a digest can still say whether it is the file CloudTrail wrote).
 #[allow(clippy::too_many_arguments)]
 fn scan_file(
@@ -244,14 +253,14 @@ fn scan_file(
     inflater: &mut Inflater,
     stats: &mut ScanStats,
     uncompressed: &mut u64,
-    hash: &mut Option<[u8; 32]>,
+    hash: Option<&mut Option<[u8; 32]>>,
 ) -> Result<Vec<TrailEvent>, TrailFileError> {
     let limits = &options.limits;
     read_regular(&file.path, limits.max_file_bytes, raw).map_err(TrailFileError::Read)?;
     stats.files_read += 1;
     stats.bytes_compressed += raw.len() as u64;
     let json = log_json(&file.path.to_string_lossy(), raw, inflater, limits)?;
-    if options.hash {
+    if let Some(hash) = hash {
         *hash = Some(crate::integrity::sha256(json));
     }
     *uncompressed = json.len() as u64;
