@@ -384,6 +384,15 @@ pub struct TrailArgs {
     /// and scanned like --trail-dir (repeatable; uses the AWS flags).
     #[arg(long = "trail", value_name = "s3://BUCKET[/PREFIX]", value_parser = TrailLocation::parse)]
     pub trails: Vec<TrailLocation>,
+    /// CloudTrail digest validation of the log files read (docs/integrity.md): auto
+    /// validates what has digests, require makes a job INCONCLUSIVE when a log file it relies
+    /// on is not validated, off reads no digest.
+    #[arg(long, value_name = "MODE", value_enum, default_value_t = crate::integrity::run::Mode::Auto)]
+    pub integrity: crate::integrity::run::Mode,
+    /// CloudTrail's public keys for the digests: the JSON `aws cloudtrail list-public-keys`
+    /// prints. Without it no digest verifies (each is reported with an unknown key).
+    #[arg(long, value_name = "FILE")]
+    pub cloudtrail_public_keys: Option<PathBuf>,
 }
 
 impl SourceArgs {

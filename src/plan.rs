@@ -69,6 +69,9 @@ pub struct Plan {
     pub aws: live::Options,
     /// No progress display.
     pub quiet: bool,
+    /// `--integrity` and `--cloudtrail-public-keys`.
+    pub integrity: crate::integrity::run::Mode,
+    pub public_keys: Option<PathBuf>,
     pub policy: Policy,
     pub outputs: Outputs,
 }
@@ -111,6 +114,8 @@ impl Plan {
             sources,
             aws,
             quiet,
+            integrity: args.sources.trail.integrity,
+            public_keys: args.sources.trail.cloudtrail_public_keys.clone(),
             outputs: outputs(&args.output),
         })
     }
@@ -130,6 +135,8 @@ impl Plan {
             sources,
             aws,
             quiet,
+            integrity: args.trail.integrity,
+            public_keys: args.trail.cloudtrail_public_keys.clone(),
             policy: Policy::default(),
             outputs: Outputs {
                 formats: Vec::new(),
@@ -172,6 +179,8 @@ impl Plan {
             sources,
             aws,
             quiet,
+            integrity: args.sources.trail.integrity,
+            public_keys: args.sources.trail.cloudtrail_public_keys.clone(),
             policy: policy(&args.output, rules, true, now)?,
             outputs: outputs(&args.output),
         })

@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 
 use super::{CallRecord, Gathered, RecordedCalls, assemble, interpret};
 use crate::input::{Limits, ReadError, read_regular};
+use crate::integrity;
 use crate::model::{Evidence, EvidenceProblem, ProblemScope, Provenance, TimeWindow, TrailEvent};
 use crate::trail;
 
@@ -230,6 +231,7 @@ pub fn load(dir: &Path) -> Result<Evidence, BundleError> {
     let mut events: Vec<TrailEvent> = Vec::new();
     let mut calls = RecordedCalls::new();
     let mut log_files_read = 0usize;
+    let mut integrity_inputs = integrity::run::Inputs::default();
     let mut bytes = Vec::new();
     let mut refused = Vec::new();
     for (rel, want) in &manifest.files {
@@ -262,13 +264,34 @@ pub fn load(dir: &Path) -> Result<Evidence, BundleError> {
         }
         if rel.starts_with("cloudtrail/") {
             if rel.contains("CloudTrail-Digest") {
-                problem(
-                    rel,
-                    "a digest file, not a log file; not read as records".into(),
-                );
+                let at = dir.join(rel);
+                if integrity::run::digest_end(&at).is_some() {
+                    // Integrity evidence (docs/integrity.md): validated once the run has
+                    // every source; its sidecar is read with it.
+                    integrity_inputs.digests.push(integrity::DigestSource {
+                        metadata: integrity::read_sidecar(&at),
+                        id: integrity::ObjectId::Local(at),
+                        gz: bytes.clone(),
+                    });
+                } else if !integrity::sidecar::is_sidecar(&at) {
+                    problem(
+                        rel,
+                        "a digest file, not a log file; not read as records".into(),
+                    );
+                }
                 continue;
             }
-            match trail::decode_log_file(rel, &bytes) {
+            let (sha256, decoded) = trail::decode_log_file_hashed(rel, &bytes);
+            if let Some(sha256) = sha256 {
+                let (from, until) = trail::file_time_range(rel).unzip();
+                integrity_inputs.logs.push(integrity::run::ReadLog {
+                    id: integrity::ObjectId::Local(dir.join(rel)),
+                    sha256,
+                    from,
+                    until,
+                });
+            }
+            match decoded {
                 Ok(records) => {
                     log_files_read += 1;
                     events.extend(records);
@@ -315,13 +338,9 @@ pub fn load(dir: &Path) -> Result<Evidence, BundleError> {
         region: manifest.region,
         captured_at: manifest.captured_at,
     };
-    Ok(assemble(
-        provenance,
-        &calls,
-        events,
-        cloudtrail_window,
-        problems,
-    ))
+    let mut evidence = assemble(provenance, &calls, events, cloudtrail_window, problems);
+    evidence.integrity_inputs = Box::new(integrity_inputs);
+    Ok(evidence)
 }
 
 /// Why a manifest path is not read.

@@ -62,6 +62,10 @@ pub struct Report {
     /// Each mute list entry's outcome; present when a mute list was given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mutelist: Option<MutelistReport>,
+    /// What CloudTrail digest validation found for the log files read (docs/integrity.md);
+    /// absent under `--integrity off`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub integrity: Option<crate::integrity::run::RunIntegrity>,
 }
 
 /// How a report is judged and shown beyond the rules.
@@ -670,6 +674,10 @@ pub fn build_parts(parts: &[Part<'_>], rules: &RuleSet, policy: &Policy) -> Repo
             mutelist: policy.mutelist.as_ref().map(|m| m.file.clone()),
         },
         mutelist,
+        // Every part was offered the same trail files: the first speaks for them.
+        integrity: parts
+            .first()
+            .and_then(|p| p.evidence.integrity.as_deref().cloned()),
     };
     if policy.redact {
         report.redact(&mut redact::Redactor::default());

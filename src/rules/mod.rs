@@ -68,6 +68,10 @@ const RULE_FILES: &[(&str, &str)] = &[
         "evidence-consistent.toml",
         include_str!("../../rules/evidence-consistent.toml"),
     ),
+    (
+        "evidence-integrity.toml",
+        include_str!("../../rules/evidence-integrity.toml"),
+    ),
 ];
 
 /// Ordered severities (SARIF and `--fail-on` map from these).

@@ -285,6 +285,10 @@ pub struct JobTimeline {
     pub conflicts: Vec<Conflict>,
     pub entries: Vec<Entry>,
     pub captured_at: DateTime<Utc>,
+    /// What digest validation says about the log files of this job's window; `None` under
+    /// `--integrity off`.
+    #[serde(skip)]
+    pub integrity: Option<crate::integrity::run::JobIntegrity>,
 }
 
 /// Every job id the evidence mentions: `Start*` responses, `Get*` requests, job statuses.
@@ -531,6 +535,7 @@ impl Index<'_> {
             entries: Vec::new(),
             captured_at: evidence.provenance.captured_at,
             request,
+            integrity: None,
         };
         if let Some(out) = t.output.clone() {
             self.collect_objects(&mut t, &out);
@@ -546,6 +551,10 @@ impl Index<'_> {
         self.collect_kms(&mut t);
         let window = job_window(evidence, &t);
         t.problems = relevant_problems(evidence, &t, &window);
+        t.integrity = evidence
+            .integrity
+            .as_ref()
+            .map(|run| crate::integrity::run::for_job(run, window.as_ref().ok()));
         t.entries = self.entries(&t);
         t.conflicts = self.conflicts_of(&t);
         t.coverage = coverage(evidence, &t, window);
