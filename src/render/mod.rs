@@ -190,6 +190,20 @@ pub(crate) fn rules_not_passed(j: &JobReport) -> Vec<&str> {
     rules
 }
 
+/// The rules every finding of which passed, in first-finding order: a rule with one FAIL or
+/// INCONCLUSIVE finding among PASS ones is not passed.
+pub(crate) fn rules_passed(j: &JobReport) -> Vec<&str> {
+    let not_passed = rules_not_passed(j);
+    let mut rules: Vec<&str> = Vec::new();
+    for f in &j.findings {
+        let id = f.rule_id.as_str();
+        if f.status == Status::Pass && !not_passed.contains(&id) && !rules.contains(&id) {
+            rules.push(id);
+        }
+    }
+    rules
+}
+
 /// A finding's status as shown, with `(muted)` when the mute list muted it.
 pub(crate) fn status_label(f: &ReportedFinding) -> String {
     match &f.muted {
@@ -366,6 +380,27 @@ pub(crate) fn jobs_by_verdict(report: &Report) -> Vec<&JobReport> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rule_with_one_finding_not_passed_is_never_listed_as_passed() {
+        let report = crate::report::tests::demo_report();
+        let inconclusive = report
+            .jobs
+            .iter()
+            .find(|j| j.verdict == crate::report::Verdict::Inconclusive)
+            .expect("the demo has an INCONCLUSIVE job");
+        let not_passed = rules_not_passed(inconclusive);
+        assert!(not_passed.contains(&"documented-mode"), "{not_passed:?}");
+        for j in &report.jobs {
+            let passed = rules_passed(j);
+            let not_passed = rules_not_passed(j);
+            assert!(
+                passed.iter().all(|r| !not_passed.contains(r)),
+                "{}: {passed:?} / {not_passed:?}",
+                j.job_id
+            );
+        }
+    }
 
     #[test]
     fn xml_escaping_covers_markup_quotes_and_control_characters() {

@@ -152,16 +152,7 @@ fn job(out: &mut String, j: &JobReport, style: Style) {
             let _ = writeln!(out, "  - {p}");
         }
     }
-    let passed: Vec<&str> = {
-        let mut v: Vec<&str> = j
-            .findings
-            .iter()
-            .filter(|f| f.status == Status::Pass)
-            .map(|f| f.rule_id.as_str())
-            .collect();
-        v.dedup();
-        v
-    };
+    let passed = super::rules_passed(j);
     if !passed.is_empty() && j.verdict != Verdict::Pass {
         let _ = writeln!(out, "Passed: {}", passed.join(", "));
     }
