@@ -336,6 +336,15 @@ pub fn lifecycle_rows(j: &JobReport) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// A finding's severity as people read it: a failure's weight, so shown on FAIL findings only
+/// (the machine formats keep the rule's severity on every finding).
+pub(crate) fn severity_label(f: &ReportedFinding) -> String {
+    match f.status {
+        Status::Fail => f.severity.to_string(),
+        _ => String::new(),
+    }
+}
+
 /// The findings table's columns in the document formats.
 pub const FINDING_COLUMNS: [&str; 6] = ["Check", "Rule", "Severity", "Object", "Finding", "Muted"];
 
@@ -349,7 +358,7 @@ pub(crate) fn finding_row(f: &ReportedFinding) -> Vec<String> {
     vec![
         status_label(f),
         f.rule_id.clone(),
-        f.severity.to_string(),
+        severity_label(f),
         f.object.clone().unwrap_or_default(),
         f.message.clone(),
         f.muted

@@ -139,7 +139,7 @@ fn job(out: &mut String, j: &JobReport, style: Style) {
         f.add_row(vec![
             status_cell(&status_label(x), style),
             Cell::new(&x.rule_id),
-            Cell::new(x.severity),
+            Cell::new(super::severity_label(x)),
             Cell::new(msg),
         ]);
     }
