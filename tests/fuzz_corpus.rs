@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 #[path = "../fuzz/entries.rs"]
 mod entries;
 mod fixture;
-use fixture::{files_under, root};
+use fixture::root;
 
 /// The most one input may take here (a debug build; the fuzzers run far faster).
 const PER_INPUT: Duration = Duration::from_secs(10);
@@ -91,24 +91,36 @@ fn put(target: &str, name: &str, data: &[u8]) {
 #[ignore = "writes the seed corpora into fuzz/corpus (run by hand)"]
 fn write_seed_corpus() {
     let logs = root().join("fixtures/demo/cloudtrail/AWSLogs/111122223333/CloudTrail/us-east-1");
+    let mut stack = vec![logs];
     let mut n = 0;
-    for p in files_under(&logs) {
-        let gz = fs::read(&p).unwrap();
-        let name = p.file_name().unwrap().to_string_lossy().into_owned();
-        put("trail_log_file", &name, &gz);
-        let mut json = String::new();
-        flate2::read::MultiGzDecoder::new(&gz[..])
-            .read_to_string(&mut json)
-            .unwrap();
-        put("trail_log_file", &format!("{name}.plain"), json.as_bytes());
-        let log: serde_json::Value = serde_json::from_str(&json).unwrap();
-        for r in log["Records"].as_array().unwrap() {
-            n += 1;
-            put(
-                "record",
-                &format!("demo-{n:03}.json"),
-                r.to_string().as_bytes(),
-            );
+    while let Some(d) = stack.pop() {
+        let mut entries: Vec<PathBuf> = fs::read_dir(&d)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        entries.sort();
+        for p in entries {
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            let gz = fs::read(&p).unwrap();
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            put("trail_log_file", &name, &gz);
+            let mut json = String::new();
+            flate2::read::MultiGzDecoder::new(&gz[..])
+                .read_to_string(&mut json)
+                .unwrap();
+            put("trail_log_file", &format!("{name}.plain"), json.as_bytes());
+            let log: serde_json::Value = serde_json::from_str(&json).unwrap();
+            for r in log["Records"].as_array().unwrap() {
+                n += 1;
+                put(
+                    "record",
+                    &format!("demo-{n:03}.json"),
+                    r.to_string().as_bytes(),
+                );
+            }
         }
     }
     for f in ["demo", "fail-overwritten", "inconclusive-access-denied"] {
