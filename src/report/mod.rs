@@ -81,6 +81,8 @@ pub struct Policy {
     /// The jobs were discovered from the evidence (`audit`, `verify` without `--job-id`), so
     /// skipped CloudTrail or Textract evidence may hide a job that is not in the report.
     pub discovery: bool,
+    /// `--status`: only jobs with these verdicts are reported (the summary counts all).
+    pub status: Option<Vec<Verdict>>,
 }
 
 /// The policy as the report states it.
@@ -91,6 +93,10 @@ pub struct Options {
     pub redacted: bool,
     /// The mute list file, as given.
     pub mutelist: Option<String>,
+    /// `--status`: the verdicts of the jobs reported; the summary and exit code count every
+    /// job.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<Vec<Verdict>>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -656,6 +662,9 @@ pub fn build_parts(parts: &[Part<'_>], rules: &RuleSet, policy: &Policy) -> Repo
         }
     }
     summary.exit_code = exit_code(&reports, &evidence.skipped, policy);
+    if let Some(keep) = &policy.status {
+        reports.retain(|r| keep.contains(&r.verdict));
+    }
     let mut report = Report {
         schema: SCHEMA,
         tool: Tool {
@@ -672,6 +681,7 @@ pub fn build_parts(parts: &[Part<'_>], rules: &RuleSet, policy: &Policy) -> Repo
             fail_on: policy.fail_on,
             redacted: policy.redact,
             mutelist: policy.mutelist.as_ref().map(|m| m.file.clone()),
+            status: policy.status.clone(),
         },
         mutelist,
         // Every part was offered the same trail files: the first speaks for them.
