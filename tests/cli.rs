@@ -1933,3 +1933,36 @@ fn status_filters_jobs_in_every_format_but_never_the_exit_code() {
         "an unknown verdict is a usage error"
     );
 }
+
+#[test]
+fn the_readme_json_key_list_names_every_key_the_schema_describes() {
+    let readme = fs::read_to_string(root().join("README.md")).unwrap();
+    let start = readme
+        .find("- `json`: ")
+        .expect("README describes the json format");
+    let end = start + readme[start..].find("\n- `csv`").unwrap();
+    let list = &readme[start..end];
+    let schema = report_schema();
+    let keys =
+        |props: &Value| -> Vec<String> { props.as_object().unwrap().keys().cloned().collect() };
+    let defs = &schema["$defs"];
+    for (what, props) in [
+        ("report", &schema["properties"]),
+        ("job", &defs["job"]["properties"]),
+        ("summary", &defs["summary"]["properties"]),
+        ("options", &defs["options"]["properties"]),
+    ] {
+        for key in keys(props) {
+            assert!(
+                [
+                    format!("`{key}`"),
+                    format!("`{key}[]`"),
+                    format!("\"{key}\"")
+                ]
+                .iter()
+                .any(|k| list.contains(k.as_str())),
+                "README's json list misses the {what} key {key}"
+            );
+        }
+    }
+}
