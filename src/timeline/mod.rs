@@ -320,14 +320,26 @@ pub fn output_buckets(evidence: &Evidence, jobs: &[JobId]) -> Vec<String> {
     buckets.into_iter().collect()
 }
 
-/// The job's first successful `Start*` record, as the record: the one Start lookup the
-/// gathering rounds follow (the output folder and key it names are read live next).
-pub fn start_record<'a>(evidence: &'a Evidence, job: &JobId) -> Option<&'a TrailEvent> {
-    evidence
-        .events
-        .iter()
-        .filter(|e| matches!(facts::decode(e), Fact::Start(s) if &s.job == job))
-        .min_by_key(|e| e.event_time)
+/// Each job's first successful `Start*` record (the one the gathering rounds follow: the
+/// output folder and key it names are read next), in one pass over the records.
+pub fn start_records(evidence: &Evidence, jobs: &[JobId]) -> BTreeMap<JobId, TrailEvent> {
+    let wanted: BTreeSet<&JobId> = jobs.iter().collect();
+    let mut out: BTreeMap<JobId, TrailEvent> = BTreeMap::new();
+    for e in &evidence.events {
+        let Fact::Start(s) = facts::decode(e) else {
+            continue;
+        };
+        if !wanted.contains(&s.job) {
+            continue;
+        }
+        match out.get(&s.job) {
+            Some(had) if had.event_time <= e.event_time => {}
+            _ => {
+                out.insert(s.job.clone(), e.clone());
+            }
+        }
+    }
+    out
 }
 
 /// The jobs whose `Start*` record falls in `window` (what `audit` verifies), in `region`
