@@ -31,6 +31,9 @@ Exit codes:
 #[derive(Debug, Parser)]
 #[command(name = "textract-audit", version, after_help = EXIT_CODES)]
 pub struct Cli {
+    /// No progress display on standard error (accepted before or after the subcommand).
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -85,6 +88,9 @@ pub struct AuditArgs {
     /// The window: jobs started in the last DURATION (e.g. 24h, 7d, 90m).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, conflicts_with_all = ["from", "until"], required_unless_present = "from")]
     pub since: Option<Duration>,
+    /// Read every Region enabled for each account (account:ListRegions).
+    #[arg(long, conflicts_with = "region", help_heading = "AWS (live evidence)")]
+    pub all_regions: bool,
     #[command(flatten)]
     pub window: WindowArgs,
     #[command(flatten)]
@@ -357,7 +363,7 @@ impl SubmitArgs {
 #[derive(Debug, Args)]
 pub struct SourceArgs {
     /// Verify from this evidence bundle (see docs/evidence-bundle.md) instead of reading AWS.
-    #[arg(long, value_name = "DIR", conflicts_with = "aws")]
+    #[arg(long, value_name = "DIR", conflicts_with = "aws", value_parser = existing_dir)]
     pub evidence: Option<PathBuf>,
     #[command(flatten)]
     pub trail: TrailArgs,
@@ -372,15 +378,21 @@ pub struct SourceArgs {
 pub struct TrailArgs {
     /// A downloaded trail: the AWSLogs/… layout or a directory of .json.gz/.json log files
     /// (repeatable). Its records join the live or bundle evidence.
-    #[arg(long = "trail-dir", value_name = "DIR")]
+    #[arg(long = "trail-dir", value_name = "DIR", value_parser = existing_dir)]
     pub trail_dirs: Vec<PathBuf>,
     /// The trail's bucket: its log files for the window are listed by date folder, downloaded
     /// and scanned like --trail-dir (repeatable; uses the AWS flags).
     #[arg(long = "trail", value_name = "s3://BUCKET[/PREFIX]", value_parser = TrailLocation::parse)]
     pub trails: Vec<TrailLocation>,
-    /// No progress display on standard error.
-    #[arg(long, short)]
-    pub quiet: bool,
+    /// CloudTrail digest validation of the log files read (docs/integrity.md): auto
+    /// validates what has digests, require makes a job INCONCLUSIVE when a log file it relies
+    /// on is not validated, off reads no digest.
+    #[arg(long, value_name = "MODE", value_enum, default_value_t = crate::integrity::run::Mode::Auto)]
+    pub integrity: crate::integrity::run::Mode,
+    /// CloudTrail's public keys for the digests: the JSON `aws cloudtrail list-public-keys`
+    /// prints. Without it no digest verifies (each is reported with an unknown key).
+    #[arg(long, value_name = "FILE")]
+    pub cloudtrail_public_keys: Option<PathBuf>,
 }
 
 impl SourceArgs {
@@ -424,9 +436,6 @@ pub struct AwsArgs {
     /// The external id the roles' trust policies require.
     #[arg(long, value_name = "ID", requires = "role_arn")]
     pub external_id: Option<String>,
-    /// `audit` only: read every Region enabled for each account (account:ListRegions).
-    #[arg(long, conflicts_with = "region")]
-    pub all_regions: bool,
     /// Send every AWS call to this endpoint (e.g. a local emulator); AWS_ENDPOINT_URL works
     /// too. S3 is then addressed path-style.
     #[arg(long, value_name = "URL")]
@@ -505,9 +514,6 @@ impl AwsArgs {
     /// The one account and Region a single-target command reads; a usage message otherwise.
     pub(crate) fn options(&self, window: Option<TimeWindow>) -> Result<live::Options, Usage> {
         let mut targets = self.targets(window);
-        if self.all_regions {
-            return Err(Usage("--all-regions is for `audit`".into()));
-        }
         if targets.len() > 1 || self.profile.len() > 1 {
             return Err(Usage(
                 "this command reads one account and Region: give --region, --profile and \
@@ -578,7 +584,12 @@ pub enum BundleCommand {
     /// assembled by hand).
     Seal {
         /// The bundle directory.
+        #[arg(value_parser = existing_dir)]
         dir: PathBuf,
+        /// When the evidence was captured, for a folder without a manifest.json (one is
+        /// created) [default: now]. An existing manifest keeps its own time.
+        #[arg(long, value_name = "TIME", value_parser = parse_time)]
+        captured_at: Option<DateTime<Utc>>,
     },
 }
 
@@ -590,6 +601,17 @@ fn parse_fail_on(s: &str) -> Result<Severity, String> {
         "high" => Ok(Severity::High),
         "critical" => Ok(Severity::Critical),
         _ => Err(format!("{s:?}: expected low, medium, high or critical")),
+    }
+}
+
+/// A directory the command reads: a path that is not one is a usage error (exit 2), as a
+/// missing `--mutelist` file is.
+fn existing_dir(s: &str) -> Result<PathBuf, String> {
+    let path = PathBuf::from(s);
+    match std::fs::metadata(&path) {
+        Ok(m) if m.is_dir() => Ok(path),
+        Ok(_) => Err("not a directory".into()),
+        Err(e) => Err(format!("cannot read it: {e}")),
     }
 }
 

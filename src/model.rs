@@ -786,6 +786,12 @@ pub struct Evidence {
     /// Pieces of evidence that contradict each other: kept, never resolved by order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conflicts: Vec<Conflict>,
+    /// Digests found and log files hashed, for integrity validation (docs/integrity.md).
+    #[serde(skip)]
+    pub integrity_inputs: Box<crate::integrity::run::Inputs>,
+    /// What validation found, once the run has concluded it.
+    #[serde(skip)]
+    pub integrity: Option<Box<crate::integrity::run::RunIntegrity>>,
 }
 
 /// Two or more pieces of evidence that should agree and do not (two different records with
@@ -830,6 +836,8 @@ impl Evidence {
             aliases: None,
             problems: Vec::new(),
             conflicts: Vec::new(),
+            integrity_inputs: Default::default(),
+            integrity: None,
         }
     }
 }

@@ -69,13 +69,21 @@ pub struct Plan {
     pub aws: live::Options,
     /// No progress display.
     pub quiet: bool,
+    /// `--integrity` and `--cloudtrail-public-keys`.
+    pub integrity: crate::integrity::run::Mode,
+    pub public_keys: Option<PathBuf>,
     pub policy: Policy,
     pub outputs: Outputs,
 }
 
 impl Plan {
     /// `verify`: job ids (required live), sources, window, policy, outputs.
-    pub fn verify(args: &VerifyArgs, rules: &RuleSet, now: DateTime<Utc>) -> Result<Plan, Usage> {
+    pub fn verify(
+        args: &VerifyArgs,
+        rules: &RuleSet,
+        now: DateTime<Utc>,
+        quiet: bool,
+    ) -> Result<Plan, Usage> {
         let window = resolve_window(args.window.from, args.window.until, now)?;
         let aws = args.aws.options(window)?;
         let sources = sources(&args.sources, &aws)?;
@@ -97,7 +105,7 @@ impl Plan {
         Ok(Plan {
             now,
             window,
-            policy: policy(&args.output, rules, jobs.is_empty())?,
+            policy: policy(&args.output, rules, jobs.is_empty(), now)?,
             targets: if jobs.is_empty() {
                 Targets::Found
             } else {
@@ -105,14 +113,16 @@ impl Plan {
             },
             sources,
             aws,
-            quiet: args.sources.trail.quiet,
+            quiet,
+            integrity: args.sources.trail.integrity,
+            public_keys: args.sources.trail.cloudtrail_public_keys.clone(),
             outputs: outputs(&args.output),
         })
     }
 
     /// `collect`: the job ids, live AWS and the trails; what is gathered is written as a
     /// bundle, so there is no report policy and no output but the bundle.
-    pub fn collect(args: &CollectArgs, now: DateTime<Utc>) -> Result<Plan, Usage> {
+    pub fn collect(args: &CollectArgs, now: DateTime<Utc>, quiet: bool) -> Result<Plan, Usage> {
         let window = resolve_window(args.window.from, args.window.until, now)?;
         let aws = args.aws.options(window)?;
         let mut sources = vec![Source::Live(aws.clone())];
@@ -124,7 +134,9 @@ impl Plan {
             targets: Targets::Jobs(args.job_ids.iter().cloned().map(JobId).collect()),
             sources,
             aws,
-            quiet: args.trail.quiet,
+            quiet,
+            integrity: args.trail.integrity,
+            public_keys: args.trail.cloudtrail_public_keys.clone(),
             policy: Policy::default(),
             outputs: Outputs {
                 formats: Vec::new(),
@@ -137,7 +149,12 @@ impl Plan {
 
     /// `audit`: the window (from `--since` or `--from/--until`, ending at the plan's `now`),
     /// every account and Region, sources, policy, outputs.
-    pub fn audit(args: &AuditArgs, rules: &RuleSet, now: DateTime<Utc>) -> Result<Plan, Usage> {
+    pub fn audit(
+        args: &AuditArgs,
+        rules: &RuleSet,
+        now: DateTime<Utc>,
+        quiet: bool,
+    ) -> Result<Plan, Usage> {
         let window = match args.since {
             Some(d) => Some(TimeWindow {
                 from: now - d,
@@ -161,8 +178,10 @@ impl Plan {
             targets: Targets::StartedIn(window),
             sources,
             aws,
-            quiet: args.sources.trail.quiet,
-            policy: policy(&args.output, rules, true)?,
+            quiet,
+            integrity: args.sources.trail.integrity,
+            public_keys: args.sources.trail.cloudtrail_public_keys.clone(),
+            policy: policy(&args.output, rules, true, now)?,
             outputs: outputs(&args.output),
         })
     }
@@ -259,7 +278,12 @@ fn local_sources(args: &SourceArgs) -> Result<Vec<Source>, Usage> {
 }
 
 /// The policy the report is built under; a usage error when the mute list cannot be used.
-pub fn policy(output: &OutputArgs, rules: &RuleSet, discovery: bool) -> Result<Policy, Usage> {
+pub fn policy(
+    output: &OutputArgs,
+    rules: &RuleSet,
+    discovery: bool,
+    now: DateTime<Utc>,
+) -> Result<Policy, Usage> {
     let mutelist = output
         .mutelist
         .as_deref()
@@ -267,6 +291,7 @@ pub fn policy(output: &OutputArgs, rules: &RuleSet, discovery: bool) -> Result<P
         .transpose()
         .map_err(|e| Usage(e.to_string()))?;
     Ok(Policy {
+        now,
         mutelist,
         fail_on: output.fail_on,
         redact: output.redact,

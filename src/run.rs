@@ -13,6 +13,7 @@ use crate::evidence::live::submit::Session;
 use crate::evidence::live::trail_s3::{self};
 use crate::evidence::local::{self, Wanted};
 use crate::evidence::{self, Gathered, bundle, live};
+use crate::integrity::{self, ObjectId, run::Mode};
 use crate::model::{
     Evidence, EvidenceProblem, JobId, ProblemScope, Provenance, TimeWindow, TrailEvent,
 };
@@ -83,6 +84,7 @@ struct TrailScan<'a> {
     /// For buckets: what is downloaded.
     bucket_window: Option<TimeWindow>,
     quiet: bool,
+    integrity: Mode,
 }
 
 /// Adds the records of every trail source: directories as they are, buckets by downloading
@@ -96,7 +98,7 @@ fn add_trails(
     output_buckets: &[String],
 ) -> Result<()> {
     let wanted = wanted(jobs, output_buckets);
-    scan_trails(evidence, scan.dirs, scan.window, &wanted, scan.quiet)?;
+    scan_trails(evidence, scan.dirs, scan.window, &wanted, scan)?;
     if scan.buckets.is_empty() {
         return Ok(());
     }
@@ -110,6 +112,7 @@ fn add_trails(
     for ((root, got), loc) in downloaded.into_iter().zip(scan.buckets) {
         let first_source = evidence.provenance.sources.len();
         let first_problem = evidence.problems.len();
+        let first_log = evidence.integrity_inputs.logs.len();
         evidence.problems.extend(got.problems);
         // No log file in the window (yet): an empty trail, not a missing folder.
         std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
@@ -118,7 +121,7 @@ fn add_trails(
             std::slice::from_ref(&root),
             scan.bucket_window,
             &wanted,
-            scan.quiet,
+            scan,
         )?;
         let local = format!("{}/", root.display());
         let remote = loc.uri("");
@@ -128,6 +131,17 @@ fn add_trails(
             } else {
                 p.subject.replace(&local, &remote)
             };
+        }
+        // The copies are gone after this run: name the objects they came from.
+        for log in &mut evidence.integrity_inputs.logs[first_log..] {
+            if let ObjectId::Local(path) = &log.id
+                && let Ok(rel) = path.strip_prefix(&root)
+            {
+                log.id = ObjectId::S3 {
+                    bucket: loc.bucket.clone(),
+                    key: rel.to_string_lossy().into_owned(),
+                };
+            }
         }
         for s in &mut evidence.provenance.sources[first_source..] {
             *s = s.replace(
@@ -195,6 +209,7 @@ fn gather(plan: &Plan, jobs: &[JobId]) -> Result<(Base, Evidence)> {
         // Without a window from the user, the live evidence's window bounds the download.
         bucket_window: plan.window.or(first.cloudtrail_window),
         quiet: plan.quiet,
+        integrity: plan.integrity,
     };
     let mut followed: Vec<JobId> = jobs
         .iter()
@@ -255,6 +270,7 @@ fn gather(plan: &Plan, jobs: &[JobId]) -> Result<(Base, Evidence)> {
         add_trails(&mut evidence, &scan, jobs, &output_buckets)?;
     }
     evidence.provenance.sources.extend(notes);
+    conclude_integrity(&mut evidence, plan.integrity, plan.public_keys.as_ref())?;
     // One source alone has nothing to follow into.
     if plan.sources.len() > 1 {
         evidence
@@ -263,6 +279,21 @@ fn gather(plan: &Plan, jobs: &[JobId]) -> Result<(Base, Evidence)> {
             .push(format!("evidence gathered in {rounds} round(s)"));
     }
     Ok((base, evidence))
+}
+
+/// Validates the digests and log files the sources handed in (docs/integrity.md); nothing
+/// under `--integrity off`.
+fn conclude_integrity(evidence: &mut Evidence, mode: Mode, keys: Option<&PathBuf>) -> Result<()> {
+    if mode == Mode::Off {
+        return Ok(());
+    }
+    let keys = integrity::run::load_keys(keys)?;
+    evidence.integrity = Some(Box::new(integrity::run::conclude(
+        &evidence.integrity_inputs,
+        mode,
+        &keys,
+    )));
+    Ok(())
 }
 
 fn no_evidence(sources: Vec<String>, now: DateTime<Utc>) -> Evidence {
@@ -296,8 +327,10 @@ fn audit_parts(
         window: Some(*audit_window),
         bucket_window: Some(*audit_window),
         quiet: plan.quiet,
+        integrity: plan.integrity,
     };
     add_trails(&mut trail, &scan, &[], &[])?;
+    conclude_integrity(&mut trail, plan.integrity, plan.public_keys.as_ref())?;
     let captured_at = plan.now;
     let gathered: Vec<Result<Gathered, String>> = runtime()?.block_on(async {
         let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(TARGET_CONCURRENCY));
@@ -341,6 +374,7 @@ fn audit_parts(
         };
         evidence.add_records(trail.events.iter().cloned());
         evidence.problems.extend(trail.problems.iter().cloned());
+        evidence.integrity = trail.integrity.clone();
         evidence
             .provenance
             .sources
@@ -373,19 +407,26 @@ fn scan_trails(
     dirs: &[PathBuf],
     window: Option<TimeWindow>,
     wanted: &Wanted,
-    quiet: bool,
+    scan: &TrailScan<'_>,
 ) -> Result<()> {
     if dirs.is_empty() {
         return Ok(());
     }
     let progress = ScanProgress::default();
-    let show = !quiet && std::io::stderr().is_terminal();
+    let show = !scan.quiet && std::io::stderr().is_terminal();
     let done = AtomicBool::new(false);
     std::thread::scope(|s| {
         if show {
             s.spawn(|| draw_progress(&progress, &done));
         }
-        let result = local::add_trail_dirs(evidence, dirs, window, wanted, Some(&progress));
+        let result = local::add_trail_dirs(
+            evidence,
+            dirs,
+            window,
+            wanted,
+            Some(&progress),
+            scan.integrity,
+        );
         done.store(true, Ordering::Relaxed);
         result
     })
@@ -459,7 +500,7 @@ pub fn run(cli: Cli) -> Result<u8> {
     let rules = RuleSet::builtin().context("the built-in rules are invalid")?;
     match cli.command {
         Command::Verify(args) => {
-            let plan = Plan::verify(&args, &rules, evidence::now())?;
+            let plan = Plan::verify(&args, &rules, evidence::now(), cli.quiet)?;
             let (_, mut evidence) = gather(&plan, plan.job_ids())?;
             let jobs = match &plan.targets {
                 Targets::Jobs(ids) => ids.clone(),
@@ -474,11 +515,11 @@ pub fn run(cli: Cli) -> Result<u8> {
             finish(report, &rules, &plan.outputs, false)
         }
         Command::Audit(args) => {
-            let plan = Plan::audit(&args, &rules, evidence::now())?;
+            let plan = Plan::audit(&args, &rules, evidence::now(), cli.quiet)?;
             let Targets::StartedIn(window) = plan.targets.clone() else {
                 unreachable!("an audit plan targets a window")
             };
-            let targets = expanded_targets(&plan, args.aws.all_regions)?;
+            let targets = expanded_targets(&plan, args.all_regions)?;
             if targets.len() <= 1 {
                 let (_, mut evidence) = gather(&plan, &[])?;
                 let jobs = timeline::jobs_started_in(&evidence, &window, None);
@@ -513,7 +554,7 @@ pub fn run(cli: Cli) -> Result<u8> {
             )
         }
         Command::Collect(args) => {
-            let plan = Plan::collect(&args, evidence::now())?;
+            let plan = Plan::collect(&args, evidence::now(), cli.quiet)?;
             let (base, evidence) = gather(&plan, plan.job_ids())?;
             let Base::Live(mut gathered) = base else {
                 unreachable!("collect reads live AWS")
@@ -549,7 +590,7 @@ pub fn run(cli: Cli) -> Result<u8> {
             eprintln!("collected {n} evidence file(s) into {}", args.out.display());
             Ok(exit::PASS)
         }
-        Command::Submit(args) => run_submit(*args, &rules),
+        Command::Submit(args) => run_submit(*args, &rules, cli.quiet),
         Command::Rules(args) => {
             let text = match (&args.command, args.format) {
                 (None, RulesFormat::Json) => serde_json::to_string_pretty(&rules.rules)? + "\n",
@@ -569,11 +610,20 @@ pub fn run(cli: Cli) -> Result<u8> {
             print!("{text}");
             Ok(exit::PASS)
         }
-        Command::Bundle(BundleCommand::Seal { dir }) => {
-            let n = bundle::seal(&dir)?;
+        Command::Bundle(BundleCommand::Seal { dir, captured_at }) => {
+            let sealed = bundle::seal(&dir, captured_at.unwrap_or_else(evidence::now))?;
+            if sealed.created {
+                eprintln!(
+                    "created {}: no manifest.json was there; it claims no account, Region or \
+                     CloudTrail window (add `cloudtrail_window` to claim one, see \
+                     docs/evidence-bundle.md)",
+                    dir.join("manifest.json").display()
+                );
+            }
             eprintln!(
-                "sealed {}: {n} evidence file(s) listed in manifest.json",
-                dir.display()
+                "sealed {}: {} evidence file(s) listed in manifest.json",
+                dir.display(),
+                sealed.files
             );
             Ok(exit::PASS)
         }
@@ -590,10 +640,10 @@ pub fn run(cli: Cli) -> Result<u8> {
 }
 
 /// `submit`: preflight, start, wait, then verify the jobs as `verify --job-id` does.
-fn run_submit(args: SubmitArgs, rules: &RuleSet) -> Result<u8> {
+fn run_submit(args: SubmitArgs, rules: &RuleSet, quiet: bool) -> Result<u8> {
     use crate::submit::{CheckStatus, Tracked, WaitEnd};
     let plan = args.plan().map_err(Usage)?;
-    let policy = crate::plan::policy(&args.output, rules, false)?;
+    let policy = crate::plan::policy(&args.output, rules, false, evidence::now())?;
     let outputs = crate::plan::outputs(&args.output);
     let aws = args.aws.options(None)?;
     let runtime = runtime()?;
@@ -633,7 +683,7 @@ fn run_submit(args: SubmitArgs, rules: &RuleSet) -> Result<u8> {
     let jobs: Vec<JobId> = tracked.iter().map(|t| t.job.clone()).collect();
     let later = submit::verify_command(&jobs, session.region(), &args.verify_flags());
 
-    let live_display = !args.trail.quiet && std::io::stderr().is_terminal();
+    let live_display = !quiet && std::io::stderr().is_terminal();
     let timeout = args
         .wait_timeout
         .to_std()
@@ -694,7 +744,8 @@ fn run_submit(args: SubmitArgs, rules: &RuleSet) -> Result<u8> {
         aws: &aws,
         window: None,
         bucket_window: base.cloudtrail_window,
-        quiet: args.trail.quiet,
+        quiet,
+        integrity: args.trail.integrity,
     };
     let mut evidence = base.clone();
     add_trails(&mut evidence, &scan, &jobs, &output_buckets)?;
@@ -741,6 +792,11 @@ fn run_submit(args: SubmitArgs, rules: &RuleSet) -> Result<u8> {
         }
     }
 
+    conclude_integrity(
+        &mut evidence,
+        args.trail.integrity,
+        args.trail.cloudtrail_public_keys.as_ref(),
+    )?;
     let report = report::build(&evidence, rules, &jobs, &policy);
     let missing_data_events = report.jobs.iter().any(|j| {
         j.findings.iter().any(|f| {

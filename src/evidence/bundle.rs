@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 
 use super::{CallRecord, Gathered, RecordedCalls, assemble, interpret};
 use crate::input::{Limits, ReadError, read_regular};
+use crate::integrity;
 use crate::model::{Evidence, EvidenceProblem, ProblemScope, Provenance, TimeWindow, TrailEvent};
 use crate::trail;
 
@@ -230,6 +231,7 @@ pub fn load(dir: &Path) -> Result<Evidence, BundleError> {
     let mut events: Vec<TrailEvent> = Vec::new();
     let mut calls = RecordedCalls::new();
     let mut log_files_read = 0usize;
+    let mut integrity_inputs = integrity::run::Inputs::default();
     let mut bytes = Vec::new();
     let mut refused = Vec::new();
     for (rel, want) in &manifest.files {
@@ -262,13 +264,36 @@ pub fn load(dir: &Path) -> Result<Evidence, BundleError> {
         }
         if rel.starts_with("cloudtrail/") {
             if rel.contains("CloudTrail-Digest") {
-                problem(
-                    rel,
-                    "a digest file, not a log file; not read as records".into(),
-                );
+                let at = dir.join(rel);
+                if integrity::run::digest_end(&at).is_some() {
+                    // Integrity evidence (docs/integrity.md): validated once the run has
+                    // every source; its sidecar is read with it.
+                    integrity_inputs.digests.push(integrity::DigestSource {
+                        metadata: integrity::read_sidecar(&at),
+                        id: integrity::ObjectId::Local(at),
+                        gz: bytes.clone(),
+                    });
+                } else if !integrity::sidecar::is_sidecar(&at) {
+                    problem(
+                        rel,
+                        "a digest file, not a log file; not read as records".into(),
+                    );
+                }
                 continue;
             }
-            match trail::decode_log_file(rel, &bytes) {
+            let (sha256, decoded) = trail::decode_log_file_hashed(rel, &bytes);
+            // The recorded LookupEvents answer is an API answer, as in the live run, not a
+            // delivered log file: no digest can list it.
+            if let Some(sha256) = sha256.filter(|_| rel != LOOKUP_EVENTS_FILE) {
+                let (from, until) = trail::file_time_range(rel).unzip();
+                integrity_inputs.logs.push(integrity::run::ReadLog {
+                    id: integrity::ObjectId::Local(dir.join(rel)),
+                    sha256,
+                    from,
+                    until,
+                });
+            }
+            match decoded {
                 Ok(records) => {
                     log_files_read += 1;
                     events.extend(records);
@@ -315,13 +340,9 @@ pub fn load(dir: &Path) -> Result<Evidence, BundleError> {
         region: manifest.region,
         captured_at: manifest.captured_at,
     };
-    Ok(assemble(
-        provenance,
-        &calls,
-        events,
-        cloudtrail_window,
-        problems,
-    ))
+    let mut evidence = assemble(provenance, &calls, events, cloudtrail_window, problems);
+    evidence.integrity_inputs = Box::new(integrity_inputs);
+    Ok(evidence)
 }
 
 /// Why a manifest path is not read.
@@ -363,10 +384,30 @@ fn api_file(rel: &str) -> Option<(&str, &str)> {
     (!op.contains('/')).then_some((service, op))
 }
 
-/// Recomputes `files` in the manifest of a bundle assembled by hand. Returns the number of
-/// files listed.
-pub fn seal(dir: &Path) -> Result<usize, BundleError> {
-    let mut manifest = read_manifest(dir)?;
+/// Recomputes `files` in the manifest of a bundle assembled by hand; a folder without a
+/// manifest gets a new one, captured at `captured_at` (an existing manifest keeps its own).
+pub fn seal(dir: &Path, captured_at: DateTime<Utc>) -> Result<Sealed, BundleError> {
+    let (mut manifest, created) = match read_manifest(dir) {
+        Ok(manifest) => (manifest, false),
+        Err(BundleError::MissingManifest(_)) => (
+            Manifest {
+                schema: SCHEMA.into(),
+                captured_at,
+                account: None,
+                region: None,
+                cloudtrail_window: None,
+                collector: Some(format!(
+                    "{} {} bundle seal",
+                    env!("CARGO_PKG_NAME"),
+                    env!("CARGO_PKG_VERSION")
+                )),
+                files: BTreeMap::new(),
+                problems: Vec::new(),
+            },
+            true,
+        ),
+        Err(e) => return Err(e),
+    };
     manifest.files.clear();
     let cap = Limits::current().max_file_bytes;
     let mut bytes = Vec::new();
@@ -379,7 +420,20 @@ pub fn seal(dir: &Path) -> Result<usize, BundleError> {
     let mut text = serde_json::to_string_pretty(&manifest).expect("manifest serializes");
     text.push('\n');
     fs::write(&path, text).map_err(io(&path))?;
-    Ok(manifest.files.len())
+    Ok(Sealed {
+        files: manifest.files.len(),
+        created,
+    })
+}
+
+/// What `bundle seal` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sealed {
+    /// Evidence files listed in the manifest.
+    pub files: usize,
+    /// The folder had no manifest: a new one was written (captured now, or at the time given;
+    /// no account, Region or CloudTrail window claimed).
+    pub created: bool,
 }
 
 #[cfg(test)]

@@ -8,6 +8,10 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 
+use crate::integrity::{
+    self, ObjectId,
+    run::{Mode, ReadLog},
+};
 use crate::model::rfc3339;
 use crate::model::{Evidence, EvidenceProblem, JobId, ProblemScope, TimeWindow};
 use crate::trail::{self, FileKind, RecordFilter, ScanOptions, ScanProgress};
@@ -26,12 +30,15 @@ pub enum Wanted {
 
 /// Adds the records of every trail directory to `evidence`, with every unusable file as a
 /// problem. `window` (the user's) limits the files read; `progress` receives the counters.
+/// Unless `integrity` is off, every file read is hashed as it is scanned and the digests
+/// around the files read join `evidence.integrity_inputs`.
 pub fn add_trail_dirs(
     evidence: &mut Evidence,
     dirs: &[PathBuf],
     window: Option<TimeWindow>,
     wanted: &Wanted,
     progress: Option<&ScanProgress>,
+    integrity: Mode,
 ) -> anyhow::Result<()> {
     let filter = match wanted {
         Wanted::Jobs { ids, buckets } => {
@@ -44,13 +51,20 @@ pub fn add_trail_dirs(
     let mut span: Option<(DateTime<Utc>, DateTime<Utc>)> = None;
     for dir in dirs {
         let listing = trail::list_trail_dir(dir, &windows)?;
+        let mut dir_span: Option<(DateTime<Utc>, DateTime<Utc>)> = None;
         for f in listing.files.iter().filter(|f| f.kind == FileKind::Log) {
             if let (Some(from), Some(until)) = f.time_range() {
-                span = Some(match span {
+                dir_span = Some(match dir_span {
                     Some((a, b)) => (a.min(from), b.max(until)),
                     None => (from, until),
                 });
             }
+        }
+        if let Some((from, until)) = dir_span {
+            span = Some(match span {
+                Some((a, b)) => (a.min(from), b.max(until)),
+                None => (from, until),
+            });
         }
         let options = ScanOptions {
             windows: &windows,
@@ -76,7 +90,31 @@ pub fn add_trail_dirs(
                 },
             });
         }
-        let outcome = trail::scan_files(&listing.files, &filter, &options);
+        let outcome = trail::scan::scan_files_hashing(
+            &listing.files,
+            &filter,
+            &options,
+            integrity != Mode::Off,
+        );
+        if integrity != Mode::Off {
+            let inputs = &mut evidence.integrity_inputs;
+            inputs
+                .logs
+                .extend(outcome.hashes.iter().map(|&(i, sha256)| {
+                    let file = &listing.files[i];
+                    let (from, until) = file.time_range();
+                    ReadLog {
+                        id: ObjectId::Local(file.path.clone()),
+                        sha256,
+                        from,
+                        until,
+                    }
+                }));
+            // The digests around the files read; with none read, around the window (every
+            // digest when there is none either).
+            let around = dir_span.or(window.map(|w| (w.from, w.until)));
+            integrity::run::local_digests(dir, around, inputs);
+        }
         let s = &outcome.stats;
         evidence.provenance.sources.push(format!(
             "trail-dir {}: {} files listed, {} pruned by time, {} read, {} skipped, {} unusable; {} of {} records kept",

@@ -83,7 +83,7 @@ impl TrustedKey {
 }
 
 /// A key that was not trusted, and why.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RejectedKey {
     pub origin: String,
     pub fingerprint: String,

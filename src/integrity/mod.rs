@@ -20,6 +20,7 @@
 pub mod digest;
 pub mod keys;
 pub mod locate;
+pub mod run;
 pub mod sidecar;
 pub mod signed_bundle;
 pub mod synth;
@@ -30,7 +31,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use digest::{DigestFile, DigestFormatError, DigestName, LogEntry};
 pub use keys::{KeyRing, PublicKeyInput, RejectedKey, TrustedKey, parse_list_public_keys};
@@ -47,7 +48,7 @@ pub fn sha256(bytes: &[u8]) -> [u8; 32] {
 const MAX_DIGEST_FILE: u64 = 16 << 20;
 
 /// One digest file as a source found it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DigestSource {
     pub id: ObjectId,
     /// The object's bytes as stored (gzip).
@@ -70,7 +71,7 @@ impl DigestSource {
 }
 
 /// Where a digest's verifying signature came from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SignatureVia {
     /// Its own S3 metadata or sidecar.
@@ -80,7 +81,7 @@ pub enum SignatureVia {
 }
 
 /// Why a digest could not be used. Its log files are then not validated by it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum DigestFault {
     #[error("malformed digest: {reason}")]
@@ -129,7 +130,7 @@ impl DigestRecord {
 }
 
 /// Why a stretch of a chain is not covered by linked, verified digests.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum GapCause {
     /// The digest after the gap starts a new chain (all `previousDigest*` null): logging or
@@ -150,7 +151,7 @@ pub enum GapCause {
 }
 
 /// A break in a chain: between `after` (the last good digest, if any) and `before`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChainGap {
     /// `{account}/{region}/{trail}` (and `(backfill)`).
     pub chain: String,
@@ -167,7 +168,7 @@ pub struct ChainGap {
 
 /// A stretch of a regular chain covered by linked, verified, contiguous digests: every log
 /// file delivered in it is listed in one of them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChainSpan {
     pub chain: String,
     pub from: DateTime<Utc>,
@@ -835,13 +836,13 @@ impl DigestRecord {
 }
 
 /// A log file and the digest that speaks for it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileInDigest {
     pub file: String,
     pub digest: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HashMismatch {
     pub file: String,
     pub digest: String,
@@ -849,20 +850,20 @@ pub struct HashMismatch {
     pub expected: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Conflict {
     pub file: String,
     pub digests: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NotCovered {
     pub file: String,
     pub reason: String,
 }
 
 /// A log file a verified digest lists that is not in the source.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MissingLog {
     pub file: String,
     pub digest: String,
@@ -872,7 +873,7 @@ pub struct MissingLog {
     pub newest_event: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DigestReport {
     pub digest: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -880,7 +881,7 @@ pub struct DigestReport {
 }
 
 /// What one run's integrity validation found (docs/integrity.md, "Results").
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IntegrityReport {
     pub digests_found: usize,
     pub digests_verified: usize,

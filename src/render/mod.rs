@@ -190,6 +190,20 @@ pub(crate) fn rules_not_passed(j: &JobReport) -> Vec<&str> {
     rules
 }
 
+/// The rules every finding of which passed, in first-finding order: a rule with one FAIL or
+/// INCONCLUSIVE finding among PASS ones is not passed.
+pub(crate) fn rules_passed(j: &JobReport) -> Vec<&str> {
+    let not_passed = rules_not_passed(j);
+    let mut rules: Vec<&str> = Vec::new();
+    for f in &j.findings {
+        let id = f.rule_id.as_str();
+        if f.status == Status::Pass && !not_passed.contains(&id) && !rules.contains(&id) {
+            rules.push(id);
+        }
+    }
+    rules
+}
+
 /// A finding's status as shown, with `(muted)` when the mute list muted it.
 pub(crate) fn status_label(f: &ReportedFinding) -> String {
     match &f.muted {
@@ -322,32 +336,80 @@ pub fn lifecycle_rows(j: &JobReport) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// A finding's severity as people read it: a failure's weight, so shown on FAIL findings only
+/// (the machine formats keep the rule's severity on every finding).
+pub(crate) fn severity_label(f: &ReportedFinding) -> String {
+    match f.status {
+        Status::Fail => f.severity.to_string(),
+        _ => String::new(),
+    }
+}
+
 /// The findings table's columns in the document formats.
 pub const FINDING_COLUMNS: [&str; 6] = ["Check", "Rule", "Severity", "Object", "Finding", "Muted"];
 
 /// One row per finding, in [`FINDING_COLUMNS`] order.
 pub fn finding_rows(j: &JobReport) -> Vec<Vec<String>> {
-    j.findings
-        .iter()
-        .map(|f| {
-            vec![
-                status_label(f),
-                f.rule_id.clone(),
-                f.severity.to_string(),
-                f.object.clone().unwrap_or_default(),
-                f.message.clone(),
-                f.muted
-                    .as_ref()
-                    .map(|m| m.reason.clone())
-                    .unwrap_or_default(),
-            ]
-        })
-        .collect()
+    j.findings.iter().map(finding_row).collect()
+}
+
+/// A finding as a row in [`FINDING_COLUMNS`] order.
+pub(crate) fn finding_row(f: &ReportedFinding) -> Vec<String> {
+    vec![
+        status_label(f),
+        f.rule_id.clone(),
+        severity_label(f),
+        f.object.clone().unwrap_or_default(),
+        f.message.clone(),
+        f.muted
+            .as_ref()
+            .map(|m| m.reason.clone())
+            .unwrap_or_default(),
+    ]
+}
+
+/// A job's findings worst first (FAIL, INCONCLUSIVE, PASS, n/a), report order within a status.
+pub(crate) fn findings_by_status(j: &JobReport) -> Vec<&ReportedFinding> {
+    let mut findings: Vec<&ReportedFinding> = j.findings.iter().collect();
+    findings.sort_by_key(|f| std::cmp::Reverse(f.status));
+    findings
+}
+
+/// The jobs worst verdict first (FAIL, INCONCLUSIVE, PASS), by job id within a verdict.
+pub(crate) fn jobs_by_verdict(report: &Report) -> Vec<&JobReport> {
+    let mut jobs: Vec<&JobReport> = report.jobs.iter().collect();
+    jobs.sort_by(|a, b| {
+        b.verdict
+            .cmp(&a.verdict)
+            .then_with(|| a.job_id.0.cmp(&b.job_id.0))
+    });
+    jobs
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rule_with_one_finding_not_passed_is_never_listed_as_passed() {
+        let report = crate::report::tests::demo_report();
+        let inconclusive = report
+            .jobs
+            .iter()
+            .find(|j| j.verdict == crate::report::Verdict::Inconclusive)
+            .expect("the demo has an INCONCLUSIVE job");
+        let not_passed = rules_not_passed(inconclusive);
+        assert!(not_passed.contains(&"documented-mode"), "{not_passed:?}");
+        for j in &report.jobs {
+            let passed = rules_passed(j);
+            let not_passed = rules_not_passed(j);
+            assert!(
+                passed.iter().all(|r| !not_passed.contains(r)),
+                "{}: {passed:?} / {not_passed:?}",
+                j.job_id
+            );
+        }
+    }
 
     #[test]
     fn xml_escaping_covers_markup_quotes_and_control_characters() {

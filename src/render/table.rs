@@ -139,7 +139,7 @@ fn job(out: &mut String, j: &JobReport, style: Style) {
         f.add_row(vec![
             status_cell(&status_label(x), style),
             Cell::new(&x.rule_id),
-            Cell::new(x.severity),
+            Cell::new(super::severity_label(x)),
             Cell::new(msg),
         ]);
     }
@@ -152,16 +152,7 @@ fn job(out: &mut String, j: &JobReport, style: Style) {
             let _ = writeln!(out, "  - {p}");
         }
     }
-    let passed: Vec<&str> = {
-        let mut v: Vec<&str> = j
-            .findings
-            .iter()
-            .filter(|f| f.status == Status::Pass)
-            .map(|f| f.rule_id.as_str())
-            .collect();
-        v.dedup();
-        v
-    };
+    let passed = super::rules_passed(j);
     if !passed.is_empty() && j.verdict != Verdict::Pass {
         let _ = writeln!(out, "Passed: {}", passed.join(", "));
     }
@@ -183,6 +174,9 @@ pub fn render(report: &Report, style: Style) -> String {
             t.add_row(vec![p.subject.as_str(), p.reason.as_str()]);
         }
         let _ = writeln!(out, "{t}\n");
+    }
+    if let Some(i) = &report.integrity {
+        integrity(&mut out, i, style);
     }
     let mut s = table(style, &["Job", "Verdict", "Rules not passed"]);
     fit_content(&mut s, &[0, 1]);
@@ -227,6 +221,96 @@ pub fn render(report: &Report, style: Style) -> String {
         let _ = writeln!(out, "  {k:<18} {v}");
     }
     out
+}
+
+/// The run's digest validation: one summary line, then every problem by name.
+fn integrity(out: &mut String, i: &crate::integrity::run::RunIntegrity, style: Style) {
+    let r = &i.report;
+    let mode = serde_json::to_value(i.mode).unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "Log file integrity (--integrity {}): {} digest(s) found, {} verified with {} trusted key(s); {} log file(s) validated, {} not covered, {} hash mismatch(es), {} listed but missing, {} chain gap(s), {} bad signature(s), {} unknown key(s).",
+        mode.as_str().unwrap_or_default(),
+        r.digests_found,
+        r.digests_verified,
+        i.trusted_keys,
+        r.files_validated.len(),
+        r.files_not_covered.len(),
+        r.hash_mismatches.len(),
+        r.listed_but_missing.len(),
+        r.chain_gaps.len(),
+        r.bad_signatures.len(),
+        r.unknown_keys.len(),
+    );
+    if r.digests_found == 0 && !r.files_not_covered.is_empty() {
+        let _ = writeln!(
+            out,
+            "No digests, not validated: the {} log file(s) read are taken as read.",
+            r.files_not_covered.len()
+        );
+    }
+    let mut t = table(style, &["Integrity problem", "Subject", "Detail"]);
+    fit_content(&mut t, &[0]);
+    let mut rows = 0;
+    let mut row = |kind: &str, subject: &str, detail: String| {
+        t.add_row(vec![kind, subject, detail.as_str()]);
+        rows += 1;
+    };
+    for m in &r.hash_mismatches {
+        row(
+            "hash mismatch",
+            &m.file,
+            format!("{} lists SHA-256 {}", m.digest, m.expected),
+        );
+    }
+    for c in &r.conflicts {
+        row("conflict", &c.file, c.digests.join(", "));
+    }
+    for m in &r.listed_but_missing {
+        row(
+            "listed but missing",
+            &m.file,
+            format!("listed in {}", m.digest),
+        );
+    }
+    for g in &r.chain_gaps {
+        row(
+            "chain gap",
+            &g.before,
+            format!(
+                "{} from {} to {}: {}",
+                g.chain,
+                g.from.map_or("its start".into(), rfc3339),
+                rfc3339(g.until),
+                crate::integrity::run::gap_cause(&g.cause)
+            ),
+        );
+    }
+    for (kind, list) in [
+        ("bad signature", &r.bad_signatures),
+        ("unknown key", &r.unknown_keys),
+        ("unusable digest", &r.unusable_digests),
+    ] {
+        for d in list {
+            let why = d
+                .fault
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            row(kind, &d.digest, why);
+        }
+    }
+    for k in &r.rejected_keys {
+        row(
+            "rejected key",
+            &k.fingerprint,
+            format!("{}: {}", k.origin, k.reason),
+        );
+    }
+    if rows > 0 {
+        let _ = writeln!(out, "{t}");
+    }
+    out.push('\n');
 }
 
 /// `textract-audit rules`: one line per rule.

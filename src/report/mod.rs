@@ -62,11 +62,18 @@ pub struct Report {
     /// Each mute list entry's outcome; present when a mute list was given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mutelist: Option<MutelistReport>,
+    /// What CloudTrail digest validation found for the log files read (docs/integrity.md);
+    /// absent under `--integrity off`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub integrity: Option<crate::integrity::run::RunIntegrity>,
 }
 
 /// How a report is judged and shown beyond the rules.
 #[derive(Debug, Clone, Default)]
 pub struct Policy {
+    /// The run's time: the report's `generated_at`, and the time mute-list expiry is judged
+    /// at (never the evidence's capture time: an old bundle must not revive an expired mute).
+    pub now: DateTime<Utc>,
     pub mutelist: Option<Mutelist>,
     /// The lowest severity of a FAIL finding that makes exit code 3; `None`: any.
     pub fail_on: Option<Severity>,
@@ -604,7 +611,7 @@ pub fn build_parts(parts: &[Part<'_>], rules: &RuleSet, policy: &Policy) -> Repo
         [one] => one.clone(),
         many => combined_summary(many),
     };
-    let generated_at = evidence.captured_at;
+    let generated_at = policy.now;
     let several = parts.len() > 1;
     let mut reports: Vec<JobReport> = Vec::new();
     let mut applier = policy
@@ -667,6 +674,10 @@ pub fn build_parts(parts: &[Part<'_>], rules: &RuleSet, policy: &Policy) -> Repo
             mutelist: policy.mutelist.as_ref().map(|m| m.file.clone()),
         },
         mutelist,
+        // Every part was offered the same trail files: the first speaks for them.
+        integrity: parts
+            .first()
+            .and_then(|p| p.evidence.integrity.as_deref().cloned()),
     };
     if policy.redact {
         report.redact(&mut redact::Redactor::default());
@@ -794,15 +805,33 @@ pub(crate) mod tests {
     fn an_expired_mute_stops_muting_and_is_reported() {
         let plain = demo_report();
         let failing = job(&plain, Verdict::Fail);
-        // The demo evidence was captured 2026-11-20T11:00:00Z: the report's time.
-        for (expires, muting) in [("2026-11-20", true), ("2026-11-19", false)] {
+        // The demo evidence was captured 2026-11-20T11:00:00Z; expiry is judged at the run's
+        // time, so a run on 2026-12-01 over that old bundle no longer honours a mute that
+        // expired on 2026-11-25.
+        for (now, expires, muting) in [
+            ("2026-11-20T11:00:00Z", "2026-11-20", true),
+            ("2026-11-20T11:00:00Z", "2026-11-19", false),
+            ("2026-12-01T00:00:00Z", "2026-11-25", false),
+            ("2026-12-01T00:00:00Z", "2026-12-01", true),
+        ] {
             let r = demo_report_with(&Policy {
+                now: now.parse().unwrap(),
                 mutelist: Some(mutes(&format!(
                     "[[mute]]\njob_id = \"{}\"\nreason = \"r\"\nexpires = {expires}\n",
                     failing.job_id
                 ))),
                 ..Policy::default()
             });
+            assert_eq!(
+                crate::model::rfc3339(r.generated_at),
+                now,
+                "the report's time is the run's"
+            );
+            assert_eq!(
+                crate::model::rfc3339(r.evidence.captured_at),
+                "2026-11-20T11:00:00Z",
+                "the capture time stays apart"
+            );
             let j = r.jobs.iter().find(|j| j.job_id == failing.job_id).unwrap();
             let e = &r.mutelist.as_ref().unwrap().entries[0];
             assert!(e.matched > 0);

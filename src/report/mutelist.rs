@@ -284,7 +284,7 @@ pub struct EntryOutcome {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MutelistReport {
     pub file: String,
-    /// Expiry is judged at this time: the report's `generated_at`.
+    /// Expiry is judged at this time: the report's `generated_at`, the run's time.
     pub evaluated_at: DateTime<Utc>,
     pub entries: Vec<EntryOutcome>,
 }

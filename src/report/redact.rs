@@ -167,12 +167,34 @@ impl Redact for Report {
             sections,
             options,
             mutelist,
+            integrity,
         } = self;
+        integrity.redact(r);
         evidence.redact(r);
         sections.redact(r);
         jobs.redact(r);
         mutelist.redact(r);
         options.mutelist.redact(r);
+    }
+}
+
+/// The integrity section holds file and digest names, fingerprints and reasons in many
+/// shapes: every string in it is redacted, whatever field it is in.
+impl Redact for crate::integrity::run::RunIntegrity {
+    fn redact(&mut self, r: &mut Redactor) {
+        fn walk(v: &mut serde_json::Value, r: &mut Redactor) {
+            match v {
+                serde_json::Value::String(s) => s.redact(r),
+                serde_json::Value::Array(a) => a.iter_mut().for_each(|v| walk(v, r)),
+                serde_json::Value::Object(o) => o.values_mut().for_each(|v| walk(v, r)),
+                _ => {}
+            }
+        }
+        let mut value = serde_json::to_value(&*self).expect("the integrity section serializes");
+        walk(&mut value, r);
+        let placed = std::mem::take(&mut self.placed);
+        *self = serde_json::from_value(value).expect("redaction keeps the section's shape");
+        self.placed = placed;
     }
 }
 

@@ -70,6 +70,10 @@ const RULE_FILES: &[(&str, &str)] = &[
         include_str!("../../rules/evidence-consistent.toml"),
     ),
     (
+        "evidence-integrity.toml",
+        include_str!("../../rules/evidence-integrity.toml"),
+    ),
+    (
         "readers-allowed.toml",
         include_str!("../../rules/readers-allowed.toml"),
     ),

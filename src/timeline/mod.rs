@@ -214,9 +214,33 @@ pub struct Coverage {
     pub kms_events: Logging,
 }
 
+/// What a lifecycle row records, for renderers that group rows (the HTML timeline chart).
+/// Not in the JSON report: pipelines read the action itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum EntryKind {
+    /// The `Start*` call (and any repeat returning the same job id).
+    Start,
+    /// Textract reading the input document.
+    InputRead,
+    /// An S3 write to the job's output folder, by Textract for this job or by anyone else.
+    Write { by_textract: bool },
+    /// A delete in the job's output folder.
+    Delete,
+    /// Any other object-level call in the output folder (`GetObject`, `HeadObject`, …).
+    Read,
+    /// A KMS call tied to the job, or a change to the requested key's state.
+    Kms,
+    /// A Textract `Get*` call naming the job.
+    Poll,
+    /// What this tool read at capture time (the job's status, the objects' stored state).
+    Capture,
+}
+
 /// One row of the lifecycle table.
 #[derive(Debug, Clone, Serialize)]
 pub struct Entry {
+    #[serde(skip)]
+    pub kind: EntryKind,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub time: Option<DateTime<Utc>>,
     pub actor: String,
@@ -271,6 +295,10 @@ pub struct JobTimeline {
     pub reads: Vec<ReadEvent>,
     /// Whether the CloudTrail evidence could show every read.
     pub read_coverage: ReadCoverage,
+    /// What digest validation says about the log files of this job's window; `None` under
+    /// `--integrity off`.
+    #[serde(skip)]
+    pub integrity: Option<crate::integrity::run::JobIntegrity>,
 }
 
 /// Every job id the evidence mentions: `Start*` responses, `Get*` requests, job statuses.
@@ -519,6 +547,7 @@ impl Index<'_> {
             request,
             reads: Vec::new(),
             read_coverage: reads::unknown_coverage(),
+            integrity: None,
         };
         if let Some(out) = t.output.clone() {
             self.collect_objects(&mut t, &out);
@@ -534,6 +563,10 @@ impl Index<'_> {
         self.collect_kms(&mut t);
         let window = job_window(evidence, &t);
         t.problems = relevant_problems(evidence, &t, &window);
+        t.integrity = evidence
+            .integrity
+            .as_ref()
+            .map(|run| crate::integrity::run::for_job(run, window.as_ref().ok()));
         t.entries = self.entries(&t);
         t.conflicts = self.conflicts_of(&t);
         t.coverage = coverage(evidence, &t, window);
@@ -818,6 +851,7 @@ impl Index<'_> {
         let mut out = Vec::new();
         if let Some(r) = &t.request {
             out.push(Entry {
+                kind: EntryKind::Start,
                 time: Some(r.time),
                 actor: r.caller.clone(),
                 action: r.api.start_operation().to_owned(),
@@ -828,6 +862,7 @@ impl Index<'_> {
             });
             for &i in self.starts(&t.job_id).iter().skip(1) {
                 out.push(Entry {
+                    kind: EntryKind::Start,
                     time: Some(self.event(i).event_time),
                     actor: r.caller.clone(),
                     action: "Start* again (same job id returned)".into(),
@@ -848,6 +883,7 @@ impl Index<'_> {
                             .is_some_and(|(_, until)| e.event_time <= until + Duration::minutes(5))
                     {
                         out.push(Entry {
+                            kind: EntryKind::InputRead,
                             time: Some(e.event_time),
                             actor: actor_label(e, &a.invoked_by),
                             action: format!("{} (input)", e.event_name),
@@ -878,6 +914,13 @@ impl Index<'_> {
                     continue;
                 };
                 let ev = e.evidence();
+                let kind = match a.op {
+                    S3Op::Write => EntryKind::Write {
+                        by_textract: writes.get(&ev).is_some_and(|w| w.by_textract()),
+                    },
+                    S3Op::Delete => EntryKind::Delete,
+                    S3Op::Other => EntryKind::Read,
+                };
                 let (encryption, k) = match writes.get(&ev) {
                     Some(w) => {
                         let (mut l, k) = enc_label(&w.sse, w.key.as_ref(), w.bucket_key);
@@ -893,6 +936,7 @@ impl Index<'_> {
                     None => (None, None),
                 };
                 out.push(Entry {
+                    kind,
                     time: Some(e.event_time),
                     actor: actor_label(e, &a.invoked_by),
                     action: e.event_name.clone(),
@@ -905,6 +949,7 @@ impl Index<'_> {
         }
         for k in t.kms_uses.iter().chain(&t.key_changes) {
             out.push(Entry {
+                kind: EntryKind::Kms,
                 time: Some(k.time),
                 actor: k.actor.clone(),
                 action: format!("kms:{} ({})", k.operation, k.tie),
@@ -917,6 +962,7 @@ impl Index<'_> {
         for &i in self.gets(&t.job_id) {
             let e = self.event(i);
             out.push(Entry {
+                kind: EntryKind::Poll,
                 time: Some(e.event_time),
                 actor: e.actor(),
                 action: e.event_name.clone(),
@@ -928,6 +974,7 @@ impl Index<'_> {
         }
         if let (Some(status), Some(ev)) = (&t.status, &t.status_evidence) {
             out.push(Entry {
+                kind: EntryKind::Capture,
                 time: Some(t.captured_at),
                 actor: "textract-audit".into(),
                 action: match status {
@@ -950,6 +997,7 @@ impl Index<'_> {
                 Err(e) => (Some(format!("HeadObject failed: {}", e.code)), None),
             };
             out.push(Entry {
+                kind: EntryKind::Capture,
                 time: Some(t.captured_at),
                 actor: "textract-audit".into(),
                 action: "HeadObject (stored state)".into(),

@@ -69,9 +69,34 @@ pub(crate) fn log_json<'a>(
 /// a file named `.json.gz` may not be) into all its records. Any error rejects the whole
 /// file: a partial file could hide the one event that matters.
 pub fn decode_log_file(name: &str, bytes: &[u8]) -> Result<Vec<TrailEvent>, TrailFileError> {
+    decode(name, bytes, false).1
+}
+
+/// As [`decode_log_file`], with the SHA-256 of the inflated bytes when they could be
+/// inflated (for integrity validation: the hash is taken from the bytes decoded, no second
+/// read).
+pub fn decode_log_file_hashed(
+    name: &str,
+    bytes: &[u8],
+) -> (Option<[u8; 32]>, Result<Vec<TrailEvent>, TrailFileError>) {
+    decode(name, bytes, true)
+}
+
+/// Decodes a log file, hashing its inflated bytes only when asked (the plain decoder is on
+/// paths where no digest is ever compared).
+fn decode(
+    name: &str,
+    bytes: &[u8],
+    hash: bool,
+) -> (Option<[u8; 32]>, Result<Vec<TrailEvent>, TrailFileError>) {
     let mut inflater = inflate::Inflater::default();
-    let json = log_json(name, bytes, &mut inflater, &crate::input::Limits::current())?;
-    scan::select_records(json, &RecordFilter::all(), &mut ScanStats::default())
+    match log_json(name, bytes, &mut inflater, &crate::input::Limits::current()) {
+        Ok(json) => (
+            hash.then(|| crate::integrity::sha256(json)),
+            scan::select_records(json, &RecordFilter::all(), &mut ScanStats::default()),
+        ),
+        Err(e) => (None, Err(e)),
+    }
 }
 
 /// The time range a CloudTrail log file's records may fall in, from its name

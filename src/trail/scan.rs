@@ -68,6 +68,9 @@ pub struct ScanOutcome {
     pub events: Vec<TrailEvent>,
     pub stats: ScanStats,
     pub problems: Vec<EvidenceProblem>,
+    /// From [`scan_files_hashing`] with `hash`: each inflated file's index in the scanned list and the
+    /// SHA-256 of its inflated bytes, computed while the worker held them (sorted by index).
+    pub hashes: Vec<(usize, [u8; 32])>,
 }
 
 /// How to scan.
@@ -119,6 +122,17 @@ pub fn scan_files(
     filter: &RecordFilter,
     options: &ScanOptions,
 ) -> ScanOutcome {
+    scan_files_hashing(files, filter, options, false)
+}
+
+/// As [`scan_files`]; with `hash`, each file's inflated bytes are hashed for integrity
+/// validation (src/integrity) while the worker holds them.
+pub fn scan_files_hashing(
+    files: &[TrailFile],
+    filter: &RecordFilter,
+    options: &ScanOptions,
+    hash: bool,
+) -> ScanOutcome {
     let started = Instant::now();
     let threads = match options.threads {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -134,7 +148,7 @@ pub fn scan_files(
     let next = AtomicU64::new(0);
     let parts: Vec<WorkerResult> = std::thread::scope(|s| {
         let workers: Vec<_> = (0..threads)
-            .map(|_| s.spawn(|| worker(files, filter, options, &next)))
+            .map(|_| s.spawn(|| worker(files, filter, options, hash, &next)))
             .collect();
         workers
             .into_iter()
@@ -148,6 +162,7 @@ pub fn scan_files(
     let mut stats = ScanStats::default();
     let mut kept = Vec::new();
     let mut problems = Vec::new();
+    let mut hashes = Vec::new();
     for part in parts {
         stats.files_read += part.stats.files_read;
         stats.files_prefiltered += part.stats.files_prefiltered;
@@ -157,7 +172,9 @@ pub fn scan_files(
         stats.records_seen += part.stats.records_seen;
         kept.extend(part.kept);
         problems.extend(part.problems);
+        hashes.extend(part.hashes);
     }
+    hashes.sort_by_key(|(file, _)| *file);
     kept.sort_by_key(|(file, _)| *file);
     problems.sort_by_key(|(file, _)| *file);
     let events: Vec<TrailEvent> = kept.into_iter().flat_map(|(_, events)| events).collect();
@@ -167,6 +184,7 @@ pub fn scan_files(
         events,
         stats,
         problems: problems.into_iter().map(|(_, p)| p).collect(),
+        hashes,
     }
 }
 
@@ -175,12 +193,14 @@ struct WorkerResult {
     stats: ScanStats,
     kept: Vec<(usize, Vec<TrailEvent>)>,
     problems: Vec<(usize, EvidenceProblem)>,
+    hashes: Vec<(usize, [u8; 32])>,
 }
 
 fn worker(
     files: &[TrailFile],
     filter: &RecordFilter,
     options: &ScanOptions,
+    hashing: bool,
     next: &AtomicU64,
 ) -> WorkerResult {
     let mut result = WorkerResult::default();
@@ -192,15 +212,19 @@ fn worker(
             return result;
         };
         let mut uncompressed = 0;
-        match scan_file(
+        let mut hash = None;
+        let scanned = scan_file(
             file,
             filter,
-            &options.limits,
+            options,
             &mut raw,
             &mut inflater,
             &mut result.stats,
             &mut uncompressed,
-        ) {
+            hashing.then_some(&mut hash),
+        );
+        result.hashes.extend(hash.map(|h| (index, h)));
+        match scanned {
             Ok(events) if !events.is_empty() => result.kept.push((index, events)),
             Ok(_) => {}
             Err(e) => {
@@ -218,20 +242,27 @@ fn worker(
     }
 }
 
-/// Reads one file; `Err` is why the whole file is unusable.
+/// Reads one file; `Err` is why the whole file is unusable. When given, `hash` receives the SHA-256 of the inflated bytes (also for a file whose JSON is then refused:
+/// a digest can still say whether it is the file CloudTrail wrote).
+#[allow(clippy::too_many_arguments)]
 fn scan_file(
     file: &TrailFile,
     filter: &RecordFilter,
-    limits: &Limits,
+    options: &ScanOptions,
     raw: &mut Vec<u8>,
     inflater: &mut Inflater,
     stats: &mut ScanStats,
     uncompressed: &mut u64,
+    hash: Option<&mut Option<[u8; 32]>>,
 ) -> Result<Vec<TrailEvent>, TrailFileError> {
+    let limits = &options.limits;
     read_regular(&file.path, limits.max_file_bytes, raw).map_err(TrailFileError::Read)?;
     stats.files_read += 1;
     stats.bytes_compressed += raw.len() as u64;
     let json = log_json(&file.path.to_string_lossy(), raw, inflater, limits)?;
+    if let Some(hash) = hash {
+        *hash = Some(crate::integrity::sha256(json));
+    }
     *uncompressed = json.len() as u64;
     stats.bytes_uncompressed += json.len() as u64;
     select_records(json, filter, stats)
