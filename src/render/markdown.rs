@@ -71,6 +71,15 @@ fn job(out: &mut String, j: &JobReport) {
             row(out, &r);
         }
     }
+    if j.readers.is_empty() {
+        let _ = writeln!(out, "\n{}.", super::NO_READERS);
+    } else {
+        out.push_str("\n### Readers\n\n");
+        header(out, &super::READER_COLUMNS);
+        for r in super::reader_rows(j) {
+            row(out, &r);
+        }
+    }
     if !j.findings.is_empty() {
         out.push_str("\n### Findings\n\n");
         header(out, &super::FINDING_COLUMNS);
@@ -134,6 +143,13 @@ pub fn render(report: &Report) -> String {
                     e.entry.expires.map(rfc3339).unwrap_or_default(),
                 ],
             );
+        }
+    }
+    if let Some(a) = &report.allowed_readers {
+        let _ = writeln!(out, "\n## Allowed readers {}\n", cell(&a.file));
+        header(&mut out, &super::ALLOWED_READER_COLUMNS);
+        for r in super::allowed_reader_rows(a) {
+            row(&mut out, &r);
         }
     }
     out.push_str("\n## Provenance\n\n");

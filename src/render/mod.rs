@@ -18,7 +18,7 @@ use clap::ValueEnum;
 
 use crate::model::EvidenceRef;
 use crate::model::rfc3339;
-use crate::report::{JobReport, Report, ReportedFinding};
+use crate::report::{AllowedReadersReport, JobReport, Report, ReportedFinding};
 use crate::rules::{RuleSet, Status};
 
 /// Output formats.
@@ -270,6 +270,9 @@ pub(crate) fn provenance(report: &Report) -> Vec<(&'static str, String)> {
     if let Some(m) = &o.mutelist {
         v.push(("Mute list", m.clone()));
     }
+    if let Some(a) = &o.allowed_readers {
+        v.push(("Allowed readers", a.clone()));
+    }
     if o.redacted {
         v.push((
             "Redacted",
@@ -331,6 +334,82 @@ pub fn lifecycle_rows(j: &JobReport) -> Vec<Vec<String>> {
                     .map(|s| s.to_string())
                     .unwrap_or_default(),
                 e.evidence.to_string(),
+            ]
+        })
+        .collect()
+}
+
+pub const READER_COLUMNS: [&str; 7] = [
+    "Principal",
+    "First read (UTC)",
+    "Last read (UTC)",
+    "Objects read",
+    "How",
+    "Source IP",
+    "Via AWS service",
+];
+
+/// The key prefix of the job's folder (`prefix/JOBID/`), when the report knows it: object
+/// keys are shown relative to it.
+pub(crate) fn folder_key(j: &JobReport) -> Option<&str> {
+    let f = j.expected.as_ref()?.output_location.as_deref()?;
+    let path = f.strip_prefix("s3://").unwrap_or(f);
+    Some(path.split_once('/').map(|x| x.1).unwrap_or_default())
+}
+
+/// One row per principal that read the job's results, in [`READER_COLUMNS`] order; object
+/// keys relative to the job's folder.
+pub fn reader_rows(j: &JobReport) -> Vec<Vec<String>> {
+    let list = |s: &std::collections::BTreeSet<String>| {
+        s.iter().map(String::as_str).collect::<Vec<_>>().join("\n")
+    };
+    let short = |k: &Option<String>| {
+        k.as_deref().map(|k| {
+            folder_key(j)
+                .and_then(|f| k.strip_prefix(f))
+                .unwrap_or(k)
+                .to_owned()
+        })
+    };
+    j.readers
+        .iter()
+        .map(|r| {
+            vec![
+                r.principal.clone(),
+                rfc3339(r.first),
+                rfc3339(r.last),
+                crate::access::observed::ObjectsRead {
+                    count: r.objects.count,
+                    first: short(&r.objects.first),
+                    last: short(&r.objects.last),
+                }
+                .to_string(),
+                list(&r.how),
+                list(&r.source_ips),
+                list(&r.via_services),
+            ]
+        })
+        .collect()
+}
+
+/// The readers section's line when no principal read the job's results.
+pub const NO_READERS: &str = "Readers: no read of the job's results in the evidence";
+
+pub const ALLOWED_READER_COLUMNS: [&str; 6] =
+    ["Entry", "State", "Matched", "Allowed", "Reason", "Expires"];
+
+/// One row per `--allowed-readers` entry, in [`ALLOWED_READER_COLUMNS`] order.
+pub fn allowed_reader_rows(a: &AllowedReadersReport) -> Vec<Vec<String>> {
+    a.entries
+        .iter()
+        .map(|e| {
+            vec![
+                e.outcome.entry.to_string(),
+                e.outcome.state.label().into(),
+                e.outcome.matched.to_string(),
+                e.outcome.allowed.to_string(),
+                e.reason.clone(),
+                e.expires.map(rfc3339).unwrap_or_default(),
             ]
         })
         .collect()

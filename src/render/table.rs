@@ -56,16 +56,12 @@ fn job(out: &mut String, j: &JobReport, style: Style) {
     }
 
     // Object keys are shown relative to the job folder the header names.
-    let folder = j.expected.as_ref().and_then(|e| e.output_location.clone());
+    let folder = super::folder_key(j);
     let short = |o: &str| -> String {
-        match &folder {
-            Some(f) => {
-                let path = f.strip_prefix("s3://").unwrap_or(f);
-                let key_prefix = path.split_once('/').map(|x| x.1).unwrap_or_default();
-                o.strip_prefix(key_prefix).unwrap_or(o).to_owned()
-            }
-            None => o.to_owned(),
-        }
+        folder
+            .and_then(|f| o.strip_prefix(f))
+            .unwrap_or(o)
+            .to_owned()
     };
     let mut life = table(
         style,
@@ -116,6 +112,8 @@ fn job(out: &mut String, j: &JobReport, style: Style) {
         let _ = writeln!(out, "Lifecycle\n{life}\nEvidence\n{legend}");
     }
 
+    readers(out, j, style);
+
     let mut f = table(style, &["Check", "Rule", "Severity", "Finding"]);
     fit_content(&mut f, &[0, 2]);
     for x in j.findings.iter().filter(|f| f.status != Status::Pass) {
@@ -157,6 +155,44 @@ fn job(out: &mut String, j: &JobReport, style: Style) {
         let _ = writeln!(out, "Passed: {}", passed.join(", "));
     }
     out.push('\n');
+}
+
+/// Who read the job's results, one row per principal.
+fn readers(out: &mut String, j: &JobReport, style: Style) {
+    if j.readers.is_empty() {
+        let _ = writeln!(out, "{}", super::NO_READERS);
+        return;
+    }
+    // The shared columns folded into four, to fit a terminal: first and last read in one
+    // cell, the source addresses and services under how.
+    let mut t = table(
+        style,
+        &[
+            "Principal",
+            "Read (UTC)",
+            "Objects read",
+            "How / from / via",
+        ],
+    );
+    fit_content(&mut t, &[1]);
+    for r in super::reader_rows(j) {
+        let [principal, first, last, objects, how, ips, via] = &r[..] else {
+            unreachable!("{} reader columns", super::READER_COLUMNS.len())
+        };
+        let when = if first == last {
+            first.clone()
+        } else {
+            format!("{first}\n{last}")
+        };
+        let mut how = how.clone();
+        for (label, v) in [("from", ips), ("via", via)] {
+            for line in v.lines() {
+                how.push_str(&format!("\n{label} {line}"));
+            }
+        }
+        t.add_row(vec![principal.clone(), when, objects.clone(), how]);
+    }
+    let _ = writeln!(out, "Readers\n{t}");
 }
 
 /// The whole report as text.
@@ -215,6 +251,14 @@ pub fn render(report: &Report, style: Style) -> String {
             "\nMute list {} ({} finding(s) muted)\n{t}",
             m.file, sum.muted
         );
+    }
+    if let Some(a) = &report.allowed_readers {
+        let mut t = table(style, &super::ALLOWED_READER_COLUMNS);
+        fit_content(&mut t, &[0, 1, 2, 3, 5]);
+        for r in super::allowed_reader_rows(a) {
+            t.add_row(r);
+        }
+        let _ = writeln!(out, "\nAllowed readers {}\n{t}", a.file);
     }
     out.push_str("\nProvenance\n");
     for (k, v) in provenance(report) {

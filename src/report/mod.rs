@@ -16,6 +16,9 @@ use std::ops::Deref;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::access::allowlist::AllowList;
+use crate::access::observed::{self, ReaderRow};
+use crate::access::readers_allowed::{self, Checker};
 use crate::model::{Evidence, EvidenceProblem, EvidenceRef, JobId, ProblemScope, Sse};
 use crate::rules::{DocumentedEncryption, DocumentedLocation, Finding, RuleSet, Severity, Status};
 use crate::timeline::{self, Entry, JobTimeline, ObjectKind, ResolvedKey};
@@ -66,6 +69,28 @@ pub struct Report {
     /// absent under `--integrity off`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub integrity: Option<crate::integrity::run::RunIntegrity>,
+    /// Each allow-list entry's outcome; present when `--allowed-readers` was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed_readers: Option<AllowedReadersReport>,
+}
+
+/// The allow-list's part of the report, as the mute list's: what each entry matched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AllowedReadersReport {
+    pub file: String,
+    /// Expiry is judged at this time: the report's `generated_at`, the run's time.
+    pub evaluated_at: DateTime<Utc>,
+    pub entries: Vec<AllowedEntryOut>,
+}
+
+/// One allow-list entry's outcome, with its reason and expiry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AllowedEntryOut {
+    #[serde(flatten)]
+    pub outcome: readers_allowed::EntryOutcome,
+    pub reason: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires: Option<DateTime<Utc>>,
 }
 
 /// How a report is judged and shown beyond the rules.
@@ -75,6 +100,8 @@ pub struct Policy {
     /// at (never the evidence's capture time: an old bundle must not revive an expired mute).
     pub now: DateTime<Utc>,
     pub mutelist: Option<Mutelist>,
+    /// `--allowed-readers`: who may read the results, for `readers-allowed`.
+    pub allowed_readers: Option<AllowList>,
     /// The lowest severity of a FAIL finding that makes exit code 3; `None`: any.
     pub fail_on: Option<Severity>,
     pub redact: bool,
@@ -91,6 +118,8 @@ pub struct Options {
     pub redacted: bool,
     /// The mute list file, as given.
     pub mutelist: Option<String>,
+    /// The `--allowed-readers` file, as given.
+    pub allowed_readers: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -174,6 +203,9 @@ pub struct JobReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kms_key: Option<KeyOut>,
     pub timeline: Vec<Entry>,
+    /// Who read the job's results, one row per principal (S3 reads, KMS `Decrypt` of its
+    /// objects, Textract `Get*`), in order of first read.
+    pub readers: Vec<ReaderRow>,
     pub findings: Vec<ReportedFinding>,
     /// For a PASS: the evidence that proved it.
     pub proof: Vec<EvidenceRef>,
@@ -385,9 +417,9 @@ fn proof(verdict: Verdict, findings: &[ReportedFinding]) -> Vec<EvidenceRef> {
     p
 }
 
-fn job_report(rules: &RuleSet, t: &JobTimeline) -> JobReport {
+fn job_report(rules: &RuleSet, t: &JobTimeline, readers: Option<&mut Checker<'_>>) -> JobReport {
     let findings: Vec<ReportedFinding> = rules
-        .evaluate(t)
+        .evaluate_with(t, readers)
         .into_iter()
         .filter(|f| f.status != Status::NotApplicable)
         .map(|finding| ReportedFinding {
@@ -509,6 +541,7 @@ fn job_report(rules: &RuleSet, t: &JobTimeline) -> JobReport {
             policy: k.policy.clone(),
         }),
         timeline: t.entries.clone(),
+        readers: observed::readers(&t.reads),
         findings,
         proof,
     }
@@ -618,11 +651,25 @@ pub fn build_parts(parts: &[Part<'_>], rules: &RuleSet, policy: &Policy) -> Repo
         .mutelist
         .as_ref()
         .map(|list| Applier::new(list, generated_at));
+    let mut checker = policy
+        .allowed_readers
+        .as_ref()
+        .map(|list| Checker::new(list, generated_at));
     for part in parts {
         let account = part.evidence.provenance.account.as_deref();
         let region = part.evidence.provenance.region.as_deref();
-        let judged = timeline::correlate_all(part.evidence, &part.jobs, |t| job_report(rules, &t));
-        for mut r in judged {
+        // Each job gets its own checker (jobs are judged in parallel), absorbed in job order.
+        let judged = timeline::correlate_all(part.evidence, &part.jobs, |t| {
+            let mut own = policy
+                .allowed_readers
+                .as_ref()
+                .map(|list| Checker::new(list, generated_at));
+            (job_report(rules, &t, own.as_mut()), own)
+        });
+        for (mut r, own) in judged {
+            if let (Some(all), Some(own)) = (checker.as_mut(), own) {
+                all.absorb(own);
+            }
             if several {
                 r.account = account.map(str::to_owned);
                 r.region = region.map(str::to_owned);
@@ -634,6 +681,22 @@ pub fn build_parts(parts: &[Part<'_>], rules: &RuleSet, policy: &Policy) -> Repo
         }
     }
     let mutelist = applier.map(Applier::finish);
+    let allowed_readers = checker
+        .zip(policy.allowed_readers.as_ref())
+        .map(|(c, list)| AllowedReadersReport {
+            file: list.file.clone(),
+            evaluated_at: generated_at,
+            entries: c
+                .finish()
+                .into_iter()
+                .zip(&list.entries)
+                .map(|(outcome, e)| AllowedEntryOut {
+                    outcome,
+                    reason: e.reason.clone(),
+                    expires: e.expires,
+                })
+                .collect(),
+        });
     let mut summary = Summary {
         jobs: reports.len(),
         skipped_evidence: evidence.skipped.len(),
@@ -672,8 +735,10 @@ pub fn build_parts(parts: &[Part<'_>], rules: &RuleSet, policy: &Policy) -> Repo
             fail_on: policy.fail_on,
             redacted: policy.redact,
             mutelist: policy.mutelist.as_ref().map(|m| m.file.clone()),
+            allowed_readers: policy.allowed_readers.as_ref().map(|l| l.file.clone()),
         },
         mutelist,
+        allowed_readers,
         // Every part was offered the same trail files: the first speaks for them.
         integrity: parts
             .first()

@@ -44,7 +44,11 @@ fn read(e: &TrailEvent, operation: ReadOperation, object: Option<S3Object>) -> R
         principal: principal(e),
         operation,
         object,
-        source_ip: e.source_ip_address.clone(),
+        // A service acting for the principal puts its own name there, not an address.
+        source_ip: e
+            .source_ip_address
+            .clone()
+            .filter(|ip| Some(ip.as_str()) != e.invoked_by()),
         via_service: e.invoked_by().map(str::to_owned),
     }
 }
