@@ -52,23 +52,24 @@ fn main() {
     let t0 = Instant::now();
     let report = report::build(&evidence, &rules, &jobs, &Policy::default());
     let built = t0.elapsed();
-    let t1 = Instant::now();
-    let table = render::render(
-        &report,
-        &rules,
-        Format::Table,
-        Style {
+    let table = |verbose| {
+        let t = Instant::now();
+        let style = Style {
             color: false,
             width: 160,
-        },
-    );
-    let rendered = t1.elapsed();
+            verbose,
+        };
+        let text = render::render(&report, &rules, Format::Table, style);
+        (t.elapsed(), text.lines().count())
+    };
+    let (folded, folded_lines) = table(false);
+    let (full, full_lines) = table(true);
     println!(
-        "pages={pages} records={} timeline_rows={} correlate+judge={:.3}s table={:.3}s ({} bytes)",
+        "pages={pages} records={} timeline_rows={} correlate+judge={:.3}s table={:.3}s ({folded_lines} lines, rows folded) table --verbose={:.3}s ({full_lines} lines)",
         evidence.events.len(),
         report.jobs[0].timeline.len(),
         built.as_secs_f64(),
-        rendered.as_secs_f64(),
-        table.len()
+        folded.as_secs_f64(),
+        full.as_secs_f64(),
     );
 }

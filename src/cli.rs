@@ -14,6 +14,7 @@ use crate::evidence::live::trail_s3::TrailLocation;
 use crate::model::{S3Object, TextractApi, TimeWindow};
 use crate::plan::Usage;
 use crate::render::Format;
+use crate::report::Verdict;
 use crate::rules::Severity;
 use crate::submit;
 
@@ -555,6 +556,18 @@ pub struct OutputArgs {
     /// Replace account ids and IAM/STS principal names with placeholders in every format.
     #[arg(long)]
     pub redact: bool,
+    /// Only the jobs with these verdicts in the report, in every format (comma-separated:
+    /// fail, inconclusive, pass). The summary counts and the exit code still cover every job.
+    #[arg(long, value_name = "VERDICTS", value_delimiter = ',', value_parser = parse_status)]
+    pub status: Vec<Verdict>,
+    /// Table format: every job and every lifecycle row, unfolded (default: the summary, then
+    /// each job that did not pass with the rows that matter).
+    #[arg(long, visible_alias = "details")]
+    pub verbose: bool,
+    /// Table format: lay out for this many columns [default: the terminal's width, else
+    /// $COLUMNS, else 100].
+    #[arg(long, value_name = "COLUMNS", value_parser = clap::value_parser!(u16).range(40..))]
+    pub width: Option<u16>,
 }
 
 /// `rules --format`: only the two formats a rule list has.
@@ -605,6 +618,16 @@ fn parse_fail_on(s: &str) -> Result<Severity, String> {
         "high" => Ok(Severity::High),
         "critical" => Ok(Severity::Critical),
         _ => Err(format!("{s:?}: expected low, medium, high or critical")),
+    }
+}
+
+/// `--status`: a verdict, in any case.
+fn parse_status(s: &str) -> Result<Verdict, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "pass" => Ok(Verdict::Pass),
+        "fail" => Ok(Verdict::Fail),
+        "inconclusive" => Ok(Verdict::Inconclusive),
+        _ => Err(format!("{s:?}: expected fail, inconclusive or pass")),
     }
 }
 

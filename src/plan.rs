@@ -54,6 +54,10 @@ pub struct Outputs {
     pub output: Option<PathBuf>,
     pub output_dir: Option<PathBuf>,
     pub exit_zero: bool,
+    /// `--verbose`: every job and row in the table format.
+    pub verbose: bool,
+    /// `--width`: the table format's width, when given.
+    pub width: Option<u16>,
 }
 
 /// A resolved run of `verify` or `audit`.
@@ -144,6 +148,8 @@ impl Plan {
                 output: None,
                 output_dir: None,
                 exit_zero: false,
+                verbose: false,
+                width: None,
             },
         })
     }
@@ -305,6 +311,12 @@ pub fn policy(
         fail_on: output.fail_on,
         redact: output.redact,
         discovery,
+        status: {
+            let mut v = output.status.clone();
+            v.sort();
+            v.dedup();
+            (!v.is_empty()).then_some(v)
+        },
     })
 }
 
@@ -317,6 +329,8 @@ pub fn outputs(output: &OutputArgs) -> Outputs {
         output: output.output.clone(),
         output_dir: output.output_dir.clone(),
         exit_zero: output.exit_zero,
+        verbose: output.verbose,
+        width: output.width,
     }
 }
 
@@ -414,6 +428,8 @@ mod tests {
             output: None,
             output_dir: None,
             exit_zero,
+            verbose: false,
+            width: None,
         };
         assert_eq!(o(false).exit_code(exit::PASS, true), exit::INCONCLUSIVE);
         assert_eq!(o(false).exit_code(exit::FAIL, true), exit::FAIL);

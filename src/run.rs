@@ -29,15 +29,24 @@ use crate::cli::{BundleCommand, Cli, Command, RulesCommand, RulesFormat, SubmitA
 use crate::plan::{self, Outputs, Plan, Targets, Usage};
 
 /// How to draw for the given destination: colour only on a terminal without `NO_COLOR`;
-/// the terminal's width, or 100 columns when not a terminal (stable output for files).
-fn style(to_terminal: bool) -> Style {
+/// `--width`, else the terminal's width (asked of the terminal, then `$COLUMNS`), else 100
+/// columns (stable output for files and pipes).
+fn style(to_terminal: bool, width: Option<u16>, verbose: bool) -> Style {
     let color = to_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    let width = std::env::var("COLUMNS")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .filter(|_| to_terminal)
-        .unwrap_or(100);
-    Style { color, width }
+    let terminal = || {
+        terminal_size::terminal_size_of(std::io::stdout())
+            .map(|(w, _)| w.0)
+            .or_else(|| std::env::var("COLUMNS").ok()?.parse().ok())
+    };
+    let width = width
+        .or_else(|| terminal().filter(|_| to_terminal))
+        .unwrap_or(100)
+        .max(40);
+    Style {
+        color,
+        width,
+        verbose,
+    }
 }
 
 fn write_stdout(text: &str) -> Result<()> {
@@ -469,7 +478,12 @@ fn finish(report: Report, rules: &RuleSet, output: &Outputs, unfinished: bool) -
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
             for format in formats {
                 let path = dir.join(format!("report.{}", format.extension()));
-                let text = render::render(&report, rules, format, style(false));
+                let text = render::render(
+                    &report,
+                    rules,
+                    format,
+                    style(false, output.width, output.verbose),
+                );
                 std::fs::write(&path, text)
                     .with_context(|| format!("writing {}", path.display()))?;
             }
@@ -478,7 +492,12 @@ fn finish(report: Report, rules: &RuleSet, output: &Outputs, unfinished: bool) -
             return Err(Usage("several --format values need --output-dir DIR".into()).into());
         }
         (None, Some(path)) => {
-            let text = render::render(&report, rules, formats[0], style(false));
+            let text = render::render(
+                &report,
+                rules,
+                formats[0],
+                style(false, output.width, output.verbose),
+            );
             std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
         }
         (None, None) => {
@@ -487,7 +506,7 @@ fn finish(report: Report, rules: &RuleSet, output: &Outputs, unfinished: bool) -
                 &report,
                 rules,
                 formats[0],
-                style(to_terminal),
+                style(to_terminal, output.width, output.verbose),
             ))?;
         }
     }
@@ -594,9 +613,10 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Rules(args) => {
             let text = match (&args.command, args.format) {
                 (None, RulesFormat::Json) => serde_json::to_string_pretty(&rules.rules)? + "\n",
-                (None, RulesFormat::Table) => {
-                    crate::render::table::rules_list(&rules, style(std::io::stdout().is_terminal()))
-                }
+                (None, RulesFormat::Table) => crate::render::table::rules_list(
+                    &rules,
+                    style(std::io::stdout().is_terminal(), None, false),
+                ),
                 (Some(RulesCommand::Show { id }), format) => {
                     let rule = rules.get(id).ok_or_else(|| {
                         Usage(format!("no rule {id:?}; `textract-audit rules` lists them"))

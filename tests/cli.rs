@@ -1393,7 +1393,8 @@ fn without_an_allow_list_the_readers_are_the_proof_and_listed_in_every_format() 
     assert_eq!(reader["source_ips"], serde_json::json!(["10.20.30.50"]));
     assert_eq!(reader["first"], "2026-11-20T10:30:00Z");
     assert_eq!(reader["last"], "2026-11-20T10:30:05Z");
-    let (dir, _) = all_formats("readers-third-principal", &[]);
+    // A PASS job's details are in the table with --verbose only.
+    let (dir, _) = all_formats("readers-third-principal", &["--verbose"]);
     for file in ["report.txt", "report.md", "report.html"] {
         let text = fs::read_to_string(dir.path().join(file)).unwrap();
         assert!(text.contains("Readers"), "{file} has the readers table");
@@ -1935,4 +1936,219 @@ fn bundle_seal_on_a_folder_without_a_manifest_creates_one() {
             .all(|j| j["verdict"] != "PASS"),
         "{report}"
     );
+}
+
+/// The table format at `width` columns (`--verbose` when asked).
+fn table_at(fixture: &str, width: u16, verbose: bool) -> String {
+    let width = width.to_string();
+    let mut args = vec!["verify", "--evidence", fixture, "--width", width.as_str()];
+    if verbose {
+        args.push("--verbose");
+    }
+    String::from_utf8(run(&args).stdout).unwrap()
+}
+
+#[test]
+fn tables_fit_80_and_100_columns_and_never_break_an_identifier() {
+    for fixture in fixtures() {
+        let (json, _) = json_report(&fixture);
+        let path = format!("fixtures/{fixture}");
+        for width in [80u16, 100] {
+            for verbose in [false, true] {
+                let text = table_at(&path, width, verbose);
+                let at = format!("{fixture} at {width} columns (verbose {verbose})");
+                for line in text.lines() {
+                    assert!(
+                        line.chars().count() <= usize::from(width),
+                        "{at}: {} columns: {line}",
+                        line.chars().count()
+                    );
+                }
+                for job in json["jobs"].as_array().unwrap() {
+                    let id = job["job_id"].as_str().unwrap();
+                    assert!(text.contains(id), "{at}: job id {id} broken or missing");
+                    let verdict = job["verdict"].as_str().unwrap().to_uppercase();
+                    assert!(text.contains(&format!("{verdict} ")), "{at}: {verdict}");
+                    for f in job["findings"].as_array().unwrap() {
+                        let rule = f["rule_id"].as_str().unwrap();
+                        let shown = verbose
+                            || matches!(f["status"].as_str(), Some("fail" | "inconclusive"));
+                        if shown && job["verdict"] != "pass" {
+                            assert!(text.contains(rule), "{at}: rule {rule} broken or missing");
+                        }
+                    }
+                    if !verbose {
+                        continue;
+                    }
+                    for e in job["timeline"].as_array().unwrap() {
+                        if let Some(id) = e["evidence"]["event_id"].as_str() {
+                            assert!(text.contains(id), "{at}: event id {id} broken or missing");
+                        }
+                        if let Some(t) = e["time"].as_str() {
+                            let time_of_day = &t[11..];
+                            assert!(
+                                text.contains(time_of_day),
+                                "{at}: time {t} broken or missing"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn the_default_table_details_only_jobs_not_passed_and_verbose_shows_every_job_and_row() {
+    let (json, _) = demo_json(&[]);
+    let pass = json["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["verdict"] == "pass")
+        .expect("the demo has a PASS job");
+    let id = pass["job_id"].as_str().unwrap();
+    let compact = table_at("fixtures/demo", 100, false);
+    let verbose = table_at("fixtures/demo", 100, true);
+    assert_eq!(
+        compact.matches(id).count(),
+        1,
+        "the PASS job is in the summary only"
+    );
+    assert!(compact.contains("1 PASS job(s) listed in the summary only"));
+    assert!(
+        compact.starts_with("Summary: 3 job(s)"),
+        "summary first:\n{compact}"
+    );
+    assert!(verbose.contains(&format!("Job {id}  PASS")));
+    assert!(verbose.lines().count() > compact.lines().count() * 2);
+    // Every row of every job in verbose; rows alike fold by default.
+    let rows: usize = json["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["timeline"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(verbose.matches("\n  [").count(), rows, "{verbose}");
+    assert!(
+        compact.contains("×3"),
+        "three pages written alike fold:\n{compact}"
+    );
+}
+
+#[test]
+fn every_lifecycle_row_under_aws_s3_fails_and_names_the_rule() {
+    let out = run(&[
+        "verify",
+        "--evidence",
+        "fixtures/fail-row2-aws-s3-key",
+        "--format",
+        "markdown",
+    ]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let rows: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("| ") && l.contains("alias/aws/s3"))
+        .collect();
+    assert!(
+        rows.len() >= 9,
+        "PutObject, GenerateDataKey and HeadObject rows: {rows:?}"
+    );
+    for r in rows {
+        assert!(r.contains("| FAIL row2-aws-managed-key"), "{r}");
+    }
+    let table = table_at("fixtures/fail-row2-aws-s3-key", 100, true);
+    let legend: Vec<&str> = table.lines().filter(|l| l.starts_with("  [3] ")).collect();
+    assert!(
+        legend
+            .iter()
+            .any(|l| l.contains("FAIL row2-aws-managed-key; PASS")),
+        "{legend:?}"
+    );
+}
+
+#[test]
+fn status_filters_jobs_in_every_format_but_never_the_exit_code() {
+    let (json, code) = demo_json(&["--status", "FAIL"]);
+    assert_eq!(code, 3);
+    let jobs = json["jobs"].as_array().unwrap();
+    assert!(!jobs.is_empty() && jobs.iter().all(|j| j["verdict"] == "fail"));
+    assert_eq!(json["summary"]["jobs"], 3, "the summary counts every job");
+    assert_eq!(json["options"]["status"], serde_json::json!(["fail"]));
+    let (all, _) = demo_json(&[]);
+    let hidden: Vec<&str> = all["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|j| j["verdict"] != "fail")
+        .map(|j| j["job_id"].as_str().unwrap())
+        .collect();
+    let (dir, code) = all_formats("demo", &["--status", "fail", "--verbose"]);
+    assert_eq!(code, 3);
+    for entry in fs::read_dir(dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        let text = fs::read_to_string(&path).unwrap();
+        for id in &hidden {
+            assert!(
+                !text.contains(id),
+                "{}: shows filtered job {id}",
+                path.display()
+            );
+        }
+    }
+    // Showing only the PASS jobs never turns a FAIL run green.
+    let (pass_only, code) = demo_json(&["--status", "pass"]);
+    assert_eq!(code, 3);
+    assert!(
+        pass_only["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|j| j["verdict"] == "pass")
+    );
+    let out = run(&[
+        "verify",
+        "--evidence",
+        "fixtures/demo",
+        "--status",
+        "passed",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "an unknown verdict is a usage error"
+    );
+}
+
+#[test]
+fn the_readme_json_key_list_names_every_key_the_schema_describes() {
+    let readme = fs::read_to_string(root().join("README.md")).unwrap();
+    let start = readme
+        .find("- `json`: ")
+        .expect("README describes the json format");
+    let end = start + readme[start..].find("\n- `csv`").unwrap();
+    let list = &readme[start..end];
+    let schema = report_schema();
+    let keys =
+        |props: &Value| -> Vec<String> { props.as_object().unwrap().keys().cloned().collect() };
+    let defs = &schema["$defs"];
+    for (what, props) in [
+        ("report", &schema["properties"]),
+        ("job", &defs["job"]["properties"]),
+        ("summary", &defs["summary"]["properties"]),
+        ("options", &defs["options"]["properties"]),
+    ] {
+        for key in keys(props) {
+            assert!(
+                [
+                    format!("`{key}`"),
+                    format!("`{key}[]`"),
+                    format!("\"{key}\"")
+                ]
+                .iter()
+                .any(|k| list.contains(k.as_str())),
+                "README's json list misses the {what} key {key}"
+            );
+        }
+    }
 }

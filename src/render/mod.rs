@@ -5,6 +5,7 @@
 //! `--redact` were applied when the report was built, so every format says the same thing.
 
 pub mod csv;
+pub mod grid;
 pub mod html;
 pub mod json;
 pub mod junit;
@@ -62,6 +63,8 @@ pub struct Style {
     pub color: bool,
     /// Total width in columns.
     pub width: u16,
+    /// Every job and every lifecycle row (`--verbose`), not only what did not pass.
+    pub verbose: bool,
 }
 
 /// The facts of a job's header, in order, for every renderer: what was asked, what the table
@@ -163,18 +166,73 @@ pub fn render(report: &Report, rules: &RuleSet, format: Format, style: Style) ->
     }
 }
 
-/// For each piece of evidence, the worst status among the findings that cite it (a
-/// lifecycle row's "Check" column). Built once per job, so a row costs one lookup however
-/// many findings the job has.
-pub(crate) fn checks(findings: &[ReportedFinding]) -> HashMap<&EvidenceRef, Status> {
-    let mut worst: HashMap<&EvidenceRef, Status> = HashMap::new();
-    for f in findings {
-        for ev in &f.evidence {
-            let w = worst.entry(ev).or_insert(f.status);
-            *w = (*w).max(f.status);
+/// How the findings judged one lifecycle row: the worst status among the findings that cite
+/// its evidence (the "Check" column) and every rule that judged it, each at its worst.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RowCheck<'a> {
+    pub worst: Status,
+    /// `(rule, its worst status on this row)` in first-finding order; `n/a` findings left out.
+    pub rules: Vec<(&'a str, Status)>,
+}
+
+impl RowCheck<'_> {
+    /// The rules that judged the row, worst status first: `FAIL row2-aws-managed-key; PASS
+    /// bucket-default-override, output-integrity`.
+    pub fn rules_line(&self) -> String {
+        let mut groups = Vec::new();
+        for status in [Status::Fail, Status::Inconclusive, Status::Pass] {
+            let ids: Vec<&str> = self
+                .rules
+                .iter()
+                .filter(|(_, s)| *s == status)
+                .map(|(r, _)| *r)
+                .collect();
+            if !ids.is_empty() {
+                groups.push(format!("{status} {}", ids.join(", ")));
+            }
+        }
+        groups.join("; ")
+    }
+
+    /// The cell of the document formats: one line per rule that judged the row, worst first
+    /// (`FAIL row2-aws-managed-key`, then `PASS output-integrity`, …), so it starts with the
+    /// row's worst status; the bare status when only `n/a` findings cite it.
+    pub fn cell(&self) -> String {
+        let mut rules = self.rules.clone();
+        rules.sort_by_key(|(_, s)| std::cmp::Reverse(*s));
+        match rules.is_empty() {
+            true => self.worst.to_string(),
+            false => rules
+                .iter()
+                .map(|(r, s)| format!("{s} {r}"))
+                .collect::<Vec<_>>()
+                .join("\n"),
         }
     }
-    worst
+}
+
+/// For each piece of evidence, how the findings that cite it judged it (a lifecycle row's
+/// "Check" column). Built once per job, so a row costs one lookup however many findings the
+/// job has.
+pub(crate) fn checks(findings: &[ReportedFinding]) -> HashMap<&EvidenceRef, RowCheck<'_>> {
+    let mut rows: HashMap<&EvidenceRef, RowCheck<'_>> = HashMap::new();
+    for f in findings {
+        for ev in &f.evidence {
+            let row = rows.entry(ev).or_insert(RowCheck {
+                worst: f.status,
+                rules: Vec::new(),
+            });
+            row.worst = row.worst.max(f.status);
+            if f.status == Status::NotApplicable {
+                continue;
+            }
+            match row.rules.iter_mut().find(|(r, _)| *r == f.rule_id) {
+                Some((_, s)) => *s = (*s).max(f.status),
+                None => row.rules.push((&f.rule_id, f.status)),
+            }
+        }
+    }
+    rows
 }
 
 /// The rules a job did not pass (FAIL or INCONCLUSIVE, muted or not), in report order.
@@ -331,7 +389,7 @@ pub fn lifecycle_rows(j: &JobReport) -> Vec<Vec<String>> {
                     .join("\n"),
                 checks
                     .get(&e.evidence)
-                    .map(|s| s.to_string())
+                    .map(RowCheck::cell)
                     .unwrap_or_default(),
                 e.evidence.to_string(),
             ]

@@ -108,6 +108,8 @@ pub struct Policy {
     /// The jobs were discovered from the evidence (`audit`, `verify` without `--job-id`), so
     /// skipped CloudTrail or Textract evidence may hide a job that is not in the report.
     pub discovery: bool,
+    /// `--status`: only jobs with these verdicts are reported (the summary counts all).
+    pub status: Option<Vec<Verdict>>,
 }
 
 /// The policy as the report states it.
@@ -120,6 +122,10 @@ pub struct Options {
     pub mutelist: Option<String>,
     /// The `--allowed-readers` file, as given.
     pub allowed_readers: Option<String>,
+    /// `--status`: the verdicts of the jobs reported; the summary and exit code count every
+    /// job.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<Vec<Verdict>>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -719,6 +725,9 @@ pub fn build_parts(parts: &[Part<'_>], rules: &RuleSet, policy: &Policy) -> Repo
         }
     }
     summary.exit_code = exit_code(&reports, &evidence.skipped, policy);
+    if let Some(keep) = &policy.status {
+        reports.retain(|r| keep.contains(&r.verdict));
+    }
     let mut report = Report {
         schema: SCHEMA,
         tool: Tool {
@@ -736,6 +745,7 @@ pub fn build_parts(parts: &[Part<'_>], rules: &RuleSet, policy: &Policy) -> Repo
             redacted: policy.redact,
             mutelist: policy.mutelist.as_ref().map(|m| m.file.clone()),
             allowed_readers: policy.allowed_readers.as_ref().map(|l| l.file.clone()),
+            status: policy.status.clone(),
         },
         mutelist,
         allowed_readers,

@@ -12,7 +12,7 @@ use crate::model::rfc3339;
 use crate::model::{EvidenceRef, Reading, Sse};
 use crate::timeline::{
     JobTimeline, KEY_CHANGE_DURING_JOB, Logging, ObjectKind, OutputObject, ResolvedKey, TIE_BUCKET,
-    Writer,
+    TIE_OBJECT, Writer,
 };
 
 pub type Evaluator = fn(Option<&Expected>, &JobTimeline) -> Vec<Outcome>;
@@ -474,32 +474,55 @@ fn row2_aws_managed_key(expected: Option<&Expected>, t: &JobTimeline) -> Vec<Out
             ));
             continue;
         }
-        let judged = observed.into_iter().find_map(|(sse, key, ev)| {
-            match compare(exp, sse, key) {
-                Comparison::KmsOfUnknownKind => Some(outcome(
+        // One finding per object at its worst status, citing every record that shows it: the
+        // stored state, Textract's write and, for aws/s3, the KMS calls made for the object.
+        let mut judged: Option<Outcome> = None;
+        for (sse, key, ev) in observed {
+            let o = match compare(exp, sse, key) {
+                Comparison::KmsOfUnknownKind => outcome(
                     Status::Inconclusive,
                     format!(
                         "SSE-KMS with {}: whether that is the aws/s3 key is unknown (DescribeKey/ListAliases not collected)",
                         key.map(ResolvedKey::label).unwrap_or_default()
                     ),
                     vec![ev],
-                )),
-                Comparison::Unrecognised(v) => Some(outcome(
+                ),
+                Comparison::Unrecognised(v) => outcome(
                     Status::Inconclusive,
                     format!("encryption {v} is not a value this tool recognises"),
                     vec![ev],
-                )),
-                Comparison::AwsS3ForSseS3 => Some(outcome(
+                ),
+                Comparison::AwsS3ForSseS3 => outcome(
                     Status::Fail,
                     "SSE-KMS under the AWS managed aws/s3 key where SSE-S3 is documented. AWS documents this case two ways: the StartDocumentAnalysis API reference says SSE-S3, the OutputConfig reference says the AWS managed key for Amazon S3 (aws/s3); this tool holds SSE-S3 as the contract",
                     vec![ev],
-                )),
+                ),
                 _ => {
                     seen.push(ev);
-                    None
+                    continue;
                 }
-            }
-        });
+            };
+            judged = Some(match judged {
+                Some(mut j) if j.status == o.status => {
+                    j.evidence.extend(o.evidence);
+                    j
+                }
+                Some(j) if j.status > o.status => j,
+                _ => o,
+            });
+        }
+        if let Some(j) = judged.as_mut().filter(|j| j.status == Status::Fail) {
+            j.evidence.extend(
+                t.kms_uses
+                    .iter()
+                    .filter(|k| {
+                        k.tie == TIE_OBJECT
+                            && k.object_key.as_deref() == Some(o.object.key.as_str())
+                            && k.key.as_ref().is_some_and(ResolvedKey::is_aws_s3)
+                    })
+                    .map(|k| k.event.clone()),
+            );
+        }
         out.extend(judged.map(|j| on(o, j)));
     }
     if out.is_empty() {

@@ -218,7 +218,7 @@ struct Mark {
 /// a time.
 pub(super) fn lifecycle(j: &JobReport, anchor: &str) -> String {
     let checks = checks(&j.findings);
-    let check = |i: usize| checks.get(&j.timeline[i].evidence).copied();
+    let check = |i: usize| checks.get(&j.timeline[i].evidence).map(|c| c.worst);
     let timed: Vec<(usize, i64)> = j
         .timeline
         .iter()
