@@ -1437,6 +1437,57 @@ fn a_trail_that_logs_writes_only_leaves_readers_allowed_inconclusive_naming_the_
 }
 
 #[test]
+fn the_possible_readers_name_the_posts_principals_and_flag_the_open_key_policy() {
+    let principals = |p: &Value, q: &str| -> Vec<String> {
+        p[q]["principals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let flags = |p: &Value| -> Vec<String> {
+        p["flags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["flag"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let role = |r: &str| format!("arn:aws:iam::111122223333:role/{r}");
+    let (post, _) = fixture_json("readers-post-design", &[]);
+    let p = &post["jobs"][0]["possible_readers"];
+    assert!(p["method"].as_str().unwrap().starts_with("static reading"));
+    assert_eq!(
+        principals(p, "get_object"),
+        [role("DocPipeline"), role("ResultsReader")]
+    );
+    assert_eq!(
+        principals(p, "decrypt"),
+        [
+            "arn:aws:iam::111122223333:root".to_owned(),
+            role("DocPipeline"),
+            role("ResultsReader")
+        ]
+    );
+    assert!(flags(p).is_empty(), "{p}");
+    let (open, _) = fixture_json("readers-open-key-policy", &[]);
+    let p = &open["jobs"][0]["possible_readers"];
+    assert!(principals(p, "decrypt").contains(&"everyone (*)".to_owned()));
+    assert_eq!(flags(p), ["full-key-access", "everyone", "other-account"]);
+    let (third, _) = fixture_json("readers-third-principal", &[]);
+    let p = &third["jobs"][0]["possible_readers"];
+    assert_eq!(p["decrypt_grants"], serde_json::json!([role("Analytics")]));
+    assert_eq!(flags(p), ["grant-outlives-job"]);
+    let (dir, _) = all_formats("readers-open-key-policy", &["--verbose"]);
+    for file in ["report.txt", "report.md", "report.html"] {
+        let text = fs::read_to_string(dir.path().join(file)).unwrap();
+        assert!(text.contains("Readers, possible (static reading"), "{file}");
+        assert!(text.contains("flag everyone"), "{file}");
+    }
+}
+
+#[test]
 fn a_bad_allow_list_is_a_usage_error_naming_the_file_and_where() {
     let dir = tempfile::tempdir().unwrap();
     let cases = [

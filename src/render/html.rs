@@ -238,7 +238,28 @@ fn job_body(out: &mut String, anchor: &str, j: &JobReport) {
     job_findings(out, j);
     job_lifecycle(out, anchor, j);
     job_readers(out, j);
+    job_possible(out, j);
     job_proof(out, j);
+}
+
+fn job_possible(out: &mut String, j: &JobReport) {
+    let Some(p) = &j.possible_readers else {
+        return;
+    };
+    let _ = writeln!(out, "<h3>{}</h3>", esc(super::POSSIBLE_TITLE));
+    let cols = [Col::Id, Col::Long, Col::Long];
+    table(
+        out,
+        &super::POSSIBLE_COLUMNS,
+        super::possible_rows(p)
+            .iter()
+            .map(|r| (None, cells(&cols, r))),
+    );
+    out.push_str("<ul>\n");
+    for line in super::possible_lines(p) {
+        let _ = writeln!(out, "<li>{}</li>", esc_long(&line));
+    }
+    out.push_str("</ul>\n");
 }
 
 fn job_readers(out: &mut String, j: &JobReport) {

@@ -80,6 +80,17 @@ fn job(out: &mut String, j: &JobReport) {
             row(out, &r);
         }
     }
+    if let Some(p) = &j.possible_readers {
+        let _ = writeln!(out, "\n### {}\n", super::POSSIBLE_TITLE);
+        header(out, &super::POSSIBLE_COLUMNS);
+        for r in super::possible_rows(p) {
+            row(out, &r);
+        }
+        out.push('\n');
+        for line in super::possible_lines(p) {
+            let _ = writeln!(out, "- {}", cell(&line));
+        }
+    }
     if !j.findings.is_empty() {
         out.push_str("\n### Findings\n\n");
         header(out, &super::FINDING_COLUMNS);

@@ -19,7 +19,9 @@ use clap::ValueEnum;
 
 use crate::model::EvidenceRef;
 use crate::model::rfc3339;
-use crate::report::{AllowedReadersReport, JobReport, Report, ReportedFinding};
+use crate::report::{
+    AllowedReadersReport, JobReport, PolicyAnswerOut, PossibleOut, Report, ReportedFinding,
+};
 use crate::rules::{RuleSet, Status};
 
 /// Output formats.
@@ -447,6 +449,50 @@ pub fn reader_rows(j: &JobReport) -> Vec<Vec<String>> {
                 list(&r.via_services),
             ]
         })
+        .collect()
+}
+
+/// The heading of who could read, saying how it was reached.
+pub const POSSIBLE_TITLE: &str = "Readers, possible (static reading of the collected policies)";
+
+pub const POSSIBLE_COLUMNS: [&str; 3] = ["Action", "Policy", "Principals it lets"];
+
+/// Who could read the job's results, one row per question, in [`POSSIBLE_COLUMNS`] order.
+pub fn possible_rows(p: &PossibleOut) -> Vec<Vec<String>> {
+    let answer = |action: &str, a: &PolicyAnswerOut| {
+        let policy = match &a.reason {
+            Some(r) => format!("{} ({}: {r})", a.document, a.state),
+            None if a.state == "read" => a.document.clone(),
+            None => format!("{} ({})", a.document, a.state),
+        };
+        vec![action.to_owned(), policy, a.principals.join("\n")]
+    };
+    let mut rows = Vec::new();
+    if let Some(a) = &p.decrypt {
+        rows.push(answer("kms:Decrypt", a));
+        rows.push(vec![
+            "kms:Decrypt".into(),
+            "the key's grants".into(),
+            match &p.decrypt_grants {
+                Some(g) if g.is_empty() => "none".into(),
+                Some(g) => g.join("\n"),
+                None => "unknown (see the flags)".into(),
+            },
+        ]);
+    }
+    if let Some(a) = &p.get_object {
+        rows.push(answer("s3:GetObject", a));
+    }
+    rows
+}
+
+/// The flags, the notes and the method, one line each, for under the table.
+pub fn possible_lines(p: &PossibleOut) -> Vec<String> {
+    p.flags
+        .iter()
+        .map(|f| format!("flag {}: {}", f.flag, f.message))
+        .chain(p.notes.iter().map(|n| format!("note: {n}")))
+        .chain([format!("method: {}", p.method)])
         .collect()
 }
 

@@ -220,6 +220,7 @@ fn job(out: &mut String, j: &JobReport, style: Style) {
     findings(out, &v, style);
     lifecycle(out, &v, style);
     readers(out, &v, style);
+    possible(out, &v, style);
     if j.verdict == Verdict::Pass {
         let _ = writeln!(out, "Passed on {} piece(s) of evidence:", j.proof.len());
         for p in &j.proof {
@@ -456,6 +457,30 @@ fn readers(out: &mut String, v: &Job<'_>, style: Style) {
         "Readers\n{}",
         grid.render(usize::from(style.width), style.color)
     );
+}
+
+/// Who could read the job's results, by a static reading of the collected policies.
+fn possible(out: &mut String, v: &Job<'_>, style: Style) {
+    let Some(p) = &v.j.possible_readers else {
+        return;
+    };
+    let w = usize::from(style.width);
+    let wraps = [Wrap::Keep, Wrap::Wrap, Wrap::Wrap];
+    let columns: Vec<_> = super::POSSIBLE_COLUMNS.into_iter().zip(wraps).collect();
+    let mut grid = Grid::new(&columns);
+    for r in super::possible_rows(p) {
+        grid.row(r.iter().map(|c| plain(v.uri(c))).collect());
+    }
+    let _ = writeln!(
+        out,
+        "{}\n{}",
+        super::POSSIBLE_TITLE,
+        grid.render(w, style.color)
+    );
+    for line in super::possible_lines(p) {
+        para(out, "  ", "    ", &line, w);
+    }
+    out.push('\n');
 }
 
 /// The summary: the counts, then one line per job worst first with the rules it did not pass.

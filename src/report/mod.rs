@@ -18,6 +18,7 @@ use serde::Serialize;
 
 use crate::access::allowlist::AllowList;
 use crate::access::observed::{self, ReaderRow};
+use crate::access::possible;
 use crate::access::readers_allowed::{self, Checker};
 use crate::model::{Evidence, EvidenceProblem, EvidenceRef, JobId, ProblemScope, Sse};
 use crate::rules::{DocumentedEncryption, DocumentedLocation, Finding, RuleSet, Severity, Status};
@@ -72,6 +73,147 @@ pub struct Report {
     /// Each allow-list entry's outcome; present when `--allowed-readers` was given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub allowed_readers: Option<AllowedReadersReport>,
+}
+
+/// Who could read a job's results ([`crate::access::possible`]), as the report shows it:
+/// every answer labelled with its policy, every flag in words.
+#[derive(Debug, Clone, Serialize)]
+pub struct PossibleOut {
+    /// How it was reached: a static reading, never an evaluation.
+    pub method: String,
+    /// Who may `kms:Decrypt` with the job's key, by its key policy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decrypt: Option<PolicyAnswerOut>,
+    /// The grantees of the key's grants that decrypt; `null` when the grants are unknown
+    /// (a flag says why).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decrypt_grants: Option<Vec<String>>,
+    /// Who may `s3:GetObject` the job's folder, by the bucket policy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub get_object: Option<PolicyAnswerOut>,
+    pub flags: Vec<FlagOut>,
+    /// What the reading cannot see.
+    pub notes: Vec<String>,
+}
+
+/// One policy's answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct PolicyAnswerOut {
+    pub document: String,
+    /// `read`, `no-policy` or `unknown`.
+    pub state: &'static str,
+    /// The principals it lets act, each marked when a condition (not evaluated) restricts it
+    /// or it covers only part of the target.
+    pub principals: Vec<String>,
+    /// Why it is unknown, or which statements could not be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FlagOut {
+    /// `everyone`, `other-account`, `full-key-access`, `grant-outlives-job`, …
+    pub flag: &'static str,
+    pub message: String,
+}
+
+impl PolicyAnswerOut {
+    fn of(a: &possible::Answer) -> PolicyAnswerOut {
+        match a {
+            possible::Answer::Read {
+                document,
+                access,
+                unreadable,
+            } => PolicyAnswerOut {
+                document: document.clone(),
+                state: "read",
+                principals: access
+                    .grantees
+                    .iter()
+                    .map(|g| {
+                        let mut p = g.principal.to_string();
+                        if !g.conditions.is_empty() {
+                            p.push_str(" (under a condition, not evaluated)");
+                        }
+                        if g.scope != crate::access::glob::Cover::All {
+                            p.push_str(" (part of it, or depending on a policy variable)");
+                        }
+                        p
+                    })
+                    .collect(),
+                reason: (!unreadable.is_empty()).then(|| {
+                    let why: Vec<String> = unreadable.iter().map(|e| e.to_string()).collect();
+                    format!("statements not read: {}", why.join("; "))
+                }),
+            },
+            possible::Answer::NoPolicy { document } => PolicyAnswerOut {
+                document: document.clone(),
+                state: "no-policy",
+                principals: Vec::new(),
+                reason: None,
+            },
+            possible::Answer::Unknown { document, reason } => PolicyAnswerOut {
+                document: document.clone(),
+                state: "unknown",
+                principals: Vec::new(),
+                reason: Some(reason.clone()),
+            },
+        }
+    }
+}
+
+/// The static reading of who could read the job's results; `None` when it has neither a key
+/// nor an output bucket.
+fn possible_out(t: &JobTimeline) -> Option<PossibleOut> {
+    let folder = t
+        .output
+        .as_ref()
+        .map(|o| (o.bucket.as_str(), o.job_prefix(&t.job_id)));
+    if t.key.is_none() && folder.is_none() {
+        return None;
+    }
+    let region = t.request.as_ref().map_or("", |r| r.region.as_str());
+    // The job's account: its caller's (the bucket and key owner's when they are its own).
+    let account = t
+        .request
+        .as_ref()
+        .and_then(|r| r.caller.split(':').nth(4))
+        .filter(|a| !a.is_empty());
+    let r = possible::possible_readers(
+        t.key.as_ref(),
+        t.bucket.as_ref(),
+        &possible::JobScope {
+            partition: crate::model::partition_of_region(region),
+            account,
+            output: folder.as_ref().map(|(b, f)| (*b, f.as_str())),
+            job: t.results_window(),
+            captured_at: t.captured_at,
+        },
+    );
+    Some(PossibleOut {
+        method: r.method.to_owned(),
+        decrypt: r.decrypt.as_ref().map(PolicyAnswerOut::of),
+        decrypt_grants: match &r.grants {
+            Some(possible::Grants::Read { grants }) => Some(
+                grants
+                    .iter()
+                    .filter(|g| g.decrypts)
+                    .map(|g| g.grantee.clone())
+                    .collect(),
+            ),
+            _ => None,
+        },
+        get_object: r.get_object.as_ref().map(PolicyAnswerOut::of),
+        flags: r
+            .flags
+            .iter()
+            .map(|f| FlagOut {
+                flag: f.kind(),
+                message: f.message(),
+            })
+            .collect(),
+        notes: r.notes,
+    })
 }
 
 /// The allow-list's part of the report, as the mute list's: what each entry matched.
@@ -212,6 +354,10 @@ pub struct JobReport {
     /// Who read the job's results, one row per principal (S3 reads, KMS `Decrypt` of its
     /// objects, Textract `Get*`), in order of first read.
     pub readers: Vec<ReaderRow>,
+    /// Who could read them, by a static reading of the collected key policy, grants and
+    /// bucket policy; absent when the job has neither a key nor an output bucket.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub possible_readers: Option<PossibleOut>,
     pub findings: Vec<ReportedFinding>,
     /// For a PASS: the evidence that proved it.
     pub proof: Vec<EvidenceRef>,
@@ -548,6 +694,7 @@ fn job_report(rules: &RuleSet, t: &JobTimeline, readers: Option<&mut Checker<'_>
         }),
         timeline: t.entries.clone(),
         readers: observed::readers(&t.reads),
+        possible_readers: possible_out(t),
         findings,
         proof,
     }

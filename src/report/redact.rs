@@ -9,7 +9,9 @@
 use std::collections::HashMap;
 
 use super::mutelist::{EntryOutcome, MutelistReport, Pattern};
-use super::{EvidenceSummary, ExpectedOut, JobReport, ObjectOut, Report, Requested, Stored};
+use super::{
+    EvidenceSummary, ExpectedOut, JobReport, ObjectOut, PossibleOut, Report, Requested, Stored,
+};
 use crate::access::observed::ReaderRow;
 use crate::model::{EvidenceProblem, EvidenceRef, ProblemScope};
 use crate::rules::Finding;
@@ -281,9 +283,30 @@ impl Redact for JobReport {
             kms_key,
             timeline,
             readers,
+            possible_readers,
             findings,
             proof,
         } = self;
+        if let Some(p) = possible_readers {
+            let PossibleOut {
+                method: _,
+                decrypt,
+                decrypt_grants,
+                get_object,
+                flags,
+                notes,
+            } = p;
+            for a in [decrypt, get_object].into_iter().flatten() {
+                a.document.redact(r);
+                a.principals.redact(r);
+                a.reason.redact(r);
+            }
+            decrypt_grants.redact(r);
+            for f in flags {
+                f.message.redact(r);
+            }
+            notes.redact(r);
+        }
         if let Some(b) = output_bucket {
             b.name.redact(r);
             b.default_encryption.redact(r);

@@ -13,8 +13,8 @@ use crate::access::observed::{ReadEvent, ReadOperation};
 use crate::access::readers_allowed::{ReadCoverage, ReadLogging};
 use crate::facts::{Context, Fact, Index};
 use crate::model::{
-    Evidence, ProblemScope, S3Object, TextractApi, TrailEvent, bucket_arn, partition_of_region,
-    str_ci,
+    Evidence, ProblemScope, S3Object, TextractApi, TimeWindow, TrailEvent, bucket_arn,
+    partition_of_region, str_ci,
 };
 
 /// The S3 object-level reads this audit counts, by event name.
@@ -108,6 +108,19 @@ impl JobTimeline {
     /// When the job started: its `Start*` call, else its first recorded activity.
     pub fn started(&self) -> Option<DateTime<Utc>> {
         job_span(self).map(|(from, _)| from)
+    }
+
+    /// From the job's start to the last result Textract wrote (later reads and key uses are
+    /// not the job's).
+    pub fn results_window(&self) -> Option<TimeWindow> {
+        let from = self.started()?;
+        let until = self
+            .objects
+            .iter()
+            .flat_map(|o| o.writes.iter().filter(|w| w.by_textract()).map(|w| w.time))
+            .max()
+            .map_or(from, |t| t.max(from));
+        Some(TimeWindow { from, until })
     }
 }
 
