@@ -210,10 +210,15 @@ impl Collector {
         let permits = Arc::new(Semaphore::new(DOWNLOAD_CONCURRENCY));
         let mut tasks = JoinSet::new();
         let objects = keys.len();
-        for (key, _) in keys {
+        for (key, size) in keys {
+            let path: PathBuf = dest.join(&key);
+            // Fetched before into this folder (a later round, the next poll of
+            // `submit --wait-for-evidence`): CloudTrail writes a log file once.
+            if std::fs::metadata(&path).is_ok_and(|m| m.is_file() && m.len() == size as u64) {
+                continue;
+            }
             let s3 = self.s3.clone();
             let bucket = loc.bucket.clone();
-            let path: PathBuf = dest.join(&key);
             let permits = permits.clone();
             tasks.spawn(async move {
                 let _permit = permits.acquire_owned().await.expect("semaphore open");
