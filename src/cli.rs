@@ -385,6 +385,21 @@ pub struct TrailArgs {
     /// and scanned like --trail-dir (repeatable; uses the AWS flags).
     #[arg(long = "trail", value_name = "s3://BUCKET[/PREFIX]", value_parser = TrailLocation::parse)]
     pub trails: Vec<TrailLocation>,
+    /// An Athena table over the trail bucket (DATABASE.TABLE, as the Athena user guide's
+    /// CloudTrail table with partition projection): the records the jobs need are selected
+    /// there and read back instead of downloading the log files (docs/athena.md; uses the AWS
+    /// flags).
+    #[arg(long, value_name = "DATABASE.TABLE", value_parser = parse_athena_table)]
+    pub athena: Option<(String, String)>,
+    /// The Athena workgroup to run the queries in [default: primary].
+    #[arg(long, value_name = "NAME", requires = "athena")]
+    pub athena_workgroup: Option<String>,
+    /// The Athena data catalog of the table [default: the workgroup's, AwsDataCatalog].
+    #[arg(long, value_name = "NAME", requires = "athena")]
+    pub athena_catalog: Option<String>,
+    /// Where Athena writes query results, when the workgroup has no result location.
+    #[arg(long, value_name = "s3://BUCKET/PREFIX/", requires = "athena")]
+    pub athena_output: Option<String>,
     /// CloudTrail digest validation of the log files read (docs/integrity.md): auto
     /// validates what has digests, require makes a job INCONCLUSIVE when a log file it relies
     /// on is not validated, off reads no digest.
@@ -618,6 +633,25 @@ fn parse_fail_on(s: &str) -> Result<Severity, String> {
         "high" => Ok(Severity::High),
         "critical" => Ok(Severity::Critical),
         _ => Err(format!("{s:?}: expected low, medium, high or critical")),
+    }
+}
+
+/// `--athena DATABASE.TABLE`.
+fn parse_athena_table(s: &str) -> Result<(String, String), String> {
+    crate::sources::AthenaTable::parse_name(s)
+}
+
+impl TrailArgs {
+    /// `--athena` and its settings, when given.
+    pub fn athena_table(&self) -> Option<crate::sources::AthenaTable> {
+        let (database, table) = self.athena.clone()?;
+        Some(crate::sources::AthenaTable {
+            database,
+            table,
+            catalog: self.athena_catalog.clone(),
+            workgroup: self.athena_workgroup.clone(),
+            output: self.athena_output.clone(),
+        })
     }
 }
 

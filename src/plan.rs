@@ -44,6 +44,8 @@ pub enum Source {
     TrailDir(PathBuf),
     /// A trail's bucket.
     TrailBucket(TrailLocation),
+    /// An Athena table over a trail bucket.
+    Athena(crate::sources::AthenaTable),
 }
 
 /// Where and how the report is written.
@@ -133,6 +135,7 @@ impl Plan {
         let mut sources = vec![Source::Live(aws.clone())];
         sources.extend(args.trail.trail_dirs.iter().cloned().map(Source::TrailDir));
         sources.extend(args.trail.trails.iter().cloned().map(Source::TrailBucket));
+        sources.extend(args.trail.athena_table().map(Source::Athena));
         Ok(Plan {
             now,
             window,
@@ -274,6 +277,11 @@ fn local_sources(args: &SourceArgs) -> Result<Vec<Source>, Usage> {
             "--offline needs --evidence DIR or --trail-dir DIR to read".into(),
         ));
     }
+    if args.offline && args.trail.athena.is_some() {
+        return Err(Usage(
+            "--athena queries AWS; it cannot be used with --offline".into(),
+        ));
+    }
     Ok(args
         .trail
         .trail_dirs
@@ -281,6 +289,7 @@ fn local_sources(args: &SourceArgs) -> Result<Vec<Source>, Usage> {
         .cloned()
         .map(Source::TrailDir)
         .chain(args.trail.trails.iter().cloned().map(Source::TrailBucket))
+        .chain(args.trail.athena_table().map(Source::Athena))
         .collect())
 }
 

@@ -91,7 +91,12 @@ fn audit_parts(
     let trail_sources: Vec<plan::Source> = plan
         .sources
         .iter()
-        .filter(|s| matches!(s, plan::Source::TrailDir(_) | plan::Source::TrailBucket(_)))
+        .filter(|s| {
+            matches!(
+                s,
+                plan::Source::TrailDir(_) | plan::Source::TrailBucket(_) | plan::Source::Athena(_)
+            )
+        })
         .cloned()
         .collect();
     let mut settings = sources::settings(plan);
@@ -472,6 +477,7 @@ fn run_submit(args: SubmitArgs, rules: &RuleSet, quiet: bool) -> Result<u8> {
                     .cloned()
                     .map(plan::Source::TrailBucket),
             )
+            .chain(args.trail.athena_table().map(plan::Source::Athena))
             .collect::<Vec<_>>(),
     );
     let settings = sources::Settings {

@@ -8,6 +8,7 @@
 //! A new kind of source is one module here, one line in [`open`], its flag in `cli`/`plan`
 //! and a fixture (see docs/sources.md).
 
+mod athena;
 mod bundle;
 mod live;
 mod trail_bucket;
@@ -22,8 +23,9 @@ use crate::evidence::{Gathered, Part};
 use crate::integrity::run::Mode;
 use crate::model::{Evidence, JobId, Provenance, TimeWindow, TrailEvent};
 use crate::plan::{self, Plan};
-use crate::timeline;
+use crate::timeline::{self, OutputLocation};
 
+pub use athena::AthenaTable;
 pub use live::{checked, runtime};
 
 /// What the rounds have learnt, offered to every source.
@@ -33,8 +35,9 @@ pub struct Known {
     pub jobs: Vec<JobId>,
     /// The `Start*` record of each job that has one so far (its first).
     pub starts: BTreeMap<JobId, TrailEvent>,
-    /// The buckets the jobs' results go to (their Bucket Key KMS calls name them).
-    pub output_buckets: BTreeSet<String>,
+    /// Where each job's results go, so far (a folder to read; its bucket's Bucket Key KMS
+    /// calls name the bucket).
+    pub outputs: BTreeMap<JobId, OutputLocation>,
     /// The CloudTrail window of the recorded evidence (a bundle's, `LookupEvents`'): what a
     /// trail bucket is downloaded for when the user gave no window.
     pub recorded_window: Option<TimeWindow>,
@@ -46,9 +49,7 @@ impl Known {
         Known {
             jobs: jobs.to_vec(),
             starts: timeline::start_records(evidence, jobs),
-            output_buckets: timeline::output_buckets(evidence, jobs)
-                .into_iter()
-                .collect(),
+            outputs: timeline::output_locations(evidence, jobs),
             recorded_window: None,
         }
     }
@@ -64,10 +65,18 @@ impl Known {
                 *mine = start.clone();
             }
         }
-        self.output_buckets
-            .extend(other.output_buckets.iter().cloned());
+        for (job, out) in &other.outputs {
+            self.outputs
+                .entry(job.clone())
+                .or_insert_with(|| out.clone());
+        }
         self.recorded_window = self.recorded_window.or(other.recorded_window);
         self
+    }
+
+    /// The buckets the jobs' results go to.
+    pub fn output_buckets(&self) -> BTreeSet<String> {
+        self.outputs.values().map(|o| o.bucket.clone()).collect()
     }
 
     /// The jobs asked for whose `Start*` record is still unknown.
@@ -123,6 +132,7 @@ pub fn open(source: &plan::Source) -> Box<dyn Source> {
         plan::Source::Live(options) => Box::new(live::Live::new(options.clone())),
         plan::Source::TrailDir(dir) => Box::new(trail_dir::TrailDirs::new(vec![dir.clone()])),
         plan::Source::TrailBucket(loc) => Box::new(trail_bucket::TrailBucket::new(loc.clone())),
+        plan::Source::Athena(table) => Box::new(athena::Athena::new(table.clone())),
     }
 }
 

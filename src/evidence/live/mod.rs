@@ -23,7 +23,7 @@
 //! 5. CloudTrail: `DescribeTrails`, then `GetTrailStatus` and `GetEventSelectors` per trail.
 
 mod policies;
-mod shapes;
+pub(crate) mod shapes;
 pub mod submit;
 pub mod trail_s3;
 
@@ -361,7 +361,7 @@ impl RateLimiter {
 
 /// The SDK configuration for `options`: the default chain with the profile, Region, endpoint,
 /// retries and timeouts asked for, and the role assumed through STS when one is named.
-async fn sdk_config(options: &Options) -> aws_config::SdkConfig {
+pub(crate) async fn sdk_config(options: &Options) -> aws_config::SdkConfig {
     let retry = match options.retry_mode {
         RetryMode::Standard => RetryConfig::standard(),
         RetryMode::Adaptive => RetryConfig::adaptive(),
