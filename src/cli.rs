@@ -400,6 +400,10 @@ pub struct TrailArgs {
     /// Where Athena writes query results, when the workgroup has no result location.
     #[arg(long, value_name = "s3://BUCKET/PREFIX/", requires = "athena")]
     pub athena_output: Option<String>,
+    /// A CloudTrail Lake event data store (id or ARN): the records the jobs need are selected
+    /// there (docs/athena.md; uses the AWS flags).
+    #[arg(long, value_name = "EDS", value_parser = crate::sources::parse_lake_store)]
+    pub cloudtrail_lake: Option<String>,
     /// CloudTrail digest validation of the log files read (docs/integrity.md): auto
     /// validates what has digests, require makes a job INCONCLUSIVE when a log file it relies
     /// on is not validated, off reads no digest.
@@ -642,16 +646,22 @@ fn parse_athena_table(s: &str) -> Result<(String, String), String> {
 }
 
 impl TrailArgs {
-    /// `--athena` and its settings, when given.
-    pub fn athena_table(&self) -> Option<crate::sources::AthenaTable> {
-        let (database, table) = self.athena.clone()?;
-        Some(crate::sources::AthenaTable {
-            database,
-            table,
-            catalog: self.athena_catalog.clone(),
-            workgroup: self.athena_workgroup.clone(),
-            output: self.athena_output.clone(),
-        })
+    /// `--athena` (with its settings) and `--cloudtrail-lake`, when given.
+    pub fn query_stores(&self) -> Vec<crate::sources::Store> {
+        use crate::sources::{AthenaTable, Store};
+        let athena = self.athena.clone().map(|(database, table)| {
+            Store::Athena(AthenaTable {
+                database,
+                table,
+                catalog: self.athena_catalog.clone(),
+                workgroup: self.athena_workgroup.clone(),
+                output: self.athena_output.clone(),
+            })
+        });
+        athena
+            .into_iter()
+            .chain(self.cloudtrail_lake.clone().map(Store::Lake))
+            .collect()
     }
 }
 

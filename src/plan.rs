@@ -44,8 +44,8 @@ pub enum Source {
     TrailDir(PathBuf),
     /// A trail's bucket.
     TrailBucket(TrailLocation),
-    /// An Athena table over a trail bucket.
-    Athena(crate::sources::AthenaTable),
+    /// CloudTrail queried where it lives: an Athena table over a trail bucket, a Lake store.
+    Query(crate::sources::Store),
 }
 
 /// Where and how the report is written.
@@ -135,7 +135,7 @@ impl Plan {
         let mut sources = vec![Source::Live(aws.clone())];
         sources.extend(args.trail.trail_dirs.iter().cloned().map(Source::TrailDir));
         sources.extend(args.trail.trails.iter().cloned().map(Source::TrailBucket));
-        sources.extend(args.trail.athena_table().map(Source::Athena));
+        sources.extend(args.trail.query_stores().into_iter().map(Source::Query));
         Ok(Plan {
             now,
             window,
@@ -277,9 +277,9 @@ fn local_sources(args: &SourceArgs) -> Result<Vec<Source>, Usage> {
             "--offline needs --evidence DIR or --trail-dir DIR to read".into(),
         ));
     }
-    if args.offline && args.trail.athena.is_some() {
+    if args.offline && !args.trail.query_stores().is_empty() {
         return Err(Usage(
-            "--athena queries AWS; it cannot be used with --offline".into(),
+            "--athena and --cloudtrail-lake query AWS; they cannot be used with --offline".into(),
         ));
     }
     Ok(args
@@ -289,7 +289,7 @@ fn local_sources(args: &SourceArgs) -> Result<Vec<Source>, Usage> {
         .cloned()
         .map(Source::TrailDir)
         .chain(args.trail.trails.iter().cloned().map(Source::TrailBucket))
-        .chain(args.trail.athena_table().map(Source::Athena))
+        .chain(args.trail.query_stores().into_iter().map(Source::Query))
         .collect())
 }
 

@@ -94,7 +94,7 @@ fn audit_parts(
         .filter(|s| {
             matches!(
                 s,
-                plan::Source::TrailDir(_) | plan::Source::TrailBucket(_) | plan::Source::Athena(_)
+                plan::Source::TrailDir(_) | plan::Source::TrailBucket(_) | plan::Source::Query(_)
             )
         })
         .cloned()
@@ -477,7 +477,12 @@ fn run_submit(args: SubmitArgs, rules: &RuleSet, quiet: bool) -> Result<u8> {
                     .cloned()
                     .map(plan::Source::TrailBucket),
             )
-            .chain(args.trail.athena_table().map(plan::Source::Athena))
+            .chain(
+                args.trail
+                    .query_stores()
+                    .into_iter()
+                    .map(plan::Source::Query),
+            )
             .collect::<Vec<_>>(),
     );
     let settings = sources::Settings {

@@ -863,3 +863,41 @@ fn athena_over_the_trail_bucket_judges_as_the_downloaded_trail_does() {
     let skipped = run.report()["evidence"]["skipped"].to_string();
     assert!(skipped.contains("CANCELLED: lab cancelled"), "{skipped}");
 }
+
+#[test]
+#[cfg_attr(no_lab, ignore = "needs the AWS lab (TEXTRACT_AUDIT_NO_LAB is set)")]
+fn cloudtrail_lake_judges_as_the_downloaded_trail_does() {
+    let lab = lab();
+    for scenario in ["row2", "row4"] {
+        let (seed, job) = lab.job(scenario, &json!({}));
+        lab.control("POST", "flush-trail", &json!({}));
+        let eds = seed["lake"]["event_data_store"].as_str().unwrap();
+        let lake = lab.verify(&[&job], &["--cloudtrail-lake", eds]);
+        assert_verdict(
+            &lake,
+            &job,
+            "pass",
+            0,
+            &[
+                ("evidence-data-events", "pass"),
+                ("output-integrity", "pass"),
+            ],
+        );
+        let sources = lake.report()["evidence"]["sources"].to_string();
+        assert!(
+            sources.contains(&format!("cloudtrail-lake {eds}: query ")),
+            "{sources}"
+        );
+        let trail = format!(
+            "s3://{}/{}",
+            seed["trail"]["bucket"].as_str().unwrap(),
+            seed["trail"]["prefix"].as_str().unwrap()
+        );
+        let downloaded = lab.verify(&[&job], &["--trail", &trail]);
+        assert_eq!(
+            statuses(&lake.report()["jobs"][0]),
+            statuses(&downloaded.report()["jobs"][0]),
+            "{scenario}: the same findings from Lake as from the log files"
+        );
+    }
+}

@@ -8,9 +8,9 @@
 //! A new kind of source is one module here, one line in [`open`], its flag in `cli`/`plan`
 //! and a fixture (see docs/sources.md).
 
-mod athena;
 mod bundle;
 mod live;
+mod query;
 mod trail_bucket;
 mod trail_dir;
 
@@ -25,8 +25,8 @@ use crate::model::{Evidence, JobId, Provenance, TimeWindow, TrailEvent};
 use crate::plan::{self, Plan};
 use crate::timeline::{self, OutputLocation};
 
-pub use athena::AthenaTable;
 pub use live::{checked, runtime};
+pub use query::{AthenaTable, Store, parse_lake_store};
 
 /// What the rounds have learnt, offered to every source.
 #[derive(Debug, Clone, Default)]
@@ -132,7 +132,7 @@ pub fn open(source: &plan::Source) -> Box<dyn Source> {
         plan::Source::Live(options) => Box::new(live::Live::new(options.clone())),
         plan::Source::TrailDir(dir) => Box::new(trail_dir::TrailDirs::new(vec![dir.clone()])),
         plan::Source::TrailBucket(loc) => Box::new(trail_bucket::TrailBucket::new(loc.clone())),
-        plan::Source::Athena(table) => Box::new(athena::Athena::new(table.clone())),
+        plan::Source::Query(store) => Box::new(query::Query::new(store.clone())),
     }
 }
 

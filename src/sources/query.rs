@@ -1,11 +1,12 @@
-//! Athena over the trail bucket (`--athena DB.TABLE`): the CloudTrail records the rounds need
-//! are selected where they live and read back, instead of downloading the log files.
+//! CloudTrail read where it lives: Athena over the trail bucket (`--athena DB.TABLE`) or a
+//! CloudTrail Lake event data store (`--cloudtrail-lake EDS`). The records the rounds need are
+//! selected there and read back, instead of downloading the log files (docs/athena.md).
 //!
-//! The table's partition keys and projection come from its Glue definition (`GetTable`); every
-//! query is pruned to the window (widened for delivery lag) and the run's Region, selects only
-//! the jobs' records ([`crate::pushdown::generate`]: every value quoted, jobs batched under
-//! Athena's 262,144-byte limit), runs in the workgroup (polled with backoff, results paged),
-//! and each row is rebuilt into the record a log file holds
+//! For Athena the table's partition keys and projection come from its Glue definition
+//! (`GetTable`) and every query is pruned to the window (widened for delivery lag) and the
+//! run's Region. Queries select only the jobs' records ([`crate::pushdown::generate`]: every
+//! value quoted, jobs batched under each engine's size limit), run polled with backoff,
+//! results paged, and each row is rebuilt into the record a log file holds
 //! ([`crate::pushdown::decode::row_to_record`]), so every rule sees the same facts. Each
 //! query's id, partitions, bytes scanned, time and estimated cost are in the provenance; a
 //! query that fails, or a row that does not decode, is a CloudTrail problem over the window,
@@ -30,13 +31,14 @@ use crate::model::{
     partition_of_region, rfc3339,
 };
 use crate::pushdown::decode::{Flavor, row_to_record};
-use crate::pushdown::{Engine, JobTarget, Selection, TableLayout, generate};
+use crate::pushdown::{Engine, JobTarget, Pruning, Selection, TableLayout, generate};
 use crate::timeline;
 
-/// Athena's on-demand price per TB scanned (US East, 2026), for the provenance's estimate.
+/// The price per TB scanned (US East, 2026: Athena on demand, and Lake's $0.005 per GB), for
+/// the provenance's estimate.
 const USD_PER_TB: f64 = 5.0;
-/// Athena bills at least 10 MB per query.
-const MIN_BILLED_BYTES: i64 = 10 * 1024 * 1024;
+/// Athena bills at least 10 MB per query (Lake has no minimum).
+const ATHENA_MIN_BILLED_BYTES: i64 = 10 * 1024 * 1024;
 /// How long one query may run before it is given up (and cancelled).
 const QUERY_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 /// Polling: first wait, and the longest.
@@ -64,29 +66,53 @@ impl AthenaTable {
             _ => Err(format!("{text:?}: expected DATABASE.TABLE")),
         }
     }
+}
 
+/// Where the query runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Store {
+    Athena(AthenaTable),
+    /// A Lake event data store: its id, or its ARN (the id is its last part).
+    Lake(String),
+}
+
+impl Store {
     fn label(&self) -> String {
-        format!("{}.{}", self.database, self.table)
+        match self {
+            Store::Athena(t) => format!("athena {}.{}", t.database, t.table),
+            Store::Lake(eds) => format!("cloudtrail-lake {eds}"),
+        }
     }
 }
 
-pub struct Athena {
-    table: AthenaTable,
+/// `--cloudtrail-lake`: an event data store id or ARN this tool can name in SQL.
+pub fn parse_lake_store(text: &str) -> Result<String, String> {
+    let id = text.rsplit('/').next().unwrap_or(text);
+    match crate::pushdown::sql::lake_store_ok(id) && (id == text || text.starts_with("arn:")) {
+        true => Ok(text.to_owned()),
+        false => Err(format!(
+            "{text:?}: expected an event data store id or ARN (letters, digits and -)"
+        )),
+    }
+}
+
+pub struct Query {
+    store: Store,
     read: Option<(Selection, Part)>,
 }
 
-impl Athena {
-    pub fn new(table: AthenaTable) -> Athena {
-        Athena { table, read: None }
+impl Query {
+    pub fn new(store: Store) -> Query {
+        Query { store, read: None }
     }
 }
 
-impl Source for Athena {
+impl Source for Query {
     fn gather(&mut self, known: &Known, settings: &Settings) -> Result<Gathering> {
         let Some(window) = window(known, settings) else {
             let mut part = part(settings.now);
             part.evidence.problems.push(EvidenceProblem {
-                subject: format!("athena {}", self.table.label()),
+                subject: self.store.label(),
                 reason: "no window to query: give --from/--until (or a source that records one)"
                     .into(),
                 scope: ProblemScope::CloudTrail {
@@ -102,7 +128,7 @@ impl Source for Athena {
         {
             return Ok(Gathering::Records(part.clone()));
         }
-        let part = runtime()?.block_on(read(&self.table, &selection, settings));
+        let part = runtime()?.block_on(read(&self.store, &selection, settings));
         self.read = Some((selection, part.clone()));
         Ok(Gathering::Records(part))
     }
@@ -184,17 +210,30 @@ fn part(now: DateTime<Utc>) -> Part {
 /// One query's outcome.
 struct Ran {
     id: String,
-    columns: Vec<String>,
-    rows: Vec<Vec<Option<String>>>,
+    /// Each row's column names and values (`None`: SQL NULL).
+    rows: Vec<(Vec<String>, Vec<Option<String>>)>,
     bytes: i64,
     millis: i64,
 }
 
-/// Reads `selection` from the table; with discovery, then the records of the jobs found.
-async fn read(table: &AthenaTable, selection: &Selection, settings: &Settings) -> Part {
+/// The engine to query with, ready: the SQL dialect, the partitions (Athena), the client.
+enum Ready {
+    Athena {
+        client: aws_sdk_athena::Client,
+        table: AthenaTable,
+        pruning: Box<Pruning>,
+    },
+    Lake {
+        client: aws_sdk_cloudtrail::Client,
+    },
+}
+
+/// Reads `selection` from the store; with discovery, then the records of the jobs found.
+async fn read(store: &Store, selection: &Selection, settings: &Settings) -> Part {
     let mut part = part(settings.now);
+    let label = store.label();
     let problem = |reason: String| EvidenceProblem {
-        subject: format!("athena {}", table.label()),
+        subject: label.clone(),
         reason,
         scope: ProblemScope::CloudTrail {
             from: Some(selection.window.0),
@@ -202,52 +241,46 @@ async fn read(table: &AthenaTable, selection: &Selection, settings: &Settings) -
         },
     };
     let config = sdk_config(&settings.aws).await;
-    let glue = aws_sdk_glue::Client::new(&config);
-    let athena = aws_sdk_athena::Client::new(&config);
-    let layout = match glue
-        .get_table()
-        .database_name(&table.database)
-        .name(&table.table)
-        .send()
-        .await
-    {
-        Ok(out) => {
-            let t = out.table();
-            let keys: Vec<String> = t
-                .map(|t| {
-                    t.partition_keys()
-                        .iter()
-                        .map(|k| k.name().to_owned())
-                        .collect()
-                })
-                .unwrap_or_default();
-            let parameters: BTreeMap<String, String> = t
-                .and_then(|t| t.parameters())
-                .map(|p| p.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-                .unwrap_or_default();
-            TableLayout::from_glue(&keys, &parameters).map_err(|e| e.to_string())
-        }
-        Err(e) => Err(format!("glue:GetTable failed: {}", wire_error(&e))),
+    let (engine, ready) = match store {
+        Store::Athena(table) => match layout(&config, table).await {
+            Ok(layout) => {
+                let regions: Vec<String> = settings.aws.region.iter().cloned().collect();
+                (
+                    Engine::Athena {
+                        catalog: table.catalog.clone(),
+                        database: table.database.clone(),
+                        table: table.table.clone(),
+                    },
+                    Ready::Athena {
+                        client: aws_sdk_athena::Client::new(&config),
+                        table: table.clone(),
+                        pruning: Box::new(layout.prune(selection.window, &[], &regions)),
+                    },
+                )
+            }
+            Err(why) => {
+                part.evidence.problems.push(problem(why));
+                return part;
+            }
+        },
+        Store::Lake(eds) => (
+            Engine::Lake {
+                event_data_store: eds.rsplit('/').next().unwrap_or(eds).to_owned(),
+            },
+            Ready::Lake {
+                client: aws_sdk_cloudtrail::Client::new(&config),
+            },
+        ),
     };
-    let layout = match layout {
-        Ok(l) => l,
-        Err(why) => {
-            part.evidence.problems.push(problem(why));
-            return part;
-        }
-    };
-    let regions: Vec<String> = settings.aws.region.iter().cloned().collect();
-    let pruning = layout.prune(selection.window, &[], &regions);
-    let engine = Engine::Athena {
-        catalog: table.catalog.clone(),
-        database: table.database.clone(),
-        table: table.table.clone(),
+    let (pruning, over) = match &ready {
+        Ready::Athena { pruning, .. } => (Some(pruning.as_ref()), pruning.describe()),
+        Ready::Lake { .. } => (None, "the event data store".to_owned()),
     };
     let mut selections = vec![selection.clone()];
     let mut all_ok = true;
     let mut i = 0;
     while i < selections.len() {
-        let queries = match generate(&engine, Some(&pruning), &selections[i]) {
+        let queries = match generate(&engine, pruning, &selections[i]) {
             Ok(q) => q,
             Err(e) => {
                 part.evidence.problems.push(problem(e.to_string()));
@@ -256,11 +289,19 @@ async fn read(table: &AthenaTable, selection: &Selection, settings: &Settings) -
         };
         let mut found = Vec::new();
         for sql in queries {
-            match run(&athena, table, &sql).await {
+            let ran = match &ready {
+                Ready::Athena { client, table, .. } => run_athena(client, table, &sql).await,
+                Ready::Lake { client } => run_lake(client, &sql).await,
+            };
+            match ran {
                 Ok(ran) => {
                     let before = found.len();
-                    for (n, row) in ran.rows.iter().enumerate() {
-                        match row_to_record(Flavor::Athena, &ran.columns, row) {
+                    let flavor = match store {
+                        Store::Athena(_) => Flavor::Athena,
+                        Store::Lake(_) => Flavor::Lake,
+                    };
+                    for (n, (columns, row)) in ran.rows.iter().enumerate() {
+                        match row_to_record(flavor, columns, row) {
                             Ok(e) => found.push(e),
                             Err(e) => {
                                 all_ok = false;
@@ -272,12 +313,13 @@ async fn read(table: &AthenaTable, selection: &Selection, settings: &Settings) -
                             }
                         }
                     }
-                    let billed = ran.bytes.max(MIN_BILLED_BYTES) as f64;
+                    let billed = match store {
+                        Store::Athena(_) => ran.bytes.max(ATHENA_MIN_BILLED_BYTES),
+                        Store::Lake(_) => ran.bytes,
+                    } as f64;
                     part.evidence.provenance.sources.push(format!(
-                        "athena {}: query {} over {}: {} record(s), {} bytes scanned in {} ms (about ${:.4} at ${USD_PER_TB}/TB)",
-                        table.label(),
+                        "{label}: query {} over {over}: {} record(s), {} bytes scanned in {} ms (about ${:.4} at ${USD_PER_TB}/TB)",
                         ran.id,
-                        pruning.describe(),
                         found.len() - before,
                         ran.bytes,
                         ran.millis,
@@ -302,14 +344,11 @@ async fn read(table: &AthenaTable, selection: &Selection, settings: &Settings) -
                     outputs: timeline::output_locations(&found_evidence, &jobs),
                     recorded_window: None,
                 };
-                let mut next = self::selection(
-                    &known,
-                    TimeWindow {
-                        from: selection.window.0,
-                        until: selection.window.1,
-                    },
-                    &settings.aws,
-                );
+                let window = TimeWindow {
+                    from: selection.window.0,
+                    until: selection.window.1,
+                };
+                let mut next = self::selection(&known, window, &settings.aws);
                 next.discover = false;
                 selections.push(next);
             }
@@ -323,8 +362,7 @@ async fn read(table: &AthenaTable, selection: &Selection, settings: &Settings) -
             until: selection.window.1,
         });
         part.evidence.provenance.sources.push(format!(
-            "athena {} queried from {} to {}",
-            table.label(),
+            "{label} queried from {} to {}",
             rfc3339(selection.window.0),
             rfc3339(selection.window.1)
         ));
@@ -332,8 +370,48 @@ async fn read(table: &AthenaTable, selection: &Selection, settings: &Settings) -
     part
 }
 
-/// Runs one query to its end: started in the workgroup, polled with backoff, results paged.
-async fn run(
+/// The Athena table's partition layout from its Glue definition.
+async fn layout(
+    config: &aws_config::SdkConfig,
+    table: &AthenaTable,
+) -> Result<TableLayout, String> {
+    let out = aws_sdk_glue::Client::new(config)
+        .get_table()
+        .database_name(&table.database)
+        .name(&table.table)
+        .send()
+        .await
+        .map_err(|e| format!("glue:GetTable failed: {}", wire_error(&e)))?;
+    let t = out.table();
+    let keys: Vec<String> = t
+        .map(|t| {
+            t.partition_keys()
+                .iter()
+                .map(|k| k.name().to_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    let parameters: BTreeMap<String, String> = t
+        .and_then(|t| t.parameters())
+        .map(|p| p.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default();
+    TableLayout::from_glue(&keys, &parameters).map_err(|e| e.to_string())
+}
+
+/// How long to wait before the next poll, doubling to the longest; `None` once the query
+/// has run too long.
+fn next_pause(pause: &mut Duration, begun: Instant) -> Option<Duration> {
+    if begun.elapsed() > QUERY_TIMEOUT {
+        return None;
+    }
+    let now = *pause;
+    *pause = (*pause * 2).min(POLL_MAX);
+    Some(now)
+}
+
+/// Runs one Athena query to its end: started in the workgroup, polled with backoff, results
+/// paged.
+async fn run_athena(
     athena: &aws_sdk_athena::Client,
     table: &AthenaTable,
     sql: &str,
@@ -446,7 +524,7 @@ async fn run(
                     .zip(&columns)
                     .all(|(v, c)| v.as_deref() == Some(c.as_str()));
             if !header {
-                rows.push(values);
+                rows.push((columns.clone(), values));
             }
         }
         first_page = false;
@@ -457,7 +535,114 @@ async fn run(
     }
     Ok(Ran {
         id,
-        columns,
+        rows,
+        bytes,
+        millis,
+    })
+}
+
+fn timed_out(id: &str) -> String {
+    format!(
+        "query {id} still running after {} s: stopped",
+        QUERY_TIMEOUT.as_secs()
+    )
+}
+
+/// Runs one Lake query to its end: started, polled with backoff (`DescribeQuery`), results
+/// paged. Each result row is a list of one-column maps.
+async fn run_lake(lake: &aws_sdk_cloudtrail::Client, sql: &str) -> Result<Ran, String> {
+    use aws_sdk_cloudtrail::types::QueryStatus;
+    let started = lake
+        .start_query()
+        .query_statement(sql)
+        .send()
+        .await
+        .map_err(|e| format!("cloudtrail:StartQuery failed: {}", wire_error(&e)))?;
+    let id = started.query_id().unwrap_or_default().to_owned();
+    let begun = Instant::now();
+    let mut pause = POLL_FIRST;
+    let described = loop {
+        let got = lake
+            .describe_query()
+            .query_id(&id)
+            .send()
+            .await
+            .map_err(|e| format!("cloudtrail:DescribeQuery {id} failed: {}", wire_error(&e)))?;
+        match got.query_status() {
+            Some(QueryStatus::Finished) => break got,
+            Some(
+                state @ (QueryStatus::Failed | QueryStatus::Cancelled | QueryStatus::TimedOut),
+            ) => {
+                return Err(format!(
+                    "query {id} {}: {}",
+                    state.as_str(),
+                    got.error_message().unwrap_or("no reason given")
+                ));
+            }
+            _ => match next_pause(&mut pause, begun) {
+                Some(wait) => tokio::time::sleep(wait).await,
+                None => {
+                    let _ = lake.cancel_query().query_id(&id).send().await;
+                    return Err(timed_out(&id));
+                }
+            },
+        }
+    };
+    let stats = described.query_statistics();
+    let bytes = stats.and_then(|s| s.bytes_scanned()).unwrap_or(0);
+    let millis = stats
+        .and_then(|s| s.execution_time_in_millis())
+        .map_or(0, i64::from);
+    let mut rows = Vec::new();
+    let mut token: Option<String> = None;
+    let mut pause = POLL_FIRST;
+    loop {
+        let next = token.clone();
+        let page = lake
+            .get_query_results()
+            .query_id(&id)
+            .set_next_token(token.take())
+            .send()
+            .await
+            .map_err(|e| format!("cloudtrail:GetQueryResults {id} failed: {}", wire_error(&e)))?;
+        // Results are whole only once the query says FINISHED here too: rows of a query
+        // still running would read as "no such records".
+        match page.query_status() {
+            None | Some(QueryStatus::Finished) => {}
+            Some(QueryStatus::Queued | QueryStatus::Running) => {
+                match next_pause(&mut pause, begun) {
+                    Some(wait) => tokio::time::sleep(wait).await,
+                    None => return Err(timed_out(&id)),
+                }
+                token = next;
+                continue;
+            }
+            Some(other) => {
+                return Err(format!(
+                    "query {id} {} while its results were read: {}",
+                    other.as_str(),
+                    page.error_message().unwrap_or("no reason given")
+                ));
+            }
+        }
+        for row in page.query_result_rows() {
+            let mut columns = Vec::with_capacity(row.len());
+            let mut values = Vec::with_capacity(row.len());
+            for cell in row {
+                for (k, v) in cell {
+                    columns.push(k.clone());
+                    values.push(Some(v.clone()));
+                }
+            }
+            rows.push((columns, values));
+        }
+        match page.next_token() {
+            Some(t) => token = Some(t.to_owned()),
+            None => break,
+        }
+    }
+    Ok(Ran {
+        id,
         rows,
         bytes,
         millis,
@@ -476,6 +661,26 @@ mod tests {
         );
         for bad in ["cloudtrail_logs", ".t", "db.", "a.b.c"] {
             assert!(AthenaTable::parse_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_lake_store_is_an_id_or_an_arn_ending_in_one() {
+        let id = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
+        assert!(parse_lake_store(id).is_ok());
+        assert!(
+            parse_lake_store(&format!(
+                "arn:aws:cloudtrail:us-east-1:1:eventdatastore/{id}"
+            ))
+            .is_ok()
+        );
+        for bad in [
+            "",
+            "x; DROP",
+            "a/b",
+            "arn:aws:cloudtrail:us-east-1:1:eventdatastore/x y",
+        ] {
+            assert!(parse_lake_store(bad).is_err(), "{bad:?}");
         }
     }
 }
