@@ -372,6 +372,10 @@ pub struct SourceArgs {
     /// --trail-dir are read, and what would need AWS is INCONCLUSIVE.
     #[arg(long, conflicts_with_all = ["aws", "trails"])]
     pub offline: bool,
+    /// Print the SQL --athena / --cloudtrail-lake would run and the partitions it would read,
+    /// without running it (the other sources are read to know the jobs); no report.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// Trail log files: downloaded, or in the trail's bucket.

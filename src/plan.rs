@@ -76,6 +76,8 @@ pub struct Plan {
     pub aws: live::Options,
     /// No progress display.
     pub quiet: bool,
+    /// `--dry-run`: the query sources print what they would run; no report.
+    pub dry_run: bool,
     /// `--integrity` and `--cloudtrail-public-keys`.
     pub integrity: crate::integrity::run::Mode,
     pub public_keys: Option<PathBuf>,
@@ -121,6 +123,7 @@ impl Plan {
             sources,
             aws,
             quiet,
+            dry_run: args.sources.dry_run,
             integrity: args.sources.trail.integrity,
             public_keys: args.sources.trail.cloudtrail_public_keys.clone(),
             outputs: outputs(&args.output),
@@ -143,6 +146,7 @@ impl Plan {
             sources,
             aws,
             quiet,
+            dry_run: false,
             integrity: args.trail.integrity,
             public_keys: args.trail.cloudtrail_public_keys.clone(),
             policy: Policy::default(),
@@ -189,6 +193,7 @@ impl Plan {
             sources,
             aws,
             quiet,
+            dry_run: args.sources.dry_run,
             integrity: args.sources.trail.integrity,
             public_keys: args.sources.trail.cloudtrail_public_keys.clone(),
             policy: policy(&args.output, rules, true, now)?,
@@ -275,6 +280,11 @@ fn local_sources(args: &SourceArgs) -> Result<Vec<Source>, Usage> {
     if args.offline && args.evidence.is_none() && args.trail.trail_dirs.is_empty() {
         return Err(Usage(
             "--offline needs --evidence DIR or --trail-dir DIR to read".into(),
+        ));
+    }
+    if args.dry_run && args.trail.query_stores().is_empty() {
+        return Err(Usage(
+            "--dry-run shows the queries of --athena or --cloudtrail-lake: give one".into(),
         ));
     }
     if args.offline && !args.trail.query_stores().is_empty() {

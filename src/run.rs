@@ -60,6 +60,13 @@ fn gather(plan: &Plan, jobs: &[JobId]) -> Result<(Vec<Box<dyn sources::Source>>,
     Ok((sources, evidence))
 }
 
+/// `--dry-run`: what the query sources would run, on standard output.
+fn dry_run(sources: &[Box<dyn sources::Source>]) -> Result<u8> {
+    let planned: Vec<String> = sources.iter().filter_map(|s| s.planned()).collect();
+    write_stdout(&planned.join("\n"))?;
+    Ok(exit::PASS)
+}
+
 /// Validates the digests and log files the sources handed in (docs/integrity.md); nothing
 /// under `--integrity off`.
 fn conclude_integrity(evidence: &mut Evidence, mode: Mode, keys: Option<&PathBuf>) -> Result<()> {
@@ -223,7 +230,10 @@ pub fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Verify(args) => {
             let plan = Plan::verify(&args, &rules, evidence::now(), cli.quiet)?;
-            let (_, mut evidence) = gather(&plan, plan.job_ids())?;
+            let (sources, mut evidence) = gather(&plan, plan.job_ids())?;
+            if plan.dry_run {
+                return dry_run(&sources);
+            }
             let jobs = match &plan.targets {
                 Targets::Jobs(ids) => ids.clone(),
                 _ => timeline::discover_jobs(&evidence),
@@ -242,8 +252,11 @@ pub fn run(cli: Cli) -> Result<u8> {
                 unreachable!("an audit plan targets a window")
             };
             let targets = expanded_targets(&plan, args.all_regions)?;
-            if targets.len() <= 1 {
-                let (_, mut evidence) = gather(&plan, &[])?;
+            if targets.len() <= 1 || plan.dry_run {
+                let (sources, mut evidence) = gather(&plan, &[])?;
+                if plan.dry_run {
+                    return dry_run(&sources);
+                }
                 let jobs = timeline::jobs_started_in(&evidence, &window, None);
                 evidence.problems.extend(plan::uncovered(
                     &plan.targets,
@@ -489,6 +502,7 @@ fn run_submit(args: SubmitArgs, rules: &RuleSet, quiet: bool) -> Result<u8> {
         now: evidence::now(),
         window: None,
         quiet,
+        dry_run: false,
         integrity: args.trail.integrity,
         aws: aws.clone(),
     };

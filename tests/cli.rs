@@ -2217,6 +2217,8 @@ fn athena_flags_are_checked_before_anything_runs() {
         ][..],
         &["verify", "--job-id", "j", "--athena", "just_a_table"][..],
         &["verify", "--job-id", "j", "--athena-workgroup", "w"][..],
+        &["verify", "--evidence", "fixtures/demo", "--dry-run"][..],
+        &["verify", "--job-id", "j", "--cloudtrail-lake", "x; DROP"][..],
     ] {
         let out = run(args);
         assert_eq!(

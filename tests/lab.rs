@@ -874,6 +874,29 @@ fn athena_over_the_trail_bucket_judges_as_the_downloaded_trail_does() {
         sources.contains("athena lab_audit.cloudtrail_logs holds records from"),
         "{sources}"
     );
+    // --dry-run prints the queries and partitions and runs none.
+    let ran_before = lab.control("GET", "queries", &json!({}))["queries"]
+        .as_array()
+        .unwrap()
+        .len();
+    let mut dry = flags.clone();
+    dry.push("--dry-run");
+    let run = lab.verify(&[&job], &dry);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("-- query 1 of 1 (")
+            && run.stdout.contains("SELECT ")
+            && run.stdout.contains("\"timestamp\" BETWEEN")
+            && run.stdout.contains(&job)
+            && run.stdout.contains("regions us-east-1"),
+        "{}",
+        run.stdout
+    );
+    let ran_after = lab.control("GET", "queries", &json!({}))["queries"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(ran_before, ran_after, "a dry run runs no query");
     // A query Athena cancels leaves the job unproven, naming the query.
     lab.faults(&json!({"query_state": {"state": "CANCELLED", "reason": "lab cancelled"}}));
     let run = lab.verify(&[&job], &flags);

@@ -8,7 +8,7 @@
 //! rule sees the same facts from either source.
 //!
 //! The runners are the `--athena` and `--cloudtrail-lake` source (`sources::query`,
-//! docs/athena.md). Not built yet: `--dry-run`.
+//! docs/athena.md), `--dry-run` included.
 
 pub mod decode;
 pub mod partition;

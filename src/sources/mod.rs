@@ -93,6 +93,8 @@ pub struct Settings {
     /// The window the user asked for: it narrows what is read, it never says what is covered.
     pub window: Option<TimeWindow>,
     pub quiet: bool,
+    /// `--dry-run`: the query sources plan their queries but do not run them.
+    pub dry_run: bool,
     pub integrity: Mode,
     /// How AWS is reached for the trail buckets.
     pub aws: crate::evidence::live::Options,
@@ -114,6 +116,10 @@ pub trait Source {
     fn grows(&mut self, next: &Known, settings: &Settings) -> bool;
     /// A note for the provenance about how far it read (said once, after the rounds).
     fn note(&self) -> Option<String> {
+        None
+    }
+    /// Under `--dry-run`: what it would run (a query source's SQL and partitions).
+    fn planned(&self) -> Option<String> {
         None
     }
     /// The live calls as recorded, for a bundle (`collect`); only live AWS has them.
@@ -167,6 +173,7 @@ pub fn settings(plan: &Plan) -> Settings {
         now: plan.now,
         window: plan.window,
         quiet: plan.quiet,
+        dry_run: plan.dry_run,
         integrity: plan.integrity,
         aws: plan.aws.clone(),
     }

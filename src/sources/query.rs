@@ -99,11 +99,17 @@ pub fn parse_lake_store(text: &str) -> Result<String, String> {
 pub struct Query {
     store: Store,
     read: Option<(Selection, Part)>,
+    /// Under `--dry-run`: the queries of the last round, not run.
+    planned: Option<String>,
 }
 
 impl Query {
     pub fn new(store: Store) -> Query {
-        Query { store, read: None }
+        Query {
+            store,
+            read: None,
+            planned: None,
+        }
     }
 }
 
@@ -128,6 +134,12 @@ impl Source for Query {
         {
             return Ok(Gathering::Records(part.clone()));
         }
+        if settings.dry_run {
+            self.planned =
+                Some(runtime()?.block_on(plan_queries(&self.store, &selection, settings)));
+            self.read = Some((selection, part(settings.now)));
+            return Ok(Gathering::Records(part(settings.now)));
+        }
         let part = runtime()?.block_on(read(&self.store, &selection, settings));
         self.read = Some((selection, part.clone()));
         Ok(Gathering::Records(part))
@@ -143,6 +155,10 @@ impl Source for Query {
 
     fn refresh(&mut self) {
         self.read = None;
+    }
+
+    fn planned(&self) -> Option<String> {
+        self.planned.clone()
     }
 }
 
@@ -228,6 +244,83 @@ enum Ready {
     },
 }
 
+/// The engine's dialect and client for `store`; for Athena the table's layout, pruned to the
+/// window and the run's Region.
+async fn prepare(
+    store: &Store,
+    selection: &Selection,
+    settings: &Settings,
+) -> Result<(Engine, Ready), String> {
+    let config = sdk_config(&settings.aws).await;
+    Ok(match store {
+        Store::Athena(table) => {
+            let layout = layout(&config, table).await?;
+            let regions: Vec<String> = settings.aws.region.iter().cloned().collect();
+            (
+                Engine::Athena {
+                    catalog: table.catalog.clone(),
+                    database: table.database.clone(),
+                    table: table.table.clone(),
+                },
+                Ready::Athena {
+                    client: aws_sdk_athena::Client::new(&config),
+                    table: table.clone(),
+                    pruning: Box::new(layout.prune(selection.window, &[], &regions)),
+                },
+            )
+        }
+        Store::Lake(eds) => (
+            Engine::Lake {
+                event_data_store: eds.rsplit('/').next().unwrap_or(eds).to_owned(),
+            },
+            Ready::Lake {
+                client: aws_sdk_cloudtrail::Client::new(&config),
+            },
+        ),
+    })
+}
+
+/// `--dry-run`: the queries for `selection` and the partitions they read, not run.
+async fn plan_queries(store: &Store, selection: &Selection, settings: &Settings) -> String {
+    let label = store.label();
+    let (engine, ready) = match prepare(store, selection, settings).await {
+        Ok(p) => p,
+        Err(why) => return format!("-- {label}: {why}\n"),
+    };
+    let pruning = match &ready {
+        Ready::Athena { pruning, .. } => Some(pruning.as_ref()),
+        Ready::Lake { .. } => None,
+    };
+    let mut out = format!(
+        "-- {label}: from {} to {}; partitions: {}\n",
+        rfc3339(selection.window.0),
+        rfc3339(selection.window.1),
+        pruning.map_or("none (the event data store)".to_owned(), Pruning::describe)
+    );
+    match generate(&engine, pruning, selection) {
+        Ok(queries) => {
+            let n = queries.len();
+            for (i, sql) in queries.iter().enumerate() {
+                out.push_str(&format!(
+                    "-- query {} of {n} ({} bytes)\n{sql};\n",
+                    i + 1,
+                    sql.len()
+                ));
+            }
+        }
+        Err(e) => out.push_str(&format!("-- no query: {e}\n")),
+    }
+    if selection.discover {
+        out.push_str(
+            "-- then, for the jobs these Start records name, the same selection as for job ids\n",
+        );
+    }
+    if let Some(sql) = pruning.and_then(|p| crate::pushdown::records_per_day(&engine, p)) {
+        out.push_str(&format!("-- and the records per day (gaps)\n{sql};\n"));
+    }
+    out
+}
+
 /// Reads `selection` from the store; with discovery, then the records of the jobs found.
 async fn read(store: &Store, selection: &Selection, settings: &Settings) -> Part {
     let mut part = part(settings.now);
@@ -240,37 +333,12 @@ async fn read(store: &Store, selection: &Selection, settings: &Settings) -> Part
             until: Some(selection.window.1),
         },
     };
-    let config = sdk_config(&settings.aws).await;
-    let (engine, ready) = match store {
-        Store::Athena(table) => match layout(&config, table).await {
-            Ok(layout) => {
-                let regions: Vec<String> = settings.aws.region.iter().cloned().collect();
-                (
-                    Engine::Athena {
-                        catalog: table.catalog.clone(),
-                        database: table.database.clone(),
-                        table: table.table.clone(),
-                    },
-                    Ready::Athena {
-                        client: aws_sdk_athena::Client::new(&config),
-                        table: table.clone(),
-                        pruning: Box::new(layout.prune(selection.window, &[], &regions)),
-                    },
-                )
-            }
-            Err(why) => {
-                part.evidence.problems.push(problem(why));
-                return part;
-            }
-        },
-        Store::Lake(eds) => (
-            Engine::Lake {
-                event_data_store: eds.rsplit('/').next().unwrap_or(eds).to_owned(),
-            },
-            Ready::Lake {
-                client: aws_sdk_cloudtrail::Client::new(&config),
-            },
-        ),
+    let (engine, ready) = match prepare(store, selection, settings).await {
+        Ok(p) => p,
+        Err(why) => {
+            part.evidence.problems.push(problem(why));
+            return part;
+        }
     };
     let (pruning, over) = match &ready {
         Ready::Athena { pruning, .. } => (Some(pruning.as_ref()), pruning.describe()),
