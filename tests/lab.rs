@@ -791,6 +791,46 @@ fn a_lending_job_without_a_start_record_is_read_with_its_own_get() {
     );
 }
 
+/// Every scenario the lab seeds (tests/lab/awslab/seed.py).
+const LAB_SCENARIOS: [&str; 9] = [
+    "row1",
+    "row2",
+    "row2-text",
+    "row2-bucket-default-kms",
+    "row3",
+    "row4",
+    "row4-bucket-key",
+    "row2-lending",
+    "row4-no-kms-events",
+];
+
+fn trail_uri(seed: &Value) -> String {
+    format!(
+        "s3://{}/{}",
+        seed["trail"]["bucket"].as_str().unwrap(),
+        seed["trail"]["prefix"].as_str().unwrap()
+    )
+}
+
+/// `run` (through a query source) judged the job as the downloaded trail does: verdict, exit
+/// code and every rule's status.
+fn same_as_downloaded(lab: &Lab, seed: &Value, job: &str, run: &Run, scenario: &str) {
+    let downloaded = lab.verify(&[job], &["--trail", &trail_uri(seed)]);
+    let (a, b) = (run.report(), downloaded.report());
+    common::validate_report_schema(&a);
+    assert_eq!(
+        (run.code, &a["jobs"][0]["verdict"]),
+        (downloaded.code, &b["jobs"][0]["verdict"]),
+        "{scenario}: {}",
+        a["jobs"][0]["findings"]
+    );
+    assert_eq!(
+        statuses(&a["jobs"][0]),
+        statuses(&b["jobs"][0]),
+        "{scenario}: the same findings as from the log files"
+    );
+}
+
 /// `--athena` with the seed's table and workgroup.
 fn athena_flags(seed: &Value) -> Vec<String> {
     let a = &seed["athena"];
@@ -810,22 +850,12 @@ fn athena_flags(seed: &Value) -> Vec<String> {
 #[cfg_attr(no_lab, ignore = "needs the AWS lab (TEXTRACT_AUDIT_NO_LAB is set)")]
 fn athena_over_the_trail_bucket_judges_as_the_downloaded_trail_does() {
     let lab = lab();
-    for scenario in ["row2", "row4", "row4-bucket-key"] {
+    for scenario in LAB_SCENARIOS {
         let (seed, job) = lab.job(scenario, &json!({}));
         lab.control("POST", "flush-trail", &json!({}));
         let flags = athena_flags(&seed);
         let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
         let athena = lab.verify(&[&job], &flags);
-        assert_verdict(
-            &athena,
-            &job,
-            "pass",
-            0,
-            &[
-                ("evidence-data-events", "pass"),
-                ("output-integrity", "pass"),
-            ],
-        );
         let sources = athena.report()["evidence"]["sources"].to_string();
         assert!(
             sources.contains("athena lab_audit.cloudtrail_logs: query ")
@@ -833,18 +863,39 @@ fn athena_over_the_trail_bucket_judges_as_the_downloaded_trail_does() {
                 && sources.contains("regions us-east-1"),
             "{sources}"
         );
-        let trail = format!(
-            "s3://{}/{}",
-            seed["trail"]["bucket"].as_str().unwrap(),
-            seed["trail"]["prefix"].as_str().unwrap()
-        );
-        let downloaded = lab.verify(&[&job], &["--trail", &trail]);
-        assert_eq!(
-            statuses(&athena.report()["jobs"][0]),
-            statuses(&downloaded.report()["jobs"][0]),
-            "{scenario}: the same findings from Athena as from the log files"
-        );
+        same_as_downloaded(&lab, &seed, &job, &athena, scenario);
     }
+    // Discovery over a window finds the same jobs as the downloaded trail.
+    let (seed, _) = lab.job("row4", &json!({}));
+    lab.control("POST", "flush-trail", &json!({}));
+    let flags = athena_flags(&seed);
+    let audit = |extra: &[&str]| {
+        let mut args = vec![
+            "audit",
+            "--since",
+            "2h",
+            "--region",
+            "us-east-1",
+            "--endpoint-url",
+            &lab.endpoint,
+            "--format",
+            "json",
+        ];
+        args.extend(extra);
+        let run = lab.run(&args);
+        let mut ids: Vec<String> = run.report()["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|j| j["job_id"].as_str().unwrap().to_owned())
+            .collect();
+        ids.sort();
+        ids
+    };
+    let trail = trail_uri(&seed);
+    let by_athena = audit(&flags.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(!by_athena.is_empty());
+    assert_eq!(by_athena, audit(&["--trail", &trail]));
     // An overwrite after Textract wrote is found through Athena too.
     let (seed, job) = lab.job(
         "row4",
@@ -910,36 +961,16 @@ fn athena_over_the_trail_bucket_judges_as_the_downloaded_trail_does() {
 #[cfg_attr(no_lab, ignore = "needs the AWS lab (TEXTRACT_AUDIT_NO_LAB is set)")]
 fn cloudtrail_lake_judges_as_the_downloaded_trail_does() {
     let lab = lab();
-    for scenario in ["row2", "row4"] {
+    for scenario in LAB_SCENARIOS {
         let (seed, job) = lab.job(scenario, &json!({}));
         lab.control("POST", "flush-trail", &json!({}));
         let eds = seed["lake"]["event_data_store"].as_str().unwrap();
         let lake = lab.verify(&[&job], &["--cloudtrail-lake", eds]);
-        assert_verdict(
-            &lake,
-            &job,
-            "pass",
-            0,
-            &[
-                ("evidence-data-events", "pass"),
-                ("output-integrity", "pass"),
-            ],
-        );
         let sources = lake.report()["evidence"]["sources"].to_string();
         assert!(
             sources.contains(&format!("cloudtrail-lake {eds}: query ")),
             "{sources}"
         );
-        let trail = format!(
-            "s3://{}/{}",
-            seed["trail"]["bucket"].as_str().unwrap(),
-            seed["trail"]["prefix"].as_str().unwrap()
-        );
-        let downloaded = lab.verify(&[&job], &["--trail", &trail]);
-        assert_eq!(
-            statuses(&lake.report()["jobs"][0]),
-            statuses(&downloaded.report()["jobs"][0]),
-            "{scenario}: the same findings from Lake as from the log files"
-        );
+        same_as_downloaded(&lab, &seed, &job, &lake, scenario);
     }
 }
