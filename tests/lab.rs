@@ -939,7 +939,8 @@ fn athena_over_the_trail_bucket_judges_as_the_downloaded_trail_does() {
             && run.stdout.contains("SELECT ")
             && run.stdout.contains("\"timestamp\" BETWEEN")
             && run.stdout.contains(&job)
-            && run.stdout.contains("regions us-east-1"),
+            && run.stdout.contains("regions us-east-1")
+            && run.stdout.contains("accounts 123456789012;"),
         "{}",
         run.stdout
     );

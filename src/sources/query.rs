@@ -98,7 +98,8 @@ pub fn parse_lake_store(text: &str) -> Result<String, String> {
 
 pub struct Query {
     store: Store,
-    read: Option<(Selection, Part)>,
+    /// What was asked (the selection and the accounts pruned to) and what came back.
+    read: Option<((Selection, Vec<String>), Part)>,
     /// Under `--dry-run`: the queries of the last round, not run.
     planned: Option<String>,
 }
@@ -128,29 +129,30 @@ impl Source for Query {
             });
             return Ok(Gathering::Records(part));
         };
-        let selection = selection(known, window, &settings.aws);
-        if let Some((s, part)) = &self.read
-            && *s == selection
+        let asked = (selection(known, window, &settings.aws), accounts(known));
+        if let Some((a, part)) = &self.read
+            && *a == asked
         {
             return Ok(Gathering::Records(part.clone()));
         }
-        if settings.dry_run {
+        let (selection, accounts) = &asked;
+        let got = if settings.dry_run {
             self.planned =
-                Some(runtime()?.block_on(plan_queries(&self.store, &selection, settings)));
-            self.read = Some((selection, part(settings.now)));
-            return Ok(Gathering::Records(part(settings.now)));
-        }
-        let part = runtime()?.block_on(read(&self.store, &selection, settings));
-        self.read = Some((selection, part.clone()));
-        Ok(Gathering::Records(part))
+                Some(runtime()?.block_on(plan_queries(&self.store, selection, accounts, settings)));
+            part(settings.now)
+        } else {
+            runtime()?.block_on(read(&self.store, selection, accounts, settings))
+        };
+        self.read = Some((asked, got.clone()));
+        Ok(Gathering::Records(got))
     }
 
     fn grows(&mut self, next: &Known, settings: &Settings) -> bool {
-        let Some((selection, _)) = &self.read else {
+        let Some((asked, _)) = &self.read else {
             return true;
         };
         window(next, settings)
-            .is_some_and(|w| *selection != self::selection(next, w, &settings.aws))
+            .is_some_and(|w| *asked != (self::selection(next, w, &settings.aws), accounts(next)))
     }
 
     fn refresh(&mut self) {
@@ -195,6 +197,26 @@ fn selection(known: &Known, window: TimeWindow, aws: &live::Options) -> Selectio
         key_arns: key_arns(known.starts.values()),
         partition: partition_of_region(aws.region.as_deref().unwrap_or("us-east-1")).to_owned(),
     }
+}
+
+/// The accounts the jobs ran in (their Start records' recipient account), to prune an
+/// organization table to; empty (every account) while any job's Start record is unknown or
+/// when discovering.
+fn accounts(known: &Known) -> Vec<String> {
+    if known.jobs.is_empty() || known.unstarted().next().is_some() {
+        return Vec::new();
+    }
+    let mut v: Vec<String> = known
+        .starts
+        .values()
+        .filter_map(|s| s.recipient_account_id.clone())
+        .collect();
+    if v.len() < known.starts.len() {
+        return Vec::new();
+    }
+    v.sort();
+    v.dedup();
+    v
 }
 
 /// The key ARNs the Start records asked for (ids and aliases are tied by context instead).
@@ -249,6 +271,7 @@ enum Ready {
 async fn prepare(
     store: &Store,
     selection: &Selection,
+    accounts: &[String],
     settings: &Settings,
 ) -> Result<(Engine, Ready), String> {
     let config = sdk_config(&settings.aws).await;
@@ -265,7 +288,7 @@ async fn prepare(
                 Ready::Athena {
                     client: aws_sdk_athena::Client::new(&config),
                     table: table.clone(),
-                    pruning: Box::new(layout.prune(selection.window, &[], &regions)),
+                    pruning: Box::new(layout.prune(selection.window, accounts, &regions)),
                 },
             )
         }
@@ -281,9 +304,14 @@ async fn prepare(
 }
 
 /// `--dry-run`: the queries for `selection` and the partitions they read, not run.
-async fn plan_queries(store: &Store, selection: &Selection, settings: &Settings) -> String {
+async fn plan_queries(
+    store: &Store,
+    selection: &Selection,
+    accounts: &[String],
+    settings: &Settings,
+) -> String {
     let label = store.label();
-    let (engine, ready) = match prepare(store, selection, settings).await {
+    let (engine, ready) = match prepare(store, selection, accounts, settings).await {
         Ok(p) => p,
         Err(why) => return format!("-- {label}: {why}\n"),
     };
@@ -322,7 +350,12 @@ async fn plan_queries(store: &Store, selection: &Selection, settings: &Settings)
 }
 
 /// Reads `selection` from the store; with discovery, then the records of the jobs found.
-async fn read(store: &Store, selection: &Selection, settings: &Settings) -> Part {
+async fn read(
+    store: &Store,
+    selection: &Selection,
+    accounts: &[String],
+    settings: &Settings,
+) -> Part {
     let mut part = part(settings.now);
     let label = store.label();
     let problem = |reason: String| EvidenceProblem {
@@ -333,7 +366,7 @@ async fn read(store: &Store, selection: &Selection, settings: &Settings) -> Part
             until: Some(selection.window.1),
         },
     };
-    let (engine, ready) = match prepare(store, selection, settings).await {
+    let (engine, ready) = match prepare(store, selection, accounts, settings).await {
         Ok(p) => p,
         Err(why) => {
             part.evidence.problems.push(problem(why));
