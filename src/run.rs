@@ -203,7 +203,9 @@ const MAX_ROUNDS: usize = 4;
 fn gather(plan: &Plan, jobs: &[JobId]) -> Result<(Base, Evidence)> {
     let live = plan.live().first().copied();
     let mut base = match (plan.bundle(), live) {
-        (Some(dir), _) => Base::Recorded(bundle::load(dir)?),
+        (Some(dir), _) => {
+            Base::Recorded(bundle::load_checked(dir, plan.trust.as_ref(), &plan.aws)?)
+        }
         (None, Some(options)) => Base::Live(gather_live(options, jobs, plan.now)?),
         (None, None) => Base::Recorded(no_evidence(Vec::new(), plan.now)),
     };
@@ -574,6 +576,13 @@ pub fn run(cli: Cli) -> Result<u8> {
         }
         Command::Collect(args) => {
             let plan = Plan::collect(&args, evidence::now(), cli.quiet)?;
+            // A key that cannot sign stops the run before anything is collected.
+            let signer = match &args.sign_key {
+                Some(key) => Some(
+                    runtime()?.block_on(live::bundle_key::BundleSigner::prepare(&plan.aws, key))?,
+                ),
+                None => None,
+            };
             let (base, evidence) = gather(&plan, plan.job_ids())?;
             let Base::Live(mut gathered) = base else {
                 unreachable!("collect reads live AWS")
@@ -607,6 +616,19 @@ pub fn run(cli: Cli) -> Result<u8> {
             );
             let n = bundle::write(&args.out, &gathered, &collector)?;
             eprintln!("collected {n} evidence file(s) into {}", args.out.display());
+            if let Some(signer) = &signer {
+                let sig = runtime()?
+                    .block_on(bundle::sign(&args.out, signer, evidence::now()))
+                    .with_context(|| format!("{} is written but not signed", args.out.display()))?;
+                eprintln!(
+                    "signed its manifest with {} ({}): {}",
+                    sig.key_id,
+                    sig.signing_algorithm,
+                    args.out
+                        .join(integrity::signed_bundle::SIGNATURE_FILE)
+                        .display()
+                );
+            }
             Ok(exit::PASS)
         }
         Command::Submit(args) => run_submit(*args, &rules, cli.quiet),
@@ -645,6 +667,13 @@ pub fn run(cli: Cli) -> Result<u8> {
                 dir.display(),
                 sealed.files
             );
+            if sealed.dropped_signature {
+                eprintln!(
+                    "removed {}: it signed the manifest as it was; the bundle is unsigned now, \
+                     and --trust-key/--trust-public-key refuse it",
+                    dir.join(integrity::signed_bundle::SIGNATURE_FILE).display()
+                );
+            }
             Ok(exit::PASS)
         }
         Command::Completions { shell } => {

@@ -15,9 +15,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{CallRecord, Gathered, RecordedCalls, assemble, interpret};
+use super::{CallRecord, Gathered, RecordedCalls, assemble, interpret, live};
 use crate::input::{Limits, ReadError, read_regular};
 use crate::integrity;
+use crate::integrity::signed_bundle::{
+    self, BundleSignatureError, SIGNATURE_FILE, TrustAnchor, parse_signature_file,
+};
 use crate::model::{Evidence, EvidenceProblem, ProblemScope, Provenance, TimeWindow, TrailEvent};
 use crate::trail;
 
@@ -67,6 +70,8 @@ pub enum BundleError {
     Schema { path: PathBuf, found: String },
     #[error("{}: already holds an evidence bundle; choose a new directory", .0.display())]
     Exists(PathBuf),
+    #[error("evidence bundle {} refused, not verified: {reason}", dir.display())]
+    Refused { dir: PathBuf, reason: String },
 }
 
 /// Where `write` puts the CloudTrail records a source read through `LookupEvents`.
@@ -115,6 +120,20 @@ pub fn write(dir: &Path, gathered: &Gathered, collector: &str) -> Result<usize, 
     Ok(manifest.files.len())
 }
 
+/// Signs the bundle written in `dir` (`collect --sign-key`): `manifest.sig.json` for the
+/// manifest's bytes as they are on disk.
+pub async fn sign(
+    dir: &Path,
+    signer: &live::bundle_key::BundleSigner,
+    signed_at: DateTime<Utc>,
+) -> anyhow::Result<signed_bundle::BundleSignature> {
+    let manifest = read_manifest_bytes(dir)?;
+    let sig = signer.sign(&manifest, signed_at).await?;
+    let path = dir.join(SIGNATURE_FILE);
+    fs::write(&path, signed_bundle::to_file(&sig)).map_err(io(&path))?;
+    Ok(sig)
+}
+
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BundleError + '_ {
     move |cause| BundleError::Io {
         path: path.to_owned(),
@@ -124,18 +143,27 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BundleError + '_ {
 
 /// Reads the manifest, checking the schema version.
 pub fn read_manifest(dir: &Path) -> Result<Manifest, BundleError> {
+    parse_manifest(dir, &read_manifest_bytes(dir)?)
+}
+
+/// The manifest's bytes, as they are on disk (what a bundle signature signs).
+fn read_manifest_bytes(dir: &Path) -> Result<Vec<u8>, BundleError> {
     if !dir.is_dir() {
         return Err(BundleError::NotADirectory(dir.to_owned()));
     }
     let path = dir.join(MANIFEST);
     let mut bytes = Vec::new();
     match read_regular(&path, Limits::current().max_file_bytes, &mut bytes) {
-        Ok(()) => {}
+        Ok(()) => Ok(bytes),
         Err(ReadError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(BundleError::MissingManifest(path));
+            Err(BundleError::MissingManifest(path))
         }
-        Err(e) => return Err(io(&path)(e.into())),
+        Err(e) => Err(io(&path)(e.into())),
     }
+}
+
+fn parse_manifest(dir: &Path, bytes: &[u8]) -> Result<Manifest, BundleError> {
+    let path = dir.join(MANIFEST);
     // Check the schema before the rest, so a future version gets the version message,
     // not a confusing complaint about an unknown field.
     #[derive(Deserialize)]
@@ -143,7 +171,7 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest, BundleError> {
         schema: Option<String>,
     }
     let version: Version =
-        serde_json::from_slice(&bytes).map_err(|cause| BundleError::Manifest {
+        serde_json::from_slice(bytes).map_err(|cause| BundleError::Manifest {
             path: path.clone(),
             cause,
         })?;
@@ -153,7 +181,7 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest, BundleError> {
             found: version.schema.unwrap_or_else(|| "(none)".into()),
         });
     }
-    serde_json::from_slice(&bytes).map_err(|cause| BundleError::Manifest { path, cause })
+    serde_json::from_slice(bytes).map_err(|cause| BundleError::Manifest { path, cause })
 }
 
 /// Evidence files under the bundle: everything below `cloudtrail/` and `api/`, as
@@ -207,9 +235,87 @@ fn scope_of(rel: &str) -> ProblemScope {
     }
 }
 
-/// Loads a bundle into the evidence model.
+/// Loads a bundle into the evidence model (its signature, if any, not checked).
 pub fn load(dir: &Path) -> Result<Evidence, BundleError> {
-    let manifest = read_manifest(dir)?;
+    load_manifest(dir, &read_manifest_bytes(dir)?)
+}
+
+/// Loads a bundle whose signature must verify against `anchor` first (docs/integrity.md,
+/// "Signed bundles"): a bundle whose signature is missing, unreadable, made by another key
+/// or invalid is refused as a whole, never read. Without an anchor the bundle is loaded
+/// as [`load`] does, and a signature in it is said to be unchecked. `aws` reaches KMS for
+/// `--trust-key` (in the key ARN's Region).
+pub fn load_checked(
+    dir: &Path,
+    anchor: Option<&TrustAnchor>,
+    aws: &live::Options,
+) -> Result<Evidence, BundleError> {
+    let manifest = read_manifest_bytes(dir)?;
+    let sig_path = dir.join(SIGNATURE_FILE);
+    let mut sig_bytes = Vec::new();
+    let sig = match read_regular(&sig_path, MAX_SIGNATURE_FILE, &mut sig_bytes) {
+        Ok(()) => Some(parse_signature_file(&sig_bytes)),
+        Err(ReadError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => Some(Err(BundleSignatureError::File(e.to_string()))),
+    };
+    let refuse = |reason: String| BundleError::Refused {
+        dir: dir.to_owned(),
+        reason,
+    };
+    let Some(anchor) = anchor else {
+        let mut evidence = load_manifest(dir, &manifest)?;
+        if let Some(sig) = sig {
+            evidence.provenance.sources.push(match sig {
+                Ok(sig) => format!(
+                    "bundle signature by {} not checked (no --trust-key or --trust-public-key)",
+                    sig.key_id
+                ),
+                Err(e) => format!("bundle {SIGNATURE_FILE} not checked and unreadable: {e}"),
+            });
+        }
+        return Ok(evidence);
+    };
+    let sig = match sig {
+        None => {
+            return Err(refuse(format!(
+                "no {SIGNATURE_FILE}: the bundle is unsigned (or `bundle seal` removed its signature)"
+            )));
+        }
+        Some(Err(e)) => return Err(refuse(e.to_string())),
+        Some(Ok(sig)) => sig,
+    };
+    match anchor {
+        TrustAnchor::PublicKey { file, key } => signed_bundle::verify(&manifest, &sig, key)
+            .map_err(|e| refuse(format!("{e} (trusted public key {})", file.display())))?,
+        TrustAnchor::Kms { key_arn } => {
+            let options = live::Options {
+                region: live::bundle_key::key_arn_region(key_arn).map(str::to_owned),
+                ..aws.clone()
+            };
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(io(dir))?
+                .block_on(live::bundle_key::verify(&options, key_arn, &manifest, &sig))
+                .map_err(|e| refuse(e.to_string()))?;
+        }
+    }
+    let mut evidence = load_manifest(dir, &manifest)?;
+    evidence.provenance.sources.push(format!(
+        "bundle signature verified: {} with {}, signed at {}, checked against {}",
+        sig.key_id,
+        sig.signing_algorithm,
+        crate::model::rfc3339(sig.signed_at),
+        anchor
+    ));
+    Ok(evidence)
+}
+
+/// The largest signature file read.
+const MAX_SIGNATURE_FILE: u64 = 64 << 10;
+
+fn load_manifest(dir: &Path, manifest_bytes: &[u8]) -> Result<Evidence, BundleError> {
+    let manifest = parse_manifest(dir, manifest_bytes)?;
     let mut problems = manifest.problems.clone();
     let mut problem = |rel: &str, reason: String| {
         problems.push(EvidenceProblem {
@@ -408,6 +514,13 @@ pub fn seal(dir: &Path, captured_at: DateTime<Utc>) -> Result<Sealed, BundleErro
         ),
         Err(e) => return Err(e),
     };
+    // The manifest is about to change: the signature over the old one would only fail.
+    let sig_path = dir.join(SIGNATURE_FILE);
+    let dropped_signature = match fs::remove_file(&sig_path) {
+        Ok(()) => true,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+        Err(e) => return Err(io(&sig_path)(e)),
+    };
     manifest.files.clear();
     let cap = Limits::current().max_file_bytes;
     let mut bytes = Vec::new();
@@ -423,6 +536,7 @@ pub fn seal(dir: &Path, captured_at: DateTime<Utc>) -> Result<Sealed, BundleErro
     Ok(Sealed {
         files: manifest.files.len(),
         created,
+        dropped_signature,
     })
 }
 
@@ -434,6 +548,9 @@ pub struct Sealed {
     /// The folder had no manifest: a new one was written (captured now, or at the time given;
     /// no account, Region or CloudTrail window claimed).
     pub created: bool,
+    /// The bundle was signed: `manifest.sig.json` was removed (it signed the old manifest;
+    /// `--trust-key`/`--trust-public-key` refuse the bundle until it is signed again).
+    pub dropped_signature: bool,
 }
 
 #[cfg(test)]

@@ -1,0 +1,173 @@
+//! Integrity against the local AWS lab (docs/integrity.md): bundles signed by `collect
+//! --sign-key` with the lab's KMS (moto's `Sign`) and checked by `--trust-key` (moto's
+//! `Verify`) and offline by `--trust-public-key` (the key `GetPublicKey` gives).
+//!
+//! Run as tests/lab.rs runs (`tests/common/mod.rs` starts the lab; `TEXTRACT_AUDIT_NO_LAB=1`
+//! reports them ignored).
+
+mod common;
+
+use common::{Lab, Run, lab};
+use serde_json::{Value, json};
+
+/// A KMS key made in the lab; returns its ARN.
+fn create_key(lab: &Lab, spec: &str, usage: &str) -> String {
+    let made = lab.aws_json(
+        "kms",
+        "TrentService.CreateKey",
+        &json!({"KeySpec": spec, "KeyUsage": usage, "Description": "bundle signing"}),
+    );
+    made["KeyMetadata"]["Arn"].as_str().unwrap().to_owned()
+}
+
+/// `verify --evidence DIR --format json` and `extra`, with KMS reached through
+/// `AWS_ENDPOINT_URL` (a bundle run takes no `--endpoint-url`).
+fn verify_bundle(lab: &Lab, dir: &str, extra: &[&str]) -> Run {
+    let mut args = vec!["verify", "--evidence", dir, "--format", "json"];
+    args.extend(extra);
+    lab.run_env(&args, &[("AWS_ENDPOINT_URL", &lab.endpoint)])
+}
+
+fn sources(run: &Run) -> String {
+    run.report()["evidence"]["sources"].to_string()
+}
+
+fn assert_refused(run: &Run, dir: &str, why: &str) {
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains(&format!("evidence bundle {dir} refused, not verified")),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains(why), "{why:?} in {}", run.stderr);
+}
+
+#[test]
+#[cfg_attr(no_lab, ignore = "needs the AWS lab (TEXTRACT_AUDIT_NO_LAB is set)")]
+fn collect_signs_with_kms_and_verify_trusts_only_that_key() {
+    let lab = lab();
+    let (_, job) = lab.job("row4", &json!({}));
+    let rsa = create_key(&lab, "RSA_2048", "SIGN_VERIFY");
+    let ecc = create_key(&lab, "ECC_NIST_P256", "SIGN_VERIFY");
+    lab.aws_json(
+        "kms",
+        "TrentService.CreateAlias",
+        &json!({"AliasName": "alias/bundles", "TargetKeyId": rsa}),
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let unsigned = tmp.path().join("unsigned");
+    let unsigned = unsigned.to_str().unwrap();
+    assert_eq!(lab.collect(&job, unsigned, &[]).code, 0);
+
+    for (key, given, algorithm) in [
+        (&rsa, "alias/bundles", "RSASSA_PKCS1_V1_5_SHA_256"),
+        (&ecc, ecc.as_str(), "ECDSA_SHA_256"),
+    ] {
+        let out = tmp.path().join(algorithm);
+        let out = out.to_str().unwrap();
+        let collected = lab.collect(&job, out, &["--sign-key", given]);
+        assert_eq!(collected.code, 0, "{}", collected.stderr);
+        assert!(
+            collected
+                .stderr
+                .contains(&format!("signed its manifest with {key} ({algorithm})")),
+            "{}",
+            collected.stderr
+        );
+        let sig: Value =
+            serde_json::from_slice(&std::fs::read(format!("{out}/manifest.sig.json")).unwrap())
+                .unwrap();
+        assert_eq!(sig["key_id"], key.as_str());
+        assert_eq!(sig["signing_algorithm"], algorithm);
+
+        // kms:Verify with the trusted key: the report the bundle gives unchecked.
+        let plain = verify_bundle(&lab, out, &[]);
+        assert!(
+            sources(&plain).contains("not checked"),
+            "{}",
+            sources(&plain)
+        );
+        let checked = verify_bundle(&lab, out, &["--trust-key", key]);
+        assert_eq!(checked.code, plain.code, "{}", checked.stderr);
+        assert_eq!(checked.report()["jobs"], plain.report()["jobs"]);
+        assert!(
+            sources(&checked).contains(&format!(
+                "bundle signature verified: {key} with {algorithm}"
+            )),
+            "{}",
+            sources(&checked)
+        );
+
+        // Offline, with the public key KMS gives (outside the bundle).
+        let public = lab.aws_json("kms", "TrentService.GetPublicKey", &json!({"KeyId": key}));
+        let pem = tmp.path().join(format!("{algorithm}.b64"));
+        std::fs::write(&pem, public["PublicKey"].as_str().unwrap()).unwrap();
+        let offline = verify_bundle(&lab, out, &["--trust-public-key", pem.to_str().unwrap()]);
+        assert_eq!(offline.code, plain.code, "{}", offline.stderr);
+        assert!(sources(&offline).contains("bundle signature verified"));
+
+        // Another key is not this one, even one KMS would verify with.
+        let other = if key == &rsa { &ecc } else { &rsa };
+        assert_refused(
+            &verify_bundle(&lab, out, &["--trust-key", other]),
+            out,
+            &format!("signed by {key}, not by the trusted key {other}"),
+        );
+    }
+
+    // A manifest edited after signing and its signature file made to match: KMS says no.
+    let out = tmp.path().join("RSASSA_PKCS1_V1_5_SHA_256");
+    let out = out.to_str().unwrap();
+    let manifest_path = format!("{out}/manifest.json");
+    let mut manifest: Value =
+        serde_json::from_slice(&std::fs::read(&manifest_path).unwrap()).unwrap();
+    manifest["collector"] = "edited".into();
+    let edited = serde_json::to_vec_pretty(&manifest).unwrap();
+    std::fs::write(&manifest_path, &edited).unwrap();
+    let sig_path = format!("{out}/manifest.sig.json");
+    let mut sig: Value = serde_json::from_slice(&std::fs::read(&sig_path).unwrap()).unwrap();
+    sig["manifest_sha256"] = hex::encode(textract_audit::integrity::sha256(&edited)).into();
+    std::fs::write(&sig_path, sig.to_string()).unwrap();
+    assert_refused(
+        &verify_bundle(&lab, out, &["--trust-key", &rsa]),
+        out,
+        "signature does not verify with the trusted key",
+    );
+    // The unsigned bundle, with a trust flag.
+    assert_refused(
+        &verify_bundle(&lab, unsigned, &["--trust-key", &rsa]),
+        unsigned,
+        "no manifest.sig.json",
+    );
+}
+
+#[test]
+#[cfg_attr(no_lab, ignore = "needs the AWS lab (TEXTRACT_AUDIT_NO_LAB is set)")]
+fn a_key_that_cannot_sign_stops_collect_before_anything_is_written() {
+    let lab = lab();
+    let (seed, job) = lab.job("row4", &json!({}));
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("bundle");
+    let out = out.to_str().unwrap();
+    // The scenario's CMK encrypts; it does not sign.
+    let cmk = seed["kms"]["key_arn"].as_str().unwrap();
+    let collected = lab.collect(&job, out, &["--sign-key", cmk]);
+    assert_eq!(collected.code, 1, "{}", collected.stderr);
+    assert!(
+        // (moto leaves KeyUsage out of a key created without one: "unknown" here.)
+        collected.stderr.contains("is not a signing key (KeyUsage"),
+        "{}",
+        collected.stderr
+    );
+    assert!(!std::path::Path::new(out).exists());
+    let missing = lab.collect(&job, out, &["--sign-key", "alias/no-such-key"]);
+    assert_eq!(missing.code, 1, "{}", missing.stderr);
+    assert!(
+        missing.stderr.contains("NotFoundException"),
+        "{}",
+        missing.stderr
+    );
+}
