@@ -281,7 +281,21 @@ fn gather(plan: &Plan, jobs: &[JobId]) -> Result<(Base, Evidence)> {
         add_trails(&mut evidence, &scan, jobs, &output_buckets)?;
     }
     evidence.provenance.sources.extend(notes);
-    conclude_integrity(&mut evidence, plan.integrity, plan.public_keys.as_ref())?;
+    let online = live.filter(|_| matches!(base, Base::Live(_)));
+    let key_calls = conclude_integrity(
+        &mut evidence,
+        plan.integrity,
+        plan.public_keys.as_ref(),
+        online,
+    )?;
+    if let Base::Live(gathered) = &mut base {
+        let (service, op) = live::public_keys::OPERATION;
+        gathered
+            .calls
+            .entry((service.into(), op.into()))
+            .or_default()
+            .extend(key_calls);
+    }
     // One source alone has nothing to follow into.
     if plan.sources.len() > 1 {
         evidence
@@ -293,18 +307,30 @@ fn gather(plan: &Plan, jobs: &[JobId]) -> Result<(Base, Evidence)> {
 }
 
 /// Validates the digests and log files the sources handed in (docs/integrity.md); nothing
-/// under `--integrity off`.
-fn conclude_integrity(evidence: &mut Evidence, mode: Mode, keys: Option<&PathBuf>) -> Result<()> {
+/// under `--integrity off`. `online`: a live run, whose digests' keys are asked of
+/// `cloudtrail:ListPublicKeys`; the calls are returned for a bundle to record.
+fn conclude_integrity(
+    evidence: &mut Evidence,
+    mode: Mode,
+    keys: Option<&PathBuf>,
+    online: Option<&live::Options>,
+) -> Result<Vec<evidence::CallRecord>> {
     if mode == Mode::Off {
-        return Ok(());
+        return Ok(Vec::new());
     }
-    let keys = integrity::run::load_keys(keys)?;
+    let calls = match online {
+        Some(options) if !evidence.integrity_inputs.digests.is_empty() => runtime()?.block_on(
+            live::public_keys::fetch(options, &mut evidence.integrity_inputs),
+        ),
+        _ => Vec::new(),
+    };
+    let keys = integrity::run::load_keys(keys, &evidence.integrity_inputs.keys)?;
     evidence.integrity = Some(Box::new(integrity::run::conclude(
         &evidence.integrity_inputs,
         mode,
         &keys,
     )));
-    Ok(())
+    Ok(calls)
 }
 
 fn no_evidence(sources: Vec<String>, now: DateTime<Utc>) -> Evidence {
@@ -341,7 +367,12 @@ fn audit_parts(
         integrity: plan.integrity,
     };
     add_trails(&mut trail, &scan, &[], &[])?;
-    conclude_integrity(&mut trail, plan.integrity, plan.public_keys.as_ref())?;
+    conclude_integrity(
+        &mut trail,
+        plan.integrity,
+        plan.public_keys.as_ref(),
+        Some(&targets[0]),
+    )?;
     let captured_at = plan.now;
     let gathered: Vec<Result<Gathered, String>> = runtime()?.block_on(async {
         let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(TARGET_CONCURRENCY));
@@ -845,6 +876,7 @@ fn run_submit(args: SubmitArgs, rules: &RuleSet, quiet: bool) -> Result<u8> {
         &mut evidence,
         args.trail.integrity,
         args.trail.cloudtrail_public_keys.as_ref(),
+        Some(&aws),
     )?;
     let report = report::build(&evidence, rules, &jobs, &policy);
     let missing_data_events = report.jobs.iter().any(|j| {

@@ -4,6 +4,8 @@
 //! `verify --evidence … --trust-public-key FILE` accepts exactly the bundles that key signed.
 //! `--trust-key` and `collect --sign-key` with the lab's KMS are in tests/lab.rs.
 
+#[path = "fixture/chain.rs"]
+mod chain;
 mod fixture;
 
 use std::fs;
@@ -303,4 +305,67 @@ fn trust_flags_need_a_bundle_a_usable_key_and_a_key_arn() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
         assert!(stderr(&out).contains(why), "{why:?} in {}", stderr(&out));
     }
+}
+
+/// The CloudTrail keys a bundle records (`api/cloudtrail/ListPublicKeys.json`, as `collect`
+/// writes the live answer) verify its digests only when the bundle's signature verifies:
+/// otherwise they come from the bundle, and whoever edited it could have put their own there.
+#[test]
+fn keys_recorded_in_a_bundle_are_trusted_only_when_its_signature_is() {
+    let c = chain::chained(FIXTURE, 4, |_| {});
+    let [a, _] = chain::signers();
+    let start = chain::first_start();
+    let recorded = serde_json::json!([{
+        "Request": {"StartTime": start.timestamp(), "EndTime": start.timestamp() + 6 * 3600},
+        "Response": {"PublicKeyList": [a.list_entry(start - chrono::Duration::days(1), start + chrono::Duration::days(30))]},
+    }]);
+    fs::write(
+        c.bundle.join("api/cloudtrail/ListPublicKeys.json"),
+        serde_json::to_vec_pretty(&recorded).unwrap(),
+    )
+    .unwrap();
+    c.seal();
+    let integrity = |out: &Output| report(out)["integrity"].clone();
+
+    let require: [&std::ffi::OsStr; 2] = ["--integrity".as_ref(), "require".as_ref()];
+    // Unsigned: the recorded keys are not used; every digest has an unknown key, so no log
+    // file is validated and `require` makes the job INCONCLUSIVE.
+    let unsigned = verify(&c.bundle, &require);
+    let i = integrity(&unsigned);
+    assert_eq!(
+        (i["digests_verified"].as_u64(), i["trusted_keys"].as_u64()),
+        (Some(0), Some(0)),
+        "{i:#}"
+    );
+    assert_eq!(i["unknown_keys"].as_array().unwrap().len(), 4, "{i:#}");
+    assert!(
+        i.to_string()
+            .contains("the recorded ListPublicKeys answer is not used"),
+        "{i:#}"
+    );
+    assert_eq!(unsigned.status.code(), Some(4), "{}", stderr(&unsigned));
+
+    // Signed, and the signature trusted: the recorded keys are trusted; the chain validates.
+    let key = BundleKey::ec(&ECDSA_P256_SHA256_ASN1_SIGNING);
+    key.sign_bundle(&c.bundle, KEY_ARN, SigningAlgorithm::Ecdsa(Hash::Sha256))
+        .unwrap();
+    let pem = c.bundle.parent().unwrap().join("trusted.pem");
+    fs::write(&pem, key.public_pem()).unwrap();
+    let trusted = verify(&c.bundle, &[&trusting(&pem)[..], &require[..]].concat());
+    let i = integrity(&trusted);
+    assert_eq!(
+        (i["digests_verified"].as_u64(), i["trusted_keys"].as_u64()),
+        (Some(4), Some(1)),
+        "{i:#}"
+    );
+    assert_eq!(trusted.status.code(), Some(0), "{}", stderr(&trusted));
+    assert_eq!(report(&trusted)["jobs"][0]["verdict"], "pass");
+
+    // Signed but not checked (no trust flag): as unsigned.
+    let unchecked = integrity(&verify(&c.bundle, &[]));
+    assert_eq!(
+        unchecked["digests_verified"].as_u64(),
+        Some(0),
+        "{unchecked:#}"
+    );
 }

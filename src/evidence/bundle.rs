@@ -237,7 +237,7 @@ fn scope_of(rel: &str) -> ProblemScope {
 
 /// Loads a bundle into the evidence model (its signature, if any, not checked).
 pub fn load(dir: &Path) -> Result<Evidence, BundleError> {
-    load_manifest(dir, &read_manifest_bytes(dir)?)
+    load_manifest(dir, &read_manifest_bytes(dir)?, false)
 }
 
 /// Loads a bundle whose signature must verify against `anchor` first (docs/integrity.md,
@@ -263,7 +263,7 @@ pub fn load_checked(
         reason,
     };
     let Some(anchor) = anchor else {
-        let mut evidence = load_manifest(dir, &manifest)?;
+        let mut evidence = load_manifest(dir, &manifest, false)?;
         if let Some(sig) = sig {
             evidence.provenance.sources.push(match sig {
                 Ok(sig) => format!(
@@ -300,7 +300,7 @@ pub fn load_checked(
                 .map_err(|e| refuse(e.to_string()))?;
         }
     }
-    let mut evidence = load_manifest(dir, &manifest)?;
+    let mut evidence = load_manifest(dir, &manifest, true)?;
     evidence.provenance.sources.push(format!(
         "bundle signature verified: {} with {}, signed at {}, checked against {}",
         sig.key_id,
@@ -314,7 +314,13 @@ pub fn load_checked(
 /// The largest signature file read.
 const MAX_SIGNATURE_FILE: u64 = 64 << 10;
 
-fn load_manifest(dir: &Path, manifest_bytes: &[u8]) -> Result<Evidence, BundleError> {
+/// Loads the bundle with these manifest bytes; `trusted`: its signature verified, so the
+/// CloudTrail keys it recorded (`ListPublicKeys`) are trusted too.
+fn load_manifest(
+    dir: &Path,
+    manifest_bytes: &[u8],
+    trusted: bool,
+) -> Result<Evidence, BundleError> {
     let manifest = parse_manifest(dir, manifest_bytes)?;
     let mut problems = manifest.problems.clone();
     let mut problem = |rel: &str, reason: String| {
@@ -419,6 +425,25 @@ fn load_manifest(dir: &Path, manifest_bytes: &[u8]) -> Result<Evidence, BundleEr
         }
     }
     problems.append(&mut refused);
+    let (service, op) = live::public_keys::OPERATION;
+    if let Some(records) = calls.get(&(service.to_owned(), op.to_owned())) {
+        let origin = dir.join(format!("api/{service}/{op}.json"));
+        if trusted {
+            let (keys, notes) =
+                live::public_keys::recorded_keys(records, &origin.display().to_string());
+            integrity_inputs.keys.extend(keys);
+            integrity_inputs.notes.extend(notes);
+        } else {
+            // Keys recorded in a bundle come from the bundle: whoever edited it could have
+            // put their own there, with digests they signed.
+            integrity_inputs.notes.push(format!(
+                "{}: the recorded ListPublicKeys answer is not used, as the bundle's signature \
+                 was not verified (--trust-key or --trust-public-key); give \
+                 --cloudtrail-public-keys FILE from AWS, or digests have unknown keys",
+                origin.display()
+            ));
+        }
+    }
     // A window claimed with no CloudTrail log file to back it proves nothing.
     let cloudtrail_window = match manifest.cloudtrail_window {
         Some(w) if log_files_read == 0 => {

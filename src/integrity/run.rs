@@ -45,8 +45,11 @@ pub struct ReadLog {
 pub struct Inputs {
     pub digests: Vec<DigestSource>,
     pub logs: Vec<ReadLog>,
-    /// Digests that could not be read at all.
+    /// Digests that could not be read at all, keys that could not be had.
     pub notes: Vec<String>,
+    /// CloudTrail keys a trusted source handed in: a live `ListPublicKeys` answer, or the one
+    /// recorded in a bundle whose signature verified.
+    pub keys: Vec<super::PublicKeyInput>,
 }
 
 /// How far around the log files read a digest is still read: a file delivered at T is
@@ -138,7 +141,7 @@ pub struct Placed {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunIntegrity {
     pub mode: Mode,
-    /// Keys trusted (from `--cloudtrail-public-keys`).
+    /// Keys trusted (`--cloudtrail-public-keys`, live `ListPublicKeys`, a trusted bundle).
     pub trusted_keys: usize,
     #[serde(flatten)]
     pub report: IntegrityReport,
@@ -322,14 +325,20 @@ pub fn for_job(run: &RunIntegrity, window: Option<&TimeWindow>) -> JobIntegrity 
     job
 }
 
-/// Reads `--cloudtrail-public-keys FILE`.
-pub fn load_keys(path: Option<&PathBuf>) -> anyhow::Result<KeyRing> {
-    let Some(path) = path else {
-        return Ok(KeyRing::default());
-    };
-    let mut bytes = Vec::new();
-    crate::input::read_regular(path, 16 << 20, &mut bytes)
-        .map_err(|e| anyhow::anyhow!("--cloudtrail-public-keys {}: {e}", path.display()))?;
-    let inputs = super::parse_list_public_keys(&bytes, &path.display().to_string())?;
+/// The trusted keys: `--cloudtrail-public-keys FILE` and the keys trusted sources handed in.
+pub fn load_keys(
+    path: Option<&PathBuf>,
+    handed_in: &[super::PublicKeyInput],
+) -> anyhow::Result<KeyRing> {
+    let mut inputs = handed_in.to_vec();
+    if let Some(path) = path {
+        let mut bytes = Vec::new();
+        crate::input::read_regular(path, 16 << 20, &mut bytes)
+            .map_err(|e| anyhow::anyhow!("--cloudtrail-public-keys {}: {e}", path.display()))?;
+        inputs.extend(super::parse_list_public_keys(
+            &bytes,
+            &path.display().to_string(),
+        )?);
+    }
     Ok(KeyRing::build(inputs))
 }

@@ -24,6 +24,7 @@
 
 pub mod bundle_key;
 mod policies;
+pub mod public_keys;
 mod shapes;
 pub mod submit;
 pub mod trail_s3;
