@@ -13,7 +13,7 @@ use crate::evidence::live::submit::Session;
 use crate::evidence::live::trail_s3::{self};
 use crate::evidence::local::{self, Wanted};
 use crate::evidence::{self, Gathered, bundle, live};
-use crate::integrity::{self, ObjectId, run::Mode};
+use crate::integrity::{self, run::Mode};
 use crate::model::{
     Evidence, EvidenceProblem, JobId, ProblemScope, Provenance, TimeWindow, TrailEvent,
 };
@@ -117,11 +117,12 @@ fn add_trails(
         scan.buckets,
         scan.bucket_window,
         tmp.path(),
+        scan.integrity != Mode::Off,
     ))?;
     for ((root, got), loc) in downloaded.into_iter().zip(scan.buckets) {
         let first_source = evidence.provenance.sources.len();
         let first_problem = evidence.problems.len();
-        let first_log = evidence.integrity_inputs.logs.len();
+        let first = evidence.integrity_inputs.counts();
         evidence.problems.extend(got.problems);
         // No log file in the window (yet): an empty trail, not a missing folder.
         std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
@@ -142,16 +143,9 @@ fn add_trails(
             };
         }
         // The copies are gone after this run: name the objects they came from.
-        for log in &mut evidence.integrity_inputs.logs[first_log..] {
-            if let ObjectId::Local(path) = &log.id
-                && let Ok(rel) = path.strip_prefix(&root)
-            {
-                log.id = ObjectId::S3 {
-                    bucket: loc.bucket.clone(),
-                    key: rel.to_string_lossy().into_owned(),
-                };
-            }
-        }
+        evidence
+            .integrity_inputs
+            .name_s3_objects(first, &root, got.listing);
         for s in &mut evidence.provenance.sources[first_source..] {
             *s = s.replace(
                 &format!("trail-dir {}", root.display()),
@@ -288,7 +282,7 @@ fn gather(plan: &Plan, jobs: &[JobId]) -> Result<(Base, Evidence)> {
         plan.public_keys.as_ref(),
         online,
     )?;
-    if let Base::Live(gathered) = &mut base {
+    if let (Base::Live(gathered), false) = (&mut base, key_calls.is_empty()) {
         let (service, op) = live::public_keys::OPERATION;
         gathered
             .calls

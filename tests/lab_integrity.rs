@@ -171,3 +171,78 @@ fn a_key_that_cannot_sign_stops_collect_before_anything_is_written() {
         missing.stderr
     );
 }
+
+/// Turns log file validation on for the scenario's trail: each `flush-trail` then also
+/// delivers a signed digest (S3 user metadata `signature`, `signature-algorithm`).
+fn validate_logs(lab: &Lab, seed: &Value) {
+    lab.aws_json(
+        "cloudtrail",
+        "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.UpdateTrail",
+        &json!({"Name": seed["trail"]["name"], "EnableLogFileValidation": true}),
+    );
+}
+
+fn trail_uri(seed: &Value) -> String {
+    format!(
+        "s3://{}/{}",
+        seed["trail"]["bucket"].as_str().unwrap(),
+        seed["trail"]["prefix"].as_str().unwrap()
+    )
+}
+
+fn integrity(run: &Run) -> Value {
+    run.report()["integrity"].clone()
+}
+
+fn len(v: &Value) -> usize {
+    v.as_array().map_or(0, Vec::len)
+}
+
+#[test]
+#[cfg_attr(no_lab, ignore = "needs the AWS lab (TEXTRACT_AUDIT_NO_LAB is set)")]
+fn trail_bucket_digests_validate_with_the_keys_list_public_keys_gives() {
+    let lab = lab();
+    let seed = lab.seed("row4");
+    validate_logs(&lab, &seed);
+    let job = lab.start(&seed);
+    let flushed = lab.control("POST", "flush-trail", &json!({}));
+    assert_eq!(len(&flushed["digests"]), 1, "{flushed:#}");
+    let trail = trail_uri(&seed);
+
+    // Live: the digest and its metadata come with the log files, its key from
+    // ListPublicKeys; every log file read is validated, so even `require` passes.
+    let run = lab.verify(&[&job], &["--trail", &trail, "--integrity", "require"]);
+    let i = integrity(&run);
+    assert_eq!(run.code, 0, "{i:#}\n{}", run.stderr);
+    assert_eq!(i["digests_found"], 1, "{i:#}");
+    assert_eq!(i["digests_verified"], 1, "{i:#}");
+    assert_eq!(i["trusted_keys"], 1, "{i:#}");
+    assert!(len(&i["files_validated"]) >= 1, "{i:#}");
+    assert_eq!(len(&i["files_not_covered"]), 0, "{i:#}");
+    assert!(
+        i["files_validated"]
+            .to_string()
+            .contains("s3://lab-trail/ct/AWSLogs/"),
+        "named as the S3 objects: {i:#}"
+    );
+
+    // A log file deleted from the bucket is listed in the digest but missing.
+    let key = flushed["delivered"][0]["key"].as_str().unwrap();
+    let auth = "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/s3/aws4_request, \
+                SignedHeaders=host, Signature=0";
+    let (status, _) = lab.http(
+        "DELETE",
+        &format!("/lab-trail/{key}"),
+        &[("Authorization", auth)],
+        &Value::Null,
+    );
+    assert_eq!(status, 204);
+    let run = lab.verify(&[&job], &["--trail", &trail]);
+    let i = integrity(&run);
+    assert_eq!(run.code, 4, "{i:#}");
+    assert!(i["listed_but_missing"].to_string().contains(key), "{i:#}");
+
+    // --integrity off reads no digest.
+    let off = lab.verify(&[&job], &["--trail", &trail, "--integrity", "off"]);
+    assert!(off.report().get("integrity").is_none_or(Value::is_null));
+}

@@ -426,7 +426,10 @@ fn load_manifest(
     }
     problems.append(&mut refused);
     let (service, op) = live::public_keys::OPERATION;
-    if let Some(records) = calls.get(&(service.to_owned(), op.to_owned())) {
+    if let Some(records) = calls
+        .get(&(service.to_owned(), op.to_owned()))
+        .filter(|r| !r.is_empty())
+    {
         let origin = dir.join(format!("api/{service}/{op}.json"));
         if trusted {
             let (keys, notes) =

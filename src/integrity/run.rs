@@ -47,9 +47,51 @@ pub struct Inputs {
     pub logs: Vec<ReadLog>,
     /// Digests that could not be read at all, keys that could not be had.
     pub notes: Vec<String>,
+    /// What `--trail s3://` downloads listed, to tell a listed-but-missing object.
+    pub s3_listings: Vec<S3Listing>,
     /// CloudTrail keys a trusted source handed in: a live `ListPublicKeys` answer, or the one
     /// recorded in a bundle whose signature verified.
     pub keys: Vec<super::PublicKeyInput>,
+}
+
+/// The folders of one bucket a download listed in full, and every object key found in them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct S3Listing {
+    pub bucket: String,
+    /// Key prefixes ending in `/` (day folders, or whole Region folders).
+    pub prefixes: Vec<String>,
+    pub keys: std::collections::BTreeSet<String>,
+}
+
+impl Inputs {
+    /// How many log files and digests were handed in so far.
+    pub fn counts(&self) -> (usize, usize) {
+        (self.logs.len(), self.digests.len())
+    }
+
+    /// The log files and digests handed in since `counts` were downloaded from the bucket of
+    /// `listing` into `root`, keys mirrored: they are named as those S3 objects (the copies
+    /// do not outlive the run, and a digest is in place when its bucket and key are the ones
+    /// it names), and the listing is kept to tell the objects digests list but the bucket
+    /// lacks.
+    pub fn name_s3_objects(&mut self, since: (usize, usize), root: &Path, listing: S3Listing) {
+        let bucket = listing.bucket.clone();
+        let ids = self.logs[since.0..]
+            .iter_mut()
+            .map(|l| &mut l.id)
+            .chain(self.digests[since.1..].iter_mut().map(|d| &mut d.id));
+        for id in ids {
+            if let ObjectId::Local(path) = id
+                && let Ok(rel) = path.strip_prefix(root)
+            {
+                *id = ObjectId::S3 {
+                    bucket: bucket.clone(),
+                    key: rel.to_string_lossy().into_owned(),
+                };
+            }
+        }
+        self.s3_listings.push(listing);
+    }
 }
 
 /// How far around the log files read a digest is still read: a file delivered at T is
@@ -212,7 +254,7 @@ pub fn conclude(inputs: &Inputs, mode: Mode, keys: &KeyRing) -> RunIntegrity {
             (log.id.clone(), verdict)
         })
         .collect();
-    let mut report = v.report(&checked, presence);
+    let mut report = v.report(&checked, |listed| presence(listed, &inputs.s3_listings));
     report.notes.extend(inputs.notes.iter().cloned());
     for m in &report.listed_but_missing {
         let named = crate::trail::file_time_range(&m.file);
@@ -252,10 +294,22 @@ pub fn conclude(inputs: &Inputs, mode: Mode, keys: &KeyRing) -> RunIntegrity {
 }
 
 /// Whether a log file a verified digest lists is there: on disk beside the digest's
-/// `AWSLogs` folder; objects in S3 are not looked for.
-fn presence(listed: &ListedLog) -> Presence {
-    match listed.local_path() {
-        Some(p) if p.is_file() => Presence::Present,
+/// `AWSLogs` folder; in S3, in the folder listings the download made (an object in no folder
+/// listed is not looked for).
+fn presence(listed: &ListedLog, s3: &[S3Listing]) -> Presence {
+    if let Some(p) = listed.local_path() {
+        return match p.is_file() {
+            true => Presence::Present,
+            false => Presence::Missing,
+        };
+    }
+    let (bucket, key) = (&listed.entry.bucket, &listed.entry.object);
+    let listing = s3
+        .iter()
+        .filter(|l| &l.bucket == bucket)
+        .find(|l| l.prefixes.iter().any(|p| key.starts_with(p.as_str())));
+    match listing {
+        Some(l) if l.keys.contains(key) => Presence::Present,
         Some(_) => Presence::Missing,
         None => Presence::NotLookedFor,
     }
