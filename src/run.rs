@@ -639,7 +639,18 @@ pub fn run(cli: Cli) -> Result<u8> {
                 env!("CARGO_PKG_VERSION"),
                 gathered.provenance.sources.join(", ")
             );
-            let n = bundle::write(&args.out, &gathered, &collector)?;
+            // With digests, the trail files themselves, so that the bundle validates offline.
+            bundle::check_new(&args.out)?;
+            let copied = runtime()?.block_on(integrity::bundle_copy::copy_into(
+                &args.out,
+                &evidence.integrity_inputs,
+                &plan.aws,
+            ))?;
+            for problem in &copied.problems {
+                eprintln!("warning: {}: {}", problem.subject, problem.reason);
+            }
+            gathered.problems.extend(copied.problems);
+            let n = bundle::write(&args.out, &gathered, &collector, &copied.files)?;
             eprintln!("collected {n} evidence file(s) into {}", args.out.display());
             if let Some(signer) = &signer {
                 let sig = runtime()?

@@ -246,3 +246,82 @@ fn trail_bucket_digests_validate_with_the_keys_list_public_keys_gives() {
     let off = lab.verify(&[&job], &["--trail", &trail, "--integrity", "off"]);
     assert!(off.report().get("integrity").is_none_or(Value::is_null));
 }
+
+/// `collect` with the trail bucket copies the digests (with their metadata), the log files
+/// and the ListPublicKeys answer into the bundle; offline, the recorded keys count only when
+/// the bundle's signature is trusted.
+#[test]
+#[cfg_attr(no_lab, ignore = "needs the AWS lab (TEXTRACT_AUDIT_NO_LAB is set)")]
+fn a_collected_bundle_validates_its_trail_files_offline_when_its_signature_is_trusted() {
+    let lab = lab();
+    let seed = lab.seed("row4");
+    validate_logs(&lab, &seed);
+    let job = lab.start(&seed);
+    lab.control("POST", "flush-trail", &json!({}));
+    let trail = trail_uri(&seed);
+    let key = create_key(&lab, "RSA_2048", "SIGN_VERIFY");
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("bundle");
+    let out = out.to_str().unwrap();
+    let collected = lab.collect(&job, out, &["--trail", &trail, "--sign-key", &key]);
+    assert_eq!(collected.code, 0, "{}", collected.stderr);
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(format!("{out}/manifest.json")).unwrap()).unwrap();
+    let files = manifest["files"].as_object().unwrap();
+    let has = |part: &str| files.keys().any(|k| k.contains(part));
+    assert!(
+        has("cloudtrail/trails/AWSLogs/123456789012/CloudTrail/us-east-1/"),
+        "{files:#?}"
+    );
+    assert!(
+        has("CloudTrail-Digest/us-east-1/") && has(".json.gz.metadata.json"),
+        "{files:#?}"
+    );
+    assert!(
+        files.contains_key("api/cloudtrail/ListPublicKeys.json"),
+        "{files:#?}"
+    );
+
+    let require = ["--integrity", "require"];
+    // Trusted: the recorded key verifies the digest; every log file is validated.
+    let trusted = verify_bundle(
+        &lab,
+        out,
+        &[&["--trust-key", key.as_str()][..], &require].concat(),
+    );
+    let i = integrity(&trusted);
+    assert_eq!(trusted.code, 0, "{i:#}\n{}", trusted.stderr);
+    assert_eq!(
+        (i["digests_verified"].as_u64(), i["trusted_keys"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert!(len(&i["files_validated"]) >= 1, "{i:#}");
+    assert_eq!(trusted.report()["jobs"][0]["verdict"], "pass");
+
+    // Not trusted: the recorded key is not used; nothing is validated.
+    let unchecked = verify_bundle(&lab, out, &require);
+    let i = integrity(&unchecked);
+    assert_eq!(unchecked.code, 4, "{i:#}");
+    assert_eq!(i["digests_verified"], 0, "{i:#}");
+    assert!(i["notes"].to_string().contains("not used"), "{i:#}");
+
+    // The keys from AWS given by hand instead: validated again.
+    let keys = lab.aws_json(
+        "cloudtrail",
+        "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.ListPublicKeys",
+        &json!({}),
+    );
+    let keys_file = tmp.path().join("keys.json");
+    std::fs::write(&keys_file, keys.to_string()).unwrap();
+    let given = verify_bundle(
+        &lab,
+        out,
+        &[
+            &["--cloudtrail-public-keys", keys_file.to_str().unwrap()][..],
+            &require,
+        ]
+        .concat(),
+    );
+    assert_eq!(given.code, 0, "{}", given.stderr);
+    assert_eq!(integrity(&given)["digests_verified"], 1);
+}

@@ -77,16 +77,35 @@ pub enum BundleError {
 /// Where `write` puts the CloudTrail records a source read through `LookupEvents`.
 pub const LOOKUP_EVENTS_FILE: &str = "cloudtrail/lookup-events.json";
 
+/// Refuses a directory that already holds a bundle (before anything is written into it).
+pub fn check_new(dir: &Path) -> Result<(), BundleError> {
+    match dir.join(MANIFEST).exists() {
+        true => Err(BundleError::Exists(dir.to_owned())),
+        false => Ok(()),
+    }
+}
+
 /// Writes what a source gathered as a bundle in `dir` (created if needed; a directory that
 /// already holds a manifest is refused): `api/{service}/{Operation}.json` per operation,
 /// the CloudTrail records as [`LOOKUP_EVENTS_FILE`] and a manifest with every file's
-/// SHA-256. Returns the number of evidence files.
-pub fn write(dir: &Path, gathered: &Gathered, collector: &str) -> Result<usize, BundleError> {
+/// SHA-256, the files already written at the relative paths `written` included (the trail
+/// files `collect` copies, docs/integrity.md). Returns the number of evidence files.
+pub fn write(
+    dir: &Path,
+    gathered: &Gathered,
+    collector: &str,
+    written: &[String],
+) -> Result<usize, BundleError> {
+    check_new(dir)?;
     let manifest_path = dir.join(MANIFEST);
-    if manifest_path.exists() {
-        return Err(BundleError::Exists(dir.to_owned()));
-    }
     let mut files = BTreeMap::new();
+    let cap = Limits::current().max_file_bytes;
+    let mut bytes = Vec::new();
+    for rel in written {
+        let path = dir.join(rel);
+        read_regular(&path, cap, &mut bytes).map_err(|e| io(&path)(e.into()))?;
+        files.insert(rel.clone(), sha256_hex(&bytes));
+    }
     let mut put = |rel: String, bytes: Vec<u8>| -> Result<(), BundleError> {
         let path = dir.join(&rel);
         if let Some(parent) = path.parent() {

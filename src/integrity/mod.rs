@@ -17,6 +17,7 @@
 //! Pure: no AWS SDK, no dependency on later stages. Sources hand in bytes and metadata;
 //! what the results do to verdicts is decided downstream.
 
+pub mod bundle_copy;
 pub mod digest;
 pub mod keys;
 pub mod locate;

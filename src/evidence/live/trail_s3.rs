@@ -256,63 +256,18 @@ impl Collector {
                 }
             }
         }
-        let permits = Arc::new(Semaphore::new(DOWNLOAD_CONCURRENCY));
-        let mut tasks = JoinSet::new();
         let objects = keys.len();
-        for (key, digest) in keys {
-            let s3 = self.s3.clone();
-            let bucket = loc.bucket.clone();
-            let path: PathBuf = dest.join(&key);
-            let permits = permits.clone();
-            tasks.spawn(async move {
-                let _permit = permits.acquire_owned().await.expect("semaphore open");
-                let got = match s3.get_object().bucket(&bucket).key(&key).send().await {
-                    Ok(out) => {
-                        let metadata = out.metadata().cloned().unwrap_or_default();
-                        out.body
-                            .collect()
-                            .await
-                            .map(|b| (b.into_bytes(), metadata))
-                            .map_err(|e| e.to_string())
-                    }
-                    Err(e) => Err(super::shapes::wire_error(&e).to_string()),
-                };
-                let written = got.and_then(|(bytes, metadata)| {
-                    let dir = path.parent().expect("keys have folders");
-                    std::fs::create_dir_all(dir)
-                        .and_then(|()| std::fs::write(&path, &bytes))
-                        .and_then(|()| match digest && !metadata.is_empty() {
-                            true => std::fs::write(
-                                sidecar_path(&path),
-                                DigestMetadata::from_map(metadata).to_sidecar_json(),
-                            ),
-                            false => Ok(()),
-                        })
-                        .map(|()| bytes.len() as u64)
-                        .map_err(|e| e.to_string())
-                });
-                (key, written)
-            });
-        }
-        let mut bytes = 0;
-        while let Some(done) = tasks.join_next().await {
-            let (key, written) = done.expect("download task does not panic");
-            match written {
-                Ok(n) => bytes += n,
-                Err(reason) => {
-                    // A digest covers the hour before its end time.
-                    let (from, until) = match crate::integrity::DigestName::parse(&key) {
-                        Some(d) => (Some(d.end - Duration::hours(1)), Some(d.end)),
-                        None => trail::file_time_range(&key).unzip(),
-                    };
-                    problems.push(EvidenceProblem {
-                        subject: loc.uri(&key),
-                        reason: format!("download failed: {reason}"),
-                        scope: ProblemScope::CloudTrail { from, until },
-                    });
-                }
-            }
-        }
+        let fetches = keys
+            .into_iter()
+            .map(|(key, digest)| Fetch {
+                bucket: loc.bucket.clone(),
+                path: dest.join(&key),
+                key,
+                sidecar: digest,
+            })
+            .collect();
+        let (bytes, mut failed) = fetch_all(&self.s3, fetches).await;
+        problems.append(&mut failed);
         Downloaded {
             objects,
             bytes,
@@ -320,6 +275,88 @@ impl Collector {
             listing,
         }
     }
+}
+
+/// One object to download to `path`; `sidecar`: a digest, whose user metadata is written
+/// beside it.
+pub struct Fetch {
+    pub bucket: String,
+    pub key: String,
+    pub path: PathBuf,
+    pub sidecar: bool,
+}
+
+/// Downloads `fetches` with bounded concurrency; the bytes written, and a problem for each
+/// object that could not be had, scoped to the time its name says.
+async fn fetch_all(s3: &aws_sdk_s3::Client, fetches: Vec<Fetch>) -> (u64, Vec<EvidenceProblem>) {
+    let permits = Arc::new(Semaphore::new(DOWNLOAD_CONCURRENCY));
+    let mut tasks = JoinSet::new();
+    for f in fetches {
+        let s3 = s3.clone();
+        let permits = permits.clone();
+        tasks.spawn(async move {
+            let _permit = permits.acquire_owned().await.expect("semaphore open");
+            let got = match s3.get_object().bucket(&f.bucket).key(&f.key).send().await {
+                Ok(out) => {
+                    let metadata = out.metadata().cloned().unwrap_or_default();
+                    out.body
+                        .collect()
+                        .await
+                        .map(|b| (b.into_bytes(), metadata))
+                        .map_err(|e| e.to_string())
+                }
+                Err(e) => Err(super::shapes::wire_error(&e).to_string()),
+            };
+            let written = got.and_then(|(bytes, metadata)| {
+                let dir = f.path.parent().expect("keys have folders");
+                std::fs::create_dir_all(dir)
+                    .and_then(|()| std::fs::write(&f.path, &bytes))
+                    .and_then(|()| match f.sidecar && !metadata.is_empty() {
+                        true => std::fs::write(
+                            sidecar_path(&f.path),
+                            DigestMetadata::from_map(metadata).to_sidecar_json(),
+                        ),
+                        false => Ok(()),
+                    })
+                    .map(|()| bytes.len() as u64)
+                    .map_err(|e| e.to_string())
+            });
+            (f.bucket, f.key, written)
+        });
+    }
+    let mut bytes = 0;
+    let mut problems = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        let (bucket, key, written) = done.expect("download task does not panic");
+        match written {
+            Ok(n) => bytes += n,
+            Err(reason) => {
+                // A digest covers the hour before its end time.
+                let (from, until) = match crate::integrity::DigestName::parse(&key) {
+                    Some(d) => (Some(d.end - Duration::hours(1)), Some(d.end)),
+                    None => trail::file_time_range(&key).unzip(),
+                };
+                problems.push(EvidenceProblem {
+                    subject: format!("s3://{bucket}/{key}"),
+                    reason: format!("download failed: {reason}"),
+                    scope: ProblemScope::CloudTrail { from, until },
+                });
+            }
+        }
+    }
+    (bytes, problems)
+}
+
+/// Downloads these objects (`collect` copying a trail's files into a bundle).
+pub async fn download_objects(
+    options: &Options,
+    fetches: Vec<Fetch>,
+) -> Result<Vec<EvidenceProblem>, LiveError> {
+    if fetches.is_empty() {
+        return Ok(Vec::new());
+    }
+    let collector = Collector::new(options).await?;
+    Ok(fetch_all(&collector.s3, fetches).await.1)
 }
 
 fn listing_problem(loc: &TrailLocation, prefix: &str, reason: &str) -> EvidenceProblem {
