@@ -419,7 +419,7 @@ fn load_manifest(
                 let (from, until) = trail::file_time_range(rel).unzip();
                 integrity_inputs.logs.push(integrity::run::ReadLog {
                     id: integrity::ObjectId::Local(dir.join(rel)),
-                    sha256,
+                    sha256: Some(sha256),
                     from,
                     until,
                 });

@@ -34,7 +34,8 @@ pub enum Mode {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReadLog {
     pub id: ObjectId,
-    pub sha256: [u8; 32],
+    /// `None`: not hashed, as no digest read lists it ([`hash_wanted`]).
+    pub sha256: Option<[u8; 32]>,
     /// Its records' time range, from its name (`None`: unknown).
     pub from: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
@@ -157,6 +158,25 @@ pub fn digest_end(path: &Path) -> Option<DateTime<Utc>> {
     DigestName::parse(&key).map(|n| n.end)
 }
 
+/// The delivery keys (`AWSLogs/…`) of the log files the digests in `inputs` list, decoded
+/// but not yet verified: the files worth hashing. A file no digest lists is *not covered*
+/// whatever its hash, so it is read without hashing (docs/integrity.md, "Cost").
+pub fn hash_wanted(inputs: &Inputs) -> HashSet<String> {
+    inputs
+        .digests
+        .iter()
+        .filter_map(|d| super::DigestFile::from_gzip(&d.gz).ok())
+        .flat_map(|f| f.log_files)
+        .filter_map(|e| {
+            ObjectId::S3 {
+                bucket: e.bucket,
+                key: e.object,
+            }
+            .delivery_key()
+        })
+        .collect()
+}
+
 /// How one result bears on the jobs whose window it overlaps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -200,7 +220,7 @@ pub fn conclude(inputs: &Inputs, mode: Mode, keys: &KeyRing) -> RunIntegrity {
         .logs
         .iter()
         .map(|log| {
-            let verdict = v.check_log(&log.id, &log.sha256);
+            let verdict = v.check_log(&log.id, log.sha256.as_ref());
             let name = |d: usize| v.digest(d).id.to_string();
             let (weight, message) = match &verdict {
                 LogVerdict::Validated { digest } => (
@@ -243,6 +263,14 @@ pub fn conclude(inputs: &Inputs, mode: Mode, keys: &KeyRing) -> RunIntegrity {
                 LogVerdict::NotCovered => (
                     Weight::NotValidated,
                     format!("{}: not listed in any digest", log.id),
+                ),
+                LogVerdict::NotHashed { digest } => (
+                    Weight::NotValidated,
+                    format!(
+                        "{}: listed in {}, found only after the file was read: not hashed",
+                        log.id,
+                        name(*digest)
+                    ),
                 ),
             };
             placed.push(Placed {

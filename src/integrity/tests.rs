@@ -98,7 +98,7 @@ impl Lab {
             .map(|p| {
                 let inflated = synth::inflate(&std::fs::read(&p).unwrap()).unwrap();
                 let id = ObjectId::Local(p);
-                let verdict = v.check_log(&id, &sha256(&inflated));
+                let verdict = v.check_log(&id, Some(&sha256(&inflated)));
                 (id, verdict)
             })
             .collect();
@@ -455,21 +455,31 @@ fn s3_objects_match_only_their_exact_bucket_and_key() {
         key: key.into(),
     };
     assert!(matches!(
-        v.check_log(&s3("lab-trail", &key), &sha),
+        v.check_log(&s3("lab-trail", &key), Some(&sha)),
         LogVerdict::Validated { .. }
     ));
     assert_eq!(
-        v.check_log(&s3("other-bucket", &key), &sha),
+        v.check_log(&s3("other-bucket", &key), Some(&sha)),
         LogVerdict::NotCovered
     );
     assert_eq!(
-        v.check_log(&s3("lab-trail", &format!("p/{key}")), &sha),
+        v.check_log(&s3("lab-trail", &format!("p/{key}")), Some(&sha)),
         LogVerdict::NotCovered
     );
     assert!(matches!(
-        v.check_log(&s3("lab-trail", &key), &[0; 32]),
+        v.check_log(&s3("lab-trail", &key), Some(&[0; 32])),
         LogVerdict::HashMismatch { .. }
     ));
+    // Listed but not hashed (found after it was read): not validated, never a pass.
+    assert!(matches!(
+        v.check_log(&s3("lab-trail", &key), None),
+        LogVerdict::NotHashed { .. }
+    ));
+    // Not listed: not covered, hashed or not.
+    assert_eq!(
+        v.check_log(&s3("other-bucket", &key), None),
+        LogVerdict::NotCovered
+    );
 }
 
 #[test]
