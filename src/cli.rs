@@ -571,6 +571,10 @@ pub struct OutputArgs {
     /// longer count for verdicts and the exit code.
     #[arg(long, value_name = "FILE")]
     pub mutelist: Option<PathBuf>,
+    /// Who may read the results (TOML, see docs/allowed-readers.md): `readers-allowed` FAILs
+    /// a read by any other principal. Without it, the rule lists the readers.
+    #[arg(long, value_name = "FILE")]
+    pub allowed_readers: Option<PathBuf>,
     /// Only FAIL findings of this severity or higher make exit code 3 (default: any).
     #[arg(long, value_name = "SEVERITY", value_parser = parse_fail_on)]
     pub fail_on: Option<Severity>,

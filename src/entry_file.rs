@@ -17,8 +17,13 @@ pub enum EntryFileError {
     },
     #[error("{file}: not UTF-8 text (invalid bytes at offset {at})")]
     Utf8 { file: PathBuf, at: usize },
-    #[error("{file}: not valid TOML: {message}")]
-    Syntax { file: PathBuf, message: String },
+    #[error("{file}:{line}: not valid TOML: {message}")]
+    Syntax {
+        file: PathBuf,
+        /// 1-based, where the parser stopped.
+        line: usize,
+        message: String,
+    },
     #[error("{file}: {message}")]
     Shape { file: PathBuf, message: String },
     #[error("{file}: [[{table}]] entry {index}{}: {message}", field.as_ref().map(|f| format!(", field `{f}`")).unwrap_or_default())]
@@ -61,6 +66,7 @@ impl EntryFile<'_> {
     pub fn entries(&self, text: &str) -> Result<Vec<toml::Table>, EntryFileError> {
         let doc: toml::Table = toml::from_str(text).map_err(|e| EntryFileError::Syntax {
             file: self.path.to_owned(),
+            line: e.span().map_or(1, |at| line_at(text, at.start)),
             message: e.message().to_owned(),
         })?;
         let shape = |message: String| EntryFileError::Shape {
@@ -149,6 +155,15 @@ impl EntryState {
     }
 }
 
+/// The 1-based line of byte `at` in `text`.
+fn line_at(text: &str, at: usize) -> usize {
+    text.as_bytes()[..at.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,6 +190,21 @@ mod tests {
         assert!(
             e.to_string()
                 .ends_with("not UTF-8 text (invalid bytes at offset 5)"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_syntax_error_names_its_line() {
+        let file = EntryFile {
+            path: Path::new("a.toml"),
+            table: "reader",
+        };
+        let e = file
+            .entries("[[reader]]\nreason = \"r\"\nbucket = \n")
+            .unwrap_err();
+        assert!(
+            e.to_string().starts_with("a.toml:3: not valid TOML: "),
             "{e}"
         );
     }

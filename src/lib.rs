@@ -2,7 +2,8 @@
 //! encrypted.
 //!
 //! The pipeline, one module per stage, imports running downward only:
-//! `evidence` / `trail` -> `timeline` -> `rules` -> `report` -> `render`, all sharing `model`.
+//! `sources` (over `evidence` / `trail`) -> `timeline` -> `rules` -> `report` -> `render`, all
+//! sharing `model`.
 
 pub mod access;
 pub mod cli;
@@ -19,6 +20,7 @@ pub mod render;
 pub mod report;
 pub mod rules;
 pub mod run;
+pub mod sources;
 pub mod submit;
 pub mod timeline;
 pub mod trail;

@@ -562,7 +562,13 @@ pub struct TrailEvent {
     pub read_only: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recipient_account_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// CloudTrail spells it `sourceIPAddress`, not as camelCase would.
+    #[serde(
+        default,
+        rename = "sourceIPAddress",
+        alias = "sourceIpAddress",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub source_ip_address: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_agent: Option<String>,

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 
+use crate::access::allowlist::AllowList;
 use crate::cli::{AuditArgs, CollectArgs, OutputArgs, SourceArgs, VerifyArgs};
 use crate::evidence::live;
 use crate::evidence::live::trail_s3::TrailLocation;
@@ -317,7 +318,8 @@ fn local_sources(args: &SourceArgs) -> Result<Vec<Source>, Usage> {
         .collect())
 }
 
-/// The policy the report is built under; a usage error when the mute list cannot be used.
+/// The policy the report is built under; a usage error when the mute list or the allow-list
+/// cannot be used.
 pub fn policy(
     output: &OutputArgs,
     rules: &RuleSet,
@@ -330,9 +332,16 @@ pub fn policy(
         .map(|p| Mutelist::load(p, rules))
         .transpose()
         .map_err(|e| Usage(e.to_string()))?;
+    let allowed_readers = output
+        .allowed_readers
+        .as_deref()
+        .map(AllowList::load)
+        .transpose()
+        .map_err(|e| Usage(e.to_string()))?;
     Ok(Policy {
         now,
         mutelist,
+        allowed_readers,
         fail_on: output.fail_on,
         redact: output.redact,
         discovery,

@@ -4,26 +4,20 @@
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result, bail};
-use chrono::{DateTime, Utc};
 
 use crate::evidence::live::submit::Session;
-use crate::evidence::live::trail_s3::{self};
-use crate::evidence::local::{self, Wanted};
 use crate::evidence::{self, Gathered, bundle, live};
 use crate::integrity::{self, run::Mode};
-use crate::model::{
-    Evidence, EvidenceProblem, JobId, ProblemScope, Provenance, TimeWindow, TrailEvent,
-};
+use crate::model::{Evidence, EvidenceProblem, JobId, ProblemScope, TimeWindow};
 use crate::render::{self, Style};
 use crate::report::Report;
 use crate::report::{self, exit};
 use crate::rules::RuleSet;
+use crate::sources::{self, checked, runtime};
 use crate::submit;
 use crate::timeline;
-use crate::trail::ScanProgress;
 
 use crate::cli::{BundleCommand, Cli, Command, RulesCommand, RulesFormat, SubmitArgs};
 use crate::plan::{self, Outputs, Plan, Targets, Usage};
@@ -56,248 +50,23 @@ fn write_stdout(text: &str) -> Result<()> {
     out.flush().context("writing to standard output")
 }
 
-/// Reads the jobs' evidence from AWS. Every failed call is one line on standard error; it
-/// is an error only when no call was answered at all (nothing to verify from).
-/// An empty `jobs` discovers every job started in the window.
-fn gather_live(options: &live::Options, jobs: &[JobId], now: DateTime<Utc>) -> Result<Gathered> {
-    let gathered = runtime()?.block_on(live::collect(options, jobs, now))?;
-    checked(gathered)
-}
+/// The plan's sources, opened.
+type Sources = Vec<Box<dyn sources::Source>>;
 
-/// Prints one line per failed call; an error when no call was answered at all.
-fn checked(gathered: Gathered) -> Result<Gathered> {
-    for line in live::failure_lines(&gathered.calls) {
-        eprintln!("{line}");
-    }
-    if !live::anything_read(&gathered.calls) {
-        bail!("no AWS call succeeded (see the lines above): nothing to verify from");
-    }
-    Ok(gathered)
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")
-}
-
-/// The trails to scan and how: the directories and buckets, and the windows their files are
-/// read for (`None`: back to their oldest files).
-struct TrailScan<'a> {
-    dirs: &'a [PathBuf],
-    buckets: &'a [trail_s3::TrailLocation],
-    aws: &'a live::Options,
-    /// For directories: the user's window (they are on disk already).
-    window: Option<TimeWindow>,
-    /// For buckets: what is downloaded.
-    bucket_window: Option<TimeWindow>,
-    quiet: bool,
-    integrity: Mode,
-}
-
-/// Adds the records of every trail source: directories as they are, buckets by downloading
-/// the window's log files into a temporary folder first (problems and sources then name the
-/// S3 objects, not the copies). `jobs` narrows the scan (with the Bucket Key calls of
-/// `output_buckets`); empty means discovery.
-fn add_trails(
-    evidence: &mut Evidence,
-    scan: &TrailScan<'_>,
-    jobs: &[JobId],
-    output_buckets: &[String],
-) -> Result<()> {
-    let wanted = wanted(jobs, output_buckets);
-    scan_trails(evidence, scan.dirs, scan.window, &wanted, scan)?;
-    if scan.buckets.is_empty() {
-        return Ok(());
-    }
-    let tmp = tempfile::tempdir().context("creating a folder for the downloaded trail files")?;
-    let downloaded = runtime()?.block_on(trail_s3::download_all(
-        scan.aws,
-        scan.buckets,
-        scan.bucket_window,
-        tmp.path(),
-        scan.integrity != Mode::Off,
-    ))?;
-    for ((root, got), loc) in downloaded.into_iter().zip(scan.buckets) {
-        let first_source = evidence.provenance.sources.len();
-        let first_problem = evidence.problems.len();
-        let first = evidence.integrity_inputs.counts();
-        evidence.problems.extend(got.problems);
-        // No log file in the window (yet): an empty trail, not a missing folder.
-        std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
-        scan_trails(
-            evidence,
-            std::slice::from_ref(&root),
-            scan.bucket_window,
-            &wanted,
-            scan,
-        )?;
-        let local = format!("{}/", root.display());
-        let remote = loc.uri("");
-        for p in &mut evidence.problems[first_problem..] {
-            p.subject = if p.subject == root.display().to_string() {
-                loc.uri(&loc.prefix)
-            } else {
-                p.subject.replace(&local, &remote)
-            };
-        }
-        // The copies are gone after this run: name the objects they came from.
-        evidence
-            .integrity_inputs
-            .name_s3_objects(first, &root, got.listing);
-        for s in &mut evidence.provenance.sources[first_source..] {
-            *s = s.replace(
-                &format!("trail-dir {}", root.display()),
-                &format!("trail {}", loc.uri(&loc.prefix)),
-            ) + &format!(" ({} objects, {} bytes downloaded)", got.objects, got.bytes);
-        }
-    }
-    Ok(())
-}
-
-fn wanted(jobs: &[JobId], buckets: &[String]) -> Wanted {
-    if jobs.is_empty() {
-        Wanted::Discovery
-    } else {
-        Wanted::Jobs {
-            ids: jobs.to_vec(),
-            buckets: buckets.to_vec(),
-        }
-    }
-}
-
-/// What the first round read: a bundle as recorded, or live calls that later rounds add to.
-enum Base {
-    Recorded(Evidence),
-    Live(Gathered),
-}
-
-impl Base {
-    fn evidence(&self) -> Evidence {
-        match self {
-            Base::Recorded(e) => e.clone(),
-            Base::Live(g) => g.clone().into_evidence(),
-        }
-    }
-}
-
-/// At most this many rounds follow the evidence: each round can only add Start records,
-/// output buckets or a wider trail window, and there are finitely many of those for the
-/// targets; the bound keeps an adversarial input from making the loop long.
-const MAX_ROUNDS: usize = 4;
-
-/// Gathers the evidence for `jobs` (discovery when empty) in rounds to a fixed point.
-/// Round 1 reads the bundle or live AWS (Start records, job status, what they name) and the
-/// trails; each next round follows what the one before found: live, the output folders and
-/// keys of Start records found only in the trails (a job older than `LookupEvents`' window);
-/// in the trails, the Bucket Key KMS calls of output buckets learnt since, and with job ids
-/// whose Start record is still unknown and no `--from`, the trail files back to the oldest.
-/// Stops when a round adds nothing; the count of rounds is in the provenance.
-fn gather(plan: &Plan, jobs: &[JobId]) -> Result<(Base, Evidence)> {
-    let live = plan.live().first().copied();
-    let mut base = match (plan.bundle(), live) {
-        (Some(dir), _) => {
-            Base::Recorded(bundle::load_checked(dir, plan.trust.as_ref(), &plan.aws)?)
-        }
-        (None, Some(options)) => Base::Live(gather_live(options, jobs, plan.now)?),
-        (None, None) => Base::Recorded(no_evidence(Vec::new(), plan.now)),
-    };
-    let dirs = plan.trail_dirs();
-    let buckets = plan.trail_buckets();
-    let mut first = base.evidence();
-    let mut scan = TrailScan {
-        dirs: &dirs,
-        buckets: &buckets,
-        aws: &plan.aws,
-        window: plan.window,
-        // Without a window from the user, the live evidence's window bounds the download.
-        bucket_window: plan.window.or(first.cloudtrail_window),
-        quiet: plan.quiet,
-        integrity: plan.integrity,
-    };
-    let mut followed: Vec<JobId> = jobs
-        .iter()
-        .filter(|j| timeline::start_record(&first, j).is_some())
-        .cloned()
-        .collect();
-    let mut output_buckets = timeline::output_buckets(&first, jobs);
-    add_trails(&mut first, &scan, jobs, &output_buckets)?;
-    let mut evidence = first;
-    let mut rounds = 1;
-    let mut notes = Vec::new();
-    while rounds < MAX_ROUNDS {
-        let mut grew = false;
-        // Start records the first round did not have: follow them live.
-        let new_starts: Vec<TrailEvent> = jobs
-            .iter()
-            .filter(|j| !followed.contains(j))
-            .filter_map(|j| timeline::start_record(&evidence, j).cloned())
-            .collect();
-        if let (Base::Live(gathered), Some(options), false) =
-            (&mut base, live, new_starts.is_empty())
-        {
-            let more = runtime()?.block_on(live::follow_up(options, &new_starts, plan.now))?;
-            for (call, records) in more.calls {
-                gathered.calls.entry(call).or_default().extend(records);
-            }
-            grew = true;
-        }
-        followed.extend(
-            new_starts
-                .iter()
-                .filter_map(|s| crate::model::str_ci(&s.response_elements, "jobId"))
-                .map(|j| JobId(j.to_owned())),
-        );
-        let now_buckets = timeline::output_buckets(&evidence, jobs);
-        if now_buckets != output_buckets {
-            output_buckets = now_buckets;
-            grew = true;
-        }
-        let unstarted = jobs
-            .iter()
-            .any(|j| timeline::start_record(&evidence, j).is_none());
-        if unstarted && plan.window.is_none() && scan.bucket_window.is_some() && !buckets.is_empty()
-        {
-            scan.bucket_window = None;
-            notes.push(
-                "trail buckets searched back to their oldest log files for job ids whose \
-                 Start record is not in the default window"
-                    .to_owned(),
-            );
-            grew = true;
-        }
-        if !grew {
-            break;
-        }
-        rounds += 1;
-        evidence = base.evidence();
-        add_trails(&mut evidence, &scan, jobs, &output_buckets)?;
-    }
-    evidence.provenance.sources.extend(notes);
-    let online = live.filter(|_| matches!(base, Base::Live(_)));
+/// The plan's evidence for `jobs` (discovery when empty), gathered in rounds
+/// ([`sources::gather`]) and its log files' integrity concluded; the sources are returned for
+/// what they recorded (`collect`), with the `cloudtrail:ListPublicKeys` calls a live run made
+/// for its digests' keys.
+fn gather(plan: &Plan, jobs: &[JobId]) -> Result<(Sources, Evidence, Vec<evidence::CallRecord>)> {
+    let mut sources = sources::open_all(&plan.sources);
+    let mut evidence = sources::gather(&mut sources, jobs, &sources::settings(plan))?;
     let key_calls = conclude_integrity(
         &mut evidence,
         plan.integrity,
         plan.public_keys.as_ref(),
-        online,
+        plan.live().first().copied(),
     )?;
-    if let (Base::Live(gathered), false) = (&mut base, key_calls.is_empty()) {
-        let (service, op) = live::public_keys::OPERATION;
-        gathered
-            .calls
-            .entry((service.into(), op.into()))
-            .or_default()
-            .extend(key_calls);
-    }
-    // One source alone has nothing to follow into.
-    if plan.sources.len() > 1 {
-        evidence
-            .provenance
-            .sources
-            .push(format!("evidence gathered in {rounds} round(s)"));
-    }
-    Ok((base, evidence))
+    Ok((sources, evidence, key_calls))
 }
 
 /// Validates the digests and log files the sources handed in (docs/integrity.md); nothing
@@ -327,15 +96,6 @@ fn conclude_integrity(
     Ok(calls)
 }
 
-fn no_evidence(sources: Vec<String>, now: DateTime<Utc>) -> Evidence {
-    Evidence::new(Provenance {
-        sources,
-        account: None,
-        region: None,
-        captured_at: now,
-    })
-}
-
 /// How many account and Region pairs are read at once: each pair has its own `LookupEvents`
 /// quota, so the bound is about this machine and the caller's overall API rate, not CloudTrail.
 const TARGET_CONCURRENCY: usize = 4;
@@ -349,18 +109,15 @@ fn audit_parts(
     targets: &[live::Options],
     audit_window: &TimeWindow,
 ) -> Result<Vec<(Evidence, Vec<JobId>)>> {
-    let mut trail = no_evidence(Vec::new(), plan.now);
-    let (dirs, buckets) = (plan.trail_dirs(), plan.trail_buckets());
-    let scan = TrailScan {
-        dirs: &dirs,
-        buckets: &buckets,
-        aws: &targets[0],
-        window: Some(*audit_window),
-        bucket_window: Some(*audit_window),
-        quiet: plan.quiet,
-        integrity: plan.integrity,
-    };
-    add_trails(&mut trail, &scan, &[], &[])?;
+    let trail_sources: Vec<plan::Source> = plan
+        .sources
+        .iter()
+        .filter(|s| matches!(s, plan::Source::TrailDir(_) | plan::Source::TrailBucket(_)))
+        .cloned()
+        .collect();
+    let mut settings = sources::settings(plan);
+    settings.window = Some(*audit_window);
+    let mut trail = sources::gather(&mut sources::open_all(&trail_sources), &[], &settings)?;
     conclude_integrity(
         &mut trail,
         plan.integrity,
@@ -395,7 +152,8 @@ fn audit_parts(
             Ok(g) => g.into_evidence(),
             Err(e) => {
                 eprintln!("error: {label}: {e:#}");
-                let mut none = no_evidence(vec![format!("live {label} (not read)")], plan.now);
+                let mut none = sources::empty(plan.now);
+                none.provenance.sources = vec![format!("live {label} (not read)")];
                 none.provenance.region = target.region.clone();
                 none.problems.push(EvidenceProblem {
                     subject: format!("live {label}"),
@@ -434,67 +192,6 @@ fn target_label(t: &live::Options) -> String {
         "{who} in {}",
         t.region.as_deref().unwrap_or("the default Region")
     )
-}
-
-/// Adds the trail directories' records, drawing progress on standard error when it is a
-/// terminal.
-fn scan_trails(
-    evidence: &mut Evidence,
-    dirs: &[PathBuf],
-    window: Option<TimeWindow>,
-    wanted: &Wanted,
-    scan: &TrailScan<'_>,
-) -> Result<()> {
-    if dirs.is_empty() {
-        return Ok(());
-    }
-    let progress = ScanProgress::default();
-    let show = !scan.quiet && std::io::stderr().is_terminal();
-    let done = AtomicBool::new(false);
-    std::thread::scope(|s| {
-        if show {
-            s.spawn(|| draw_progress(&progress, &done));
-        }
-        let result = local::add_trail_dirs(
-            evidence,
-            dirs,
-            window,
-            wanted,
-            Some(&progress),
-            scan.integrity,
-        );
-        done.store(true, Ordering::Relaxed);
-        result
-    })
-}
-
-/// One status line, redrawn in place: files and MB done, rate, ETA.
-fn draw_progress(p: &ScanProgress, done: &std::sync::atomic::AtomicBool) {
-    use std::sync::atomic::Ordering::Relaxed;
-    let start = std::time::Instant::now();
-    let mut drew = false;
-    while !done.load(Relaxed) {
-        std::thread::sleep(std::time::Duration::from_millis(200));
-        let (total, files) = (p.files_total.load(Relaxed), p.files_done.load(Relaxed));
-        if total == 0 {
-            continue;
-        }
-        let mb = p.bytes_uncompressed_done.load(Relaxed) as f64 / 1e6;
-        let secs = start.elapsed().as_secs_f64().max(1e-3);
-        let eta = if files > 0 {
-            (total - files) as f64 * secs / files as f64
-        } else {
-            0.0
-        };
-        eprint!(
-            "\rscanning trail: {files}/{total} files, {mb:.0} MB, {:.0} MB/s, ETA {eta:.0}s   ",
-            mb / secs
-        );
-        drew = true;
-    }
-    if drew {
-        eprint!("\r{:60}\r", "");
-    }
 }
 
 /// Renders and writes the report in every format asked for; returns the exit code.
@@ -547,7 +244,7 @@ pub fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Verify(args) => {
             let plan = Plan::verify(&args, &rules, evidence::now(), cli.quiet)?;
-            let (_, mut evidence) = gather(&plan, plan.job_ids())?;
+            let (_, mut evidence, _) = gather(&plan, plan.job_ids())?;
             let jobs = match &plan.targets {
                 Targets::Jobs(ids) => ids.clone(),
                 _ => timeline::discover_jobs(&evidence),
@@ -567,7 +264,7 @@ pub fn run(cli: Cli) -> Result<u8> {
             };
             let targets = expanded_targets(&plan, args.all_regions)?;
             if targets.len() <= 1 {
-                let (_, mut evidence) = gather(&plan, &[])?;
+                let (_, mut evidence, _) = gather(&plan, &[])?;
                 let jobs = timeline::jobs_started_in(&evidence, &window, None);
                 evidence.problems.extend(plan::uncovered(
                     &plan.targets,
@@ -608,10 +305,18 @@ pub fn run(cli: Cli) -> Result<u8> {
                 ),
                 None => None,
             };
-            let (base, evidence) = gather(&plan, plan.job_ids())?;
-            let Base::Live(mut gathered) = base else {
-                unreachable!("collect reads live AWS")
-            };
+            let (sources, evidence, key_calls) = gather(&plan, plan.job_ids())?;
+            let mut gathered = sources
+                .iter()
+                .find_map(|s| s.recorded())
+                .expect("collect reads live AWS")
+                .clone();
+            if !key_calls.is_empty() {
+                let (service, op) = live::public_keys::OPERATION;
+                gathered
+                    .calls
+                    .insert((service.into(), op.into()), key_calls);
+            }
             // What the later rounds and the trails added joins the bundle as recorded.
             let first = gathered.clone().into_evidence();
             let recorded: std::collections::BTreeSet<&str> =
@@ -821,19 +526,33 @@ fn run_submit(args: SubmitArgs, rules: &RuleSet, quiet: bool) -> Result<u8> {
             }
         })
     };
-    let base = gather_live(&aws, &jobs, evidence::now())?.into_evidence();
-    let output_buckets = timeline::output_buckets(&base, &jobs);
-    let scan = TrailScan {
-        dirs: &args.trail.trail_dirs,
-        buckets: &args.trail.trails,
-        aws: &aws,
+    let mut sources = sources::open_all(
+        &std::iter::once(plan::Source::Live(aws.clone()))
+            .chain(
+                args.trail
+                    .trail_dirs
+                    .iter()
+                    .cloned()
+                    .map(plan::Source::TrailDir),
+            )
+            .chain(
+                args.trail
+                    .trails
+                    .iter()
+                    .cloned()
+                    .map(plan::Source::TrailBucket),
+            )
+            .collect::<Vec<_>>(),
+    );
+    let settings = sources::Settings {
+        now: evidence::now(),
         window: None,
-        bucket_window: base.cloudtrail_window,
         quiet,
         integrity: args.trail.integrity,
+        aws: aws.clone(),
+        trust: None,
     };
-    let mut evidence = base.clone();
-    add_trails(&mut evidence, &scan, &jobs, &output_buckets)?;
+    let mut evidence = sources::gather(&mut sources, &jobs, &settings)?;
     // The wait for evidence below answers Ctrl-C itself (verifying with what there is).
     interrupt.abort();
     if let Some(limit) = args.wait_for_evidence {
@@ -872,8 +591,10 @@ fn run_submit(args: SubmitArgs, rules: &RuleSet, quiet: bool) -> Result<u8> {
                 break;
             }
             pause = (pause * 2).min(submit::MAX_POLL);
-            evidence = base.clone();
-            add_trails(&mut evidence, &scan, &jobs, &output_buckets)?;
+            // The trails read again; a trail bucket fetches only the log files it does not
+            // have yet.
+            sources.iter_mut().for_each(|s| s.refresh());
+            evidence = sources::gather(&mut sources, &jobs, &settings)?;
         }
     }
 

@@ -1190,15 +1190,7 @@ fn json_reports_of_every_kind_validate_against_the_v1_schema_and_broken_ones_do_
 }
 
 fn demo_json(extra: &[&str]) -> (Value, i32) {
-    let mut args = vec!["verify", "--evidence", "fixtures/demo", "--format", "json"];
-    args.extend(extra);
-    let out = run(&args);
-    let code = out.status.code().unwrap();
-    (
-        serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|_| panic!("{args:?}: {}", String::from_utf8_lossy(&out.stderr))),
-        code,
-    )
+    fixture_json("demo", extra)
 }
 
 #[test]
@@ -1287,6 +1279,251 @@ fn a_bad_mute_list_is_a_usage_error_naming_file_entry_and_field() {
         "no/such/file.toml",
     ]);
     assert_eq!(out.status.code(), Some(2));
+}
+
+/// `verify --format json` on a fixture with extra flags: the report and the exit code.
+fn fixture_json(fixture: &str, extra: &[&str]) -> (Value, i32) {
+    let evidence = format!("fixtures/{fixture}");
+    let mut args = vec!["verify", "--evidence", &evidence, "--format", "json"];
+    args.extend(extra);
+    let out = run(&args);
+    let code = out.status.code().unwrap();
+    (
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|_| panic!("{args:?}: {}", String::from_utf8_lossy(&out.stderr))),
+        code,
+    )
+}
+
+/// The only job's `readers-allowed` findings as `(status, message)`.
+fn readers_allowed(report: &Value) -> Vec<(String, String)> {
+    let jobs = report["jobs"].as_array().unwrap();
+    assert_eq!(jobs.len(), 1);
+    jobs[0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule_id"] == "readers-allowed")
+        .map(|f| {
+            (
+                f["status"].as_str().unwrap().to_owned(),
+                f["message"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+const ANALYST: &str = "arn:aws:sts::111122223333:assumed-role/Analytics/notebook";
+const READER: &str = "arn:aws:sts::111122223333:assumed-role/ResultsReader/claims-app";
+
+#[test]
+fn a_reader_the_allow_list_does_not_name_fails_naming_it() {
+    let list = "fixtures/readers-third-principal/allowed-readers.toml";
+    let (report, code) = fixture_json("readers-third-principal", &["--allowed-readers", list]);
+    assert_eq!(code, 3);
+    assert_eq!(report["jobs"][0]["verdict"], "fail");
+    let found = readers_allowed(&report);
+    assert_eq!(found.len(), 1, "{found:?}");
+    let (status, message) = &found[0];
+    assert_eq!(status, "fail");
+    assert!(message.starts_with(ANALYST), "{message}");
+    assert!(
+        message.contains(list) && message.contains("does not allow"),
+        "{message}"
+    );
+    assert!(
+        !message.contains(READER),
+        "the allowed reader is not blamed"
+    );
+    assert_eq!(report["options"]["allowed_readers"], list);
+    let entries = report["allowed_readers"]["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0]["state"], "applied");
+    assert_eq!(entries[0]["entry"], 1);
+    assert!(entries[0]["allowed"].as_u64().unwrap() > 0);
+    // The post's own design, under the same file, passes.
+    let (post, code) = fixture_json(
+        "readers-post-design",
+        &[
+            "--allowed-readers",
+            "fixtures/readers-post-design/allowed-readers.toml",
+        ],
+    );
+    assert_eq!(code, 0, "{:?}", readers_allowed(&post));
+    assert!(readers_allowed(&post)[0].1.contains("is allowed by"));
+}
+
+#[test]
+fn without_an_allow_list_the_readers_are_the_proof_and_listed_in_every_format() {
+    let (report, code) = fixture_json("readers-third-principal", &[]);
+    assert_eq!(code, 0);
+    assert!(report["options"]["allowed_readers"].is_null());
+    assert!(report.get("allowed_readers").is_none());
+    let found = readers_allowed(&report);
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].0, "pass");
+    assert!(
+        found[0]
+            .1
+            .starts_with("no allow-list given (--allowed-readers)"),
+        "{}",
+        found[0].1
+    );
+    let rows = report["jobs"][0]["readers"].as_array().unwrap();
+    let principals: Vec<&str> = rows
+        .iter()
+        .map(|r| r["principal"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        principals,
+        [
+            "arn:aws:sts::111122223333:assumed-role/DocPipeline/etl-worker",
+            READER,
+            ANALYST
+        ]
+    );
+    let reader = &rows[1];
+    assert_eq!(reader["objects"]["count"], 2);
+    assert!(reader["objects"]["first"].as_str().unwrap().ends_with("/1"));
+    assert!(reader["objects"]["last"].as_str().unwrap().ends_with("/2"));
+    assert_eq!(
+        reader["how"],
+        serde_json::json!(["kms:Decrypt", "s3:GetObject"])
+    );
+    assert_eq!(reader["source_ips"], serde_json::json!(["10.20.30.50"]));
+    assert_eq!(reader["first"], "2026-11-20T10:30:00Z");
+    assert_eq!(reader["last"], "2026-11-20T10:30:05Z");
+    // A PASS job's details are in the table with --verbose only.
+    let (dir, _) = all_formats("readers-third-principal", &["--verbose"]);
+    for file in ["report.txt", "report.md", "report.html"] {
+        let text = fs::read_to_string(dir.path().join(file)).unwrap();
+        assert!(text.contains("Readers"), "{file} has the readers table");
+        assert!(text.contains("10.20.30.40"), "{file} shows the source IP");
+        // Table cells may wrap the ARN: its role name is enough.
+        assert!(
+            text.contains("Analytics"),
+            "{file} names the third principal"
+        );
+    }
+    for file in ["report.csv", "report.sarif", "report.xml"] {
+        let text = fs::read_to_string(dir.path().join(file)).unwrap();
+        assert!(text.contains("readers-allowed"), "{file} has the rule");
+    }
+}
+
+#[test]
+fn a_trail_that_logs_writes_only_leaves_readers_allowed_inconclusive_naming_the_selector() {
+    for extra in [
+        &[][..],
+        &[
+            "--allowed-readers",
+            "fixtures/readers-writes-only-trail/allowed-readers.toml",
+        ][..],
+    ] {
+        let (report, code) = fixture_json("readers-writes-only-trail", extra);
+        assert_eq!(code, 4, "{extra:?}");
+        let found = readers_allowed(&report);
+        assert!(
+            found.iter().all(|(s, _)| s == "inconclusive") && !found.is_empty(),
+            "{found:?}"
+        );
+        assert!(
+            found
+                .iter()
+                .any(|(_, m)| m.contains("\"Textract output writes\" (readOnly = false)")),
+            "{found:?}"
+        );
+    }
+}
+
+#[test]
+fn the_possible_readers_name_the_posts_principals_and_flag_the_open_key_policy() {
+    let principals = |p: &Value, q: &str| -> Vec<String> {
+        p[q]["principals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let flags = |p: &Value| -> Vec<String> {
+        p["flags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["flag"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let role = |r: &str| format!("arn:aws:iam::111122223333:role/{r}");
+    let (post, _) = fixture_json("readers-post-design", &[]);
+    let p = &post["jobs"][0]["possible_readers"];
+    assert!(p["method"].as_str().unwrap().starts_with("static reading"));
+    assert_eq!(
+        principals(p, "get_object"),
+        [role("DocPipeline"), role("ResultsReader")]
+    );
+    assert_eq!(
+        principals(p, "decrypt"),
+        [
+            "arn:aws:iam::111122223333:root".to_owned(),
+            role("DocPipeline"),
+            role("ResultsReader")
+        ]
+    );
+    assert!(flags(p).is_empty(), "{p}");
+    let (open, _) = fixture_json("readers-open-key-policy", &[]);
+    let p = &open["jobs"][0]["possible_readers"];
+    assert!(principals(p, "decrypt").contains(&"everyone (*)".to_owned()));
+    assert_eq!(flags(p), ["full-key-access", "everyone", "other-account"]);
+    let (third, _) = fixture_json("readers-third-principal", &[]);
+    let p = &third["jobs"][0]["possible_readers"];
+    assert_eq!(p["decrypt_grants"], serde_json::json!([role("Analytics")]));
+    assert_eq!(flags(p), ["grant-outlives-job"]);
+    let (dir, _) = all_formats("readers-open-key-policy", &["--verbose"]);
+    for file in ["report.txt", "report.md", "report.html"] {
+        let text = fs::read_to_string(dir.path().join(file)).unwrap();
+        assert!(text.contains("Readers, possible (static reading"), "{file}");
+        assert!(text.contains("flag everyone"), "{file}");
+    }
+}
+
+#[test]
+fn a_bad_allow_list_is_a_usage_error_naming_the_file_and_where() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "[[reader]]\nreason = \"x\"\nprincipals = [\n",
+            "readers.toml:4: not valid TOML",
+        ),
+        (
+            "[[reader]]\nreason = \"x\"\nprincipals = [\"arn:aws:iam::1:role/R\"]\n",
+            "readers.toml: [[reader]] entry 1, field `principals[0]`",
+        ),
+    ];
+    let file = dir.path().join("readers.toml");
+    for (text, want) in cases {
+        fs::write(&file, text).unwrap();
+        for command in ["verify", "audit"] {
+            let mut args = vec![command, "--evidence", "fixtures/demo"];
+            if command == "audit" {
+                args.extend(["--offline", "--since", "1d"]);
+            }
+            args.extend(["--allowed-readers", file.to_str().unwrap()]);
+            let out = run(&args);
+            assert_eq!(out.status.code(), Some(2), "{command} {text:?}");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(err.contains(want), "{command} {text:?}: {err}");
+        }
+    }
+    let out = run(&[
+        "verify",
+        "--evidence",
+        "fixtures/demo",
+        "--allowed-readers",
+        "no/such/readers.toml",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no/such/readers.toml"));
 }
 
 #[test]

@@ -23,7 +23,8 @@ struct Run {
     folder: String,
     job: TimeWindow,
     evidence: Evidence,
-    _dir: tempfile::TempDir,
+    /// Holds the bundle (`bundle/`) and, once written, the allow-list.
+    dir: tempfile::TempDir,
 }
 
 /// A `GetObject` signed with `access_key` (the lab tells principals apart by it).
@@ -90,7 +91,7 @@ fn run(lab: &Lab, scenario: &str) -> Run {
             until: finished,
         },
         evidence: bundle::load(&out).unwrap(),
-        _dir: dir,
+        dir,
     }
 }
 
@@ -137,6 +138,44 @@ fn reading(r: &Run) -> textract_audit::access::possible::PossibleReaders {
             captured_at: captured,
         },
     )
+}
+
+/// `verify` of the collected bundle with an allow-list naming the start principal and the
+/// reader: the exit code and the `readers-allowed` findings as `(status, message)`.
+fn readers_allowed(lab: &Lab, r: &Run) -> (i32, Vec<(String, String)>) {
+    let list = r.dir.path().join("allowed-readers.toml");
+    std::fs::write(
+        &list,
+        format!(
+            "[[reader]]\nbucket = \"lab-output\"\nprincipals = [\"{START}\", \"{READER}\"]\nreason = \"the lab's two principals\"\n"
+        ),
+    )
+    .unwrap();
+    let bundle = r.dir.path().join("bundle");
+    let out = lab.run(&[
+        "verify",
+        "--evidence",
+        bundle.to_str().unwrap(),
+        "--allowed-readers",
+        list.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let report: Value = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {} {}", out.stdout, out.stderr));
+    let found = report["jobs"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule_id"] == "readers-allowed")
+        .map(|f| {
+            (
+                f["status"].as_str().unwrap().to_owned(),
+                f["message"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    (out.code, found)
 }
 
 /// `(eventName, principal)` of the delivered records that read the folder's page 1: S3
@@ -190,6 +229,12 @@ fn the_posts_design_names_both_principals_and_the_grant_that_outlives_the_job() 
             "{op} by {who} not delivered: {reads:?}"
         );
     }
+    // Through the CLI: the third principal's reads FAIL readers-allowed, by name.
+    let (code, found) = readers_allowed(&lab, &r);
+    assert_eq!(code, 3, "{found:?}");
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].0, "fail");
+    assert!(found[0].1.starts_with(THIRD), "{found:?}");
 }
 
 #[test]
@@ -221,6 +266,17 @@ fn a_writes_only_trail_delivers_no_s3_reads_but_the_kms_ones() {
         "a trail logging writes only delivered {reads:?}"
     );
     assert!(reads.contains(&("Decrypt".to_owned(), THIRD.to_owned())));
+    // Through the CLI: the S3 reads could not be seen, so readers-allowed is INCONCLUSIVE
+    // (never a PASS on the KMS reads alone), naming why.
+    let (code, found) = readers_allowed(&lab, &r);
+    assert!(
+        found
+            .iter()
+            .any(|(s, m)| s == "inconclusive" && m.contains("S3 read data events")),
+        "{found:?}"
+    );
+    assert!(found.iter().all(|(s, _)| s != "pass"), "{found:?}");
+    assert!(code == 3 || code == 4, "{code}");
     // The writes are still there: the write side is not affected.
     assert!(
         r.evidence

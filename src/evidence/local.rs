@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 
+use super::Part;
 use crate::integrity::{
     self, ObjectId,
     run::{Mode, ReadLog},
@@ -17,7 +18,7 @@ use crate::model::{Evidence, EvidenceProblem, JobId, ProblemScope, TimeWindow};
 use crate::trail::{self, FileKind, RecordFilter, ScanOptions, ScanProgress};
 
 /// Which records a trail scan keeps.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Wanted {
     /// Records of these jobs (and Bucket Key KMS calls for these buckets).
     Jobs {
@@ -28,19 +29,24 @@ pub enum Wanted {
     Discovery,
 }
 
-/// Adds the records of every trail directory to `evidence`, with every unusable file as a
-/// problem. `window` (the user's) limits the files read; `progress` receives the counters.
-/// Unless `integrity` is off, the digests around the files to read join
-/// `evidence.integrity_inputs`, with every file read, hashed as it is scanned when a digest
-/// lists it.
-pub fn add_trail_dirs(
-    evidence: &mut Evidence,
+/// Scans every trail directory, with every unusable file as a problem. `window` (the user's)
+/// limits the files read; `progress` receives the counters. Unless `integrity` is off, the
+/// digests around the files to read are kept for validation, with every file read, hashed as
+/// it is scanned when a digest lists it.
+pub fn scan_trail_dirs(
     dirs: &[PathBuf],
     window: Option<TimeWindow>,
     wanted: &Wanted,
     progress: Option<&ScanProgress>,
     integrity: Mode,
-) -> anyhow::Result<()> {
+    captured_at: DateTime<Utc>,
+) -> anyhow::Result<Part> {
+    let mut evidence = Evidence::new(crate::model::Provenance {
+        sources: Vec::new(),
+        account: None,
+        region: None,
+        captured_at,
+    });
     let filter = match wanted {
         Wanted::Jobs { ids, buckets } => {
             let ids: Vec<String> = ids.iter().map(|j| j.0.clone()).collect();
@@ -155,36 +161,11 @@ pub fn add_trail_dirs(
     // present; a missing file is not detectable without digests, so this is the weakest
     // claim and is said so in the sources), cut to the window the files were read for. The
     // user's --from/--until only narrow what is read: they never widen what is covered.
-    let Some(covered) = span
+    let covered = span
         .map(|(from, until)| TimeWindow { from, until })
         .and_then(|s| match window {
             Some(w) => s.intersect(&w),
             None => Some(s),
-        })
-    else {
-        return Ok(());
-    };
-    let note = format!(
-        "trail log file names cover {} to {}",
-        rfc3339(covered.from),
-        rfc3339(covered.until)
-    );
-    match evidence.cloudtrail_window {
-        None => {
-            evidence.cloudtrail_window = Some(covered);
-            evidence
-                .provenance
-                .sources
-                .push(format!("CloudTrail window: {note}"));
-        }
-        // File names do not prove that no file is missing: they never widen what another
-        // source proves.
-        Some(had) => evidence.provenance.sources.push(format!(
-            "{note}; not added to the CloudTrail window of the other sources ({} to {}): \
-             log file names do not prove that no file is missing",
-            rfc3339(had.from),
-            rfc3339(had.until)
-        )),
-    }
-    Ok(())
+        });
+    Ok(Part { evidence, covered })
 }

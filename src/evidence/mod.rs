@@ -56,6 +56,7 @@ pub mod policies;
 
 use chrono::{DateTime, Utc};
 
+use crate::model::rfc3339;
 use crate::model::{
     Conflict, ConflictAbout, Evidence, EvidenceProblem, ProblemScope, Provenance, TimeWindow,
     TrailEvent,
@@ -174,6 +175,56 @@ impl Evidence {
             });
         }
         self.events = kept;
+    }
+}
+
+/// CloudTrail records a source found, before they join the evidence ([`Part::add_to`]): the
+/// records, problems, provenance lines and integrity inputs, and the window they cover by the
+/// weakest claim (log file names, queried partitions).
+#[derive(Debug, Clone)]
+pub struct Part {
+    pub evidence: Evidence,
+    /// What the log files' names cover, cut to the window they were read for.
+    pub covered: Option<TimeWindow>,
+}
+
+impl Part {
+    /// Adds the scan to `evidence`. The window file names cover fills an unknown CloudTrail
+    /// window only: file names do not prove that no file is missing, so they never widen
+    /// what another source proves.
+    pub fn add_to(&self, evidence: &mut Evidence) {
+        let part = &self.evidence;
+        evidence
+            .provenance
+            .sources
+            .extend(part.provenance.sources.iter().cloned());
+        evidence.add_records(part.events.iter().cloned());
+        evidence.problems.extend(part.problems.iter().cloned());
+        let inputs = &mut evidence.integrity_inputs;
+        inputs.extend(&part.integrity_inputs);
+        let Some(covered) = self.covered else {
+            return;
+        };
+        let note = format!(
+            "trail log file names cover {} to {}",
+            rfc3339(covered.from),
+            rfc3339(covered.until)
+        );
+        match evidence.cloudtrail_window {
+            None => {
+                evidence.cloudtrail_window = Some(covered);
+                evidence
+                    .provenance
+                    .sources
+                    .push(format!("CloudTrail window: {note}"));
+            }
+            Some(had) => evidence.provenance.sources.push(format!(
+                "{note}; not added to the CloudTrail window of the other sources ({} to {}): \
+                 log file names do not prove that no file is missing",
+                rfc3339(had.from),
+                rfc3339(had.until)
+            )),
+        }
     }
 }
 

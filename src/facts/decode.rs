@@ -51,6 +51,8 @@ pub struct Start {
     /// `outputConfig`: bucket and the prefix as given (`None` when none was given).
     pub output: Option<(String, Option<String>)>,
     pub kms_key_id: Option<String>,
+    /// `JobTag`, when given.
+    pub job_tag: Option<String>,
 }
 
 /// The S3 object-level operations the timeline tells apart.
@@ -105,6 +107,8 @@ pub struct S3Access {
     pub requested_sse: Option<String>,
     pub sse_applied: Reading<SseApplied>,
     pub bucket_key: bool,
+    /// `CopyObject`'s source object (`x-amz-copy-source`), `(bucket, key)`: a read of it.
+    pub copy_source: Option<(String, String)>,
 }
 
 /// `requestParameters.encryptionContext`.
@@ -244,6 +248,7 @@ fn textract(e: &TrailEvent) -> Result<Fact, String> {
             document,
             output,
             kms_key_id: text(p, "kMSKeyId")?.filter(|k| !k.is_empty()),
+            job_tag: text(p, "jobTag")?.filter(|t| !t.is_empty()),
         }));
     }
     if TextractApi::from_get_operation(&e.event_name).is_some() {
@@ -349,7 +354,37 @@ fn s3(e: &TrailEvent) -> Result<Fact, String> {
         requested_sse: text(p, SSE).ok().flatten(),
         sse_applied,
         bucket_key,
+        copy_source: match e.event_name.as_str() {
+            "CopyObject" => text(p, "x-amz-copy-source")?.and_then(|s| copy_source(&s)),
+            _ => None,
+        },
     }))
+}
+
+/// `x-amz-copy-source`: `[/]bucket/key[?versionId=…]`, the key URL-encoded.
+fn copy_source(value: &str) -> Option<(String, String)> {
+    let path = value.split_once('?').map_or(value, |(p, _)| p);
+    let (bucket, key) = path.strip_prefix('/').unwrap_or(path).split_once('/')?;
+    let bytes = key.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    let key = String::from_utf8(out).ok()?;
+    (!bucket.is_empty() && !key.is_empty()).then(|| (bucket.to_owned(), key))
 }
 
 fn kms(e: &TrailEvent) -> Result<Fact, String> {
@@ -465,6 +500,20 @@ mod tests {
                 key: Some("p/1".into())
             }
         );
+    }
+
+    #[test]
+    fn a_copy_names_its_source_decoded() {
+        let a = s3_fact(json!({"eventName": "CopyObject",
+            "requestParameters": {"bucketName": "b", "key": "copy",
+                "x-amz-copy-source": "/results/out/job/1%20a?versionId=v1"}}));
+        assert_eq!(
+            a.copy_source,
+            Some(("results".into(), "out/job/1 a".into()))
+        );
+        let a = s3_fact(json!({"eventName": "CopyObject",
+            "requestParameters": {"bucketName": "b", "key": "copy", "x-amz-copy-source": "nokey"}}));
+        assert_eq!(a.copy_source, None);
     }
 
     #[test]

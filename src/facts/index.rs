@@ -19,6 +19,8 @@ pub struct Index<'a> {
     gets: HashMap<JobId, Vec<usize>>,
     /// S3 object-level calls by `(bucket, key)`, ordered so a folder is a range.
     objects: BTreeMap<(String, String), Vec<usize>>,
+    /// `CopyObject` calls by the `(bucket, key)` of their source, ordered as `objects`.
+    copy_sources: BTreeMap<(String, String), Vec<usize>>,
     /// KMS calls by the `aws:s3:arn` of their context: `(bucket, Some(key))` for an object,
     /// `(bucket, None)` for a bucket (Bucket Keys).
     s3_contexts: HashMap<(String, Option<String>), Vec<usize>>,
@@ -46,6 +48,7 @@ impl<'a> Index<'a> {
             starts: HashMap::new(),
             gets: HashMap::new(),
             objects: BTreeMap::new(),
+            copy_sources: BTreeMap::new(),
             s3_contexts: HashMap::new(),
             context_values: HashMap::new(),
             key_changes: HashMap::new(),
@@ -68,6 +71,9 @@ impl<'a> Index<'a> {
                             .entry((a.bucket.clone(), k.clone()))
                             .or_default()
                             .push(i);
+                    }
+                    if let Some(source) = &a.copy_source {
+                        ix.copy_sources.entry(source.clone()).or_default().push(i);
                     }
                 }
                 Fact::Kms(k) => {
@@ -168,10 +174,17 @@ impl<'a> Index<'a> {
         bucket: &'s str,
         prefix: &'s str,
     ) -> impl Iterator<Item = (&'s str, &'s [usize])> + 's {
-        self.objects
-            .range((bucket.to_owned(), prefix.to_owned())..)
-            .take_while(move |((b, k), _)| b == bucket && k.starts_with(prefix))
-            .map(|((_, k), v)| (k.as_str(), v.as_slice()))
+        under(&self.objects, bucket, prefix)
+    }
+
+    /// `(source key, CopyObject calls)` for every object under `prefix` in `bucket` copied
+    /// elsewhere.
+    pub fn copied_from<'s>(
+        &'s self,
+        bucket: &'s str,
+        prefix: &'s str,
+    ) -> impl Iterator<Item = (&'s str, &'s [usize])> + 's {
+        under(&self.copy_sources, bucket, prefix)
     }
 
     /// KMS calls whose `aws:s3:arn` context is exactly this object (`Some(key)`) or bucket.
@@ -242,6 +255,17 @@ impl<'a> Index<'a> {
     pub fn folders_of(&self, job: &JobId) -> &[(String, String)] {
         self.folders.get(&job.0).map(Vec::as_slice).unwrap_or(&[])
     }
+}
+
+/// `(key, records)` of the keys under `prefix` in `bucket`: a range of the ordered map.
+fn under<'s>(
+    map: &'s BTreeMap<(String, String), Vec<usize>>,
+    bucket: &'s str,
+    prefix: &'s str,
+) -> impl Iterator<Item = (&'s str, &'s [usize])> + 's {
+    map.range((bucket.to_owned(), prefix.to_owned())..)
+        .take_while(move |((b, k), _)| b == bucket && k.starts_with(prefix))
+        .map(|((_, k), v)| (k.as_str(), v.as_slice()))
 }
 
 /// The key ARN a KMS call names, resolved in the caller's own account and Region.

@@ -95,6 +95,28 @@ impl Inputs {
     }
 }
 
+impl Inputs {
+    /// Adds what another source handed in; the same digest, log file or note handed in twice
+    /// (a bundle and a trail directory holding one file) is kept once.
+    pub fn extend(&mut self, other: &Inputs) {
+        for d in &other.digests {
+            if !self.digests.contains(d) {
+                self.digests.push(d.clone());
+            }
+        }
+        for l in &other.logs {
+            if !self.logs.contains(l) {
+                self.logs.push(l.clone());
+            }
+        }
+        for n in &other.notes {
+            if !self.notes.contains(n) {
+                self.notes.push(n.clone());
+            }
+        }
+    }
+}
+
 /// How far around the log files read a digest is still read: a file delivered at T is
 /// listed in the digest of the hour that holds T (delivered up to an hour or so later), and
 /// the digest after it records its signature.

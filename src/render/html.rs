@@ -237,7 +237,53 @@ fn job(out: &mut String, anchor: &str, j: &JobReport) {
 fn job_body(out: &mut String, anchor: &str, j: &JobReport) {
     job_findings(out, j);
     job_lifecycle(out, anchor, j);
+    job_readers(out, j);
+    job_possible(out, j);
     job_proof(out, j);
+}
+
+fn job_possible(out: &mut String, j: &JobReport) {
+    let Some(p) = &j.possible_readers else {
+        return;
+    };
+    let _ = writeln!(out, "<h3>{}</h3>", esc(super::POSSIBLE_TITLE));
+    let cols = [Col::Id, Col::Long, Col::Long];
+    table(
+        out,
+        &super::POSSIBLE_COLUMNS,
+        super::possible_rows(p)
+            .iter()
+            .map(|r| (None, cells(&cols, r))),
+    );
+    out.push_str("<ul>\n");
+    for line in super::possible_lines(p) {
+        let _ = writeln!(out, "<li>{}</li>", esc_long(&line));
+    }
+    out.push_str("</ul>\n");
+}
+
+fn job_readers(out: &mut String, j: &JobReport) {
+    if j.readers.is_empty() {
+        let _ = writeln!(out, "<p>{}.</p>", esc(super::NO_READERS));
+        return;
+    }
+    out.push_str("<h3>Readers</h3>\n");
+    let cols = [
+        Col::Long,
+        Col::Id,
+        Col::Id,
+        Col::Long,
+        Col::Id,
+        Col::Id,
+        Col::Text,
+    ];
+    table(
+        out,
+        &super::READER_COLUMNS,
+        super::reader_rows(j)
+            .iter()
+            .map(|r| (None, cells(&cols, r))),
+    );
 }
 
 fn job_findings(out: &mut String, j: &JobReport) {
@@ -305,6 +351,25 @@ fn skipped(out: &mut String, report: &Report) {
     );
 }
 
+fn allowed_readers(out: &mut String, report: &Report) {
+    let Some(a) = &report.allowed_readers else {
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "<h2>Allowed readers <code>{}</code></h2>",
+        esc_long(&a.file)
+    );
+    let cols = [Col::Id, Col::Id, Col::Id, Col::Id, Col::Text, Col::Id];
+    table(
+        out,
+        &super::ALLOWED_READER_COLUMNS,
+        super::allowed_reader_rows(a)
+            .iter()
+            .map(|r| (None, cells(&cols, r))),
+    );
+}
+
 fn mutelist(out: &mut String, report: &Report) {
     let Some(m) = &report.mutelist else { return };
     let _ = writeln!(out, "<h2>Mute list <code>{}</code></h2>", esc_long(&m.file));
@@ -335,6 +400,7 @@ pub fn render(report: &Report) -> String {
     }
     skipped(&mut out, report);
     mutelist(&mut out, report);
+    allowed_readers(&mut out, report);
     out.push_str("<h2>Provenance</h2>\n");
     facts(&mut out, &provenance(report));
     out.push_str("</body>\n</html>\n");

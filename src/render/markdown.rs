@@ -71,6 +71,26 @@ fn job(out: &mut String, j: &JobReport) {
             row(out, &r);
         }
     }
+    if j.readers.is_empty() {
+        let _ = writeln!(out, "\n{}.", super::NO_READERS);
+    } else {
+        out.push_str("\n### Readers\n\n");
+        header(out, &super::READER_COLUMNS);
+        for r in super::reader_rows(j) {
+            row(out, &r);
+        }
+    }
+    if let Some(p) = &j.possible_readers {
+        let _ = writeln!(out, "\n### {}\n", super::POSSIBLE_TITLE);
+        header(out, &super::POSSIBLE_COLUMNS);
+        for r in super::possible_rows(p) {
+            row(out, &r);
+        }
+        out.push('\n');
+        for line in super::possible_lines(p) {
+            let _ = writeln!(out, "- {}", cell(&line));
+        }
+    }
     if !j.findings.is_empty() {
         out.push_str("\n### Findings\n\n");
         header(out, &super::FINDING_COLUMNS);
@@ -134,6 +154,13 @@ pub fn render(report: &Report) -> String {
                     e.entry.expires.map(rfc3339).unwrap_or_default(),
                 ],
             );
+        }
+    }
+    if let Some(a) = &report.allowed_readers {
+        let _ = writeln!(out, "\n## Allowed readers {}\n", cell(&a.file));
+        header(&mut out, &super::ALLOWED_READER_COLUMNS);
+        for r in super::allowed_reader_rows(a) {
+            row(&mut out, &r);
         }
     }
     out.push_str("\n## Provenance\n\n");

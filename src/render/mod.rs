@@ -19,7 +19,9 @@ use clap::ValueEnum;
 
 use crate::model::EvidenceRef;
 use crate::model::rfc3339;
-use crate::report::{JobReport, Report, ReportedFinding};
+use crate::report::{
+    AllowedReadersReport, JobReport, PolicyAnswerOut, PossibleOut, Report, ReportedFinding,
+};
 use crate::rules::{RuleSet, Status};
 
 /// Output formats.
@@ -328,6 +330,9 @@ pub(crate) fn provenance(report: &Report) -> Vec<(&'static str, String)> {
     if let Some(m) = &o.mutelist {
         v.push(("Mute list", m.clone()));
     }
+    if let Some(a) = &o.allowed_readers {
+        v.push(("Allowed readers", a.clone()));
+    }
     if o.redacted {
         v.push((
             "Redacted",
@@ -389,6 +394,126 @@ pub fn lifecycle_rows(j: &JobReport) -> Vec<Vec<String>> {
                     .map(RowCheck::cell)
                     .unwrap_or_default(),
                 e.evidence.to_string(),
+            ]
+        })
+        .collect()
+}
+
+pub const READER_COLUMNS: [&str; 7] = [
+    "Principal",
+    "First read (UTC)",
+    "Last read (UTC)",
+    "Objects read",
+    "How",
+    "Source IP",
+    "Via AWS service",
+];
+
+/// The key prefix of the job's folder (`prefix/JOBID/`), when the report knows it: object
+/// keys are shown relative to it.
+pub(crate) fn folder_key(j: &JobReport) -> Option<&str> {
+    let f = j.expected.as_ref()?.output_location.as_deref()?;
+    let path = f.strip_prefix("s3://").unwrap_or(f);
+    Some(path.split_once('/').map(|x| x.1).unwrap_or_default())
+}
+
+/// One row per principal that read the job's results, in [`READER_COLUMNS`] order; object
+/// keys relative to the job's folder.
+pub fn reader_rows(j: &JobReport) -> Vec<Vec<String>> {
+    let list = |s: &std::collections::BTreeSet<String>| {
+        s.iter().map(String::as_str).collect::<Vec<_>>().join("\n")
+    };
+    let short = |k: &Option<String>| {
+        k.as_deref().map(|k| {
+            folder_key(j)
+                .and_then(|f| k.strip_prefix(f))
+                .unwrap_or(k)
+                .to_owned()
+        })
+    };
+    j.readers
+        .iter()
+        .map(|r| {
+            vec![
+                r.principal.clone(),
+                rfc3339(r.first),
+                rfc3339(r.last),
+                crate::access::observed::ObjectsRead {
+                    count: r.objects.count,
+                    first: short(&r.objects.first),
+                    last: short(&r.objects.last),
+                }
+                .to_string(),
+                list(&r.how),
+                list(&r.source_ips),
+                list(&r.via_services),
+            ]
+        })
+        .collect()
+}
+
+/// The heading of who could read, saying how it was reached.
+pub const POSSIBLE_TITLE: &str = "Readers, possible (static reading of the collected policies)";
+
+pub const POSSIBLE_COLUMNS: [&str; 3] = ["Action", "Policy", "Principals it lets"];
+
+/// Who could read the job's results, one row per question, in [`POSSIBLE_COLUMNS`] order.
+pub fn possible_rows(p: &PossibleOut) -> Vec<Vec<String>> {
+    let answer = |action: &str, a: &PolicyAnswerOut| {
+        let policy = match &a.reason {
+            Some(r) => format!("{} ({}: {r})", a.document, a.state),
+            None if a.state == "read" => a.document.clone(),
+            None => format!("{} ({})", a.document, a.state),
+        };
+        vec![action.to_owned(), policy, a.principals.join("\n")]
+    };
+    let mut rows = Vec::new();
+    if let Some(a) = &p.decrypt {
+        rows.push(answer("kms:Decrypt", a));
+        rows.push(vec![
+            "kms:Decrypt".into(),
+            "the key's grants".into(),
+            match &p.decrypt_grants {
+                Some(g) if g.is_empty() => "none".into(),
+                Some(g) => g.join("\n"),
+                None => "unknown (see the flags)".into(),
+            },
+        ]);
+    }
+    if let Some(a) = &p.get_object {
+        rows.push(answer("s3:GetObject", a));
+    }
+    rows
+}
+
+/// The flags, the notes and the method, one line each, for under the table.
+pub fn possible_lines(p: &PossibleOut) -> Vec<String> {
+    p.flags
+        .iter()
+        .map(|f| format!("flag {}: {}", f.flag, f.message))
+        .chain(p.notes.iter().map(|n| format!("note: {n}")))
+        .chain([format!("method: {}", p.method)])
+        .collect()
+}
+
+/// The readers section's line when no principal read the job's results.
+pub const NO_READERS: &str = "Readers: no read of the job's results in the evidence";
+
+pub const ALLOWED_READER_COLUMNS: [&str; 6] =
+    ["Entry", "State", "Matched", "Allowed", "Reason", "Expires"];
+
+/// One row per `--allowed-readers` entry, in [`ALLOWED_READER_COLUMNS`] order.
+pub fn allowed_reader_rows(a: &AllowedReadersReport) -> Vec<Vec<String>> {
+    a.entries
+        .iter()
+        .map(|e| {
+            vec![
+                e.outcome.entry.to_string(),
+                e.outcome.state.label().into(),
+                e.outcome.matched.to_string(),
+                e.outcome.allowed.to_string(),
+                e.reason.clone(),
+                e.expires.map(rfc3339).unwrap_or_default(),
             ]
         })
         .collect()

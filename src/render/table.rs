@@ -137,13 +137,7 @@ struct Job<'a> {
 impl<'a> Job<'a> {
     fn new(j: &'a JobReport) -> Job<'a> {
         let folder_uri = j.expected.as_ref().and_then(|e| e.output_location.clone());
-        let key_prefix = folder_uri.as_ref().map(|f| {
-            let path = f.strip_prefix("s3://").unwrap_or(f);
-            path.split_once('/')
-                .map(|x| x.1)
-                .unwrap_or_default()
-                .to_owned()
-        });
+        let key_prefix = super::folder_key(j).map(str::to_owned);
         let actors = j
             .timeline
             .iter()
@@ -152,7 +146,8 @@ impl<'a> Job<'a> {
                     .split_once(" via ")
                     .map_or(e.actor.as_str(), |x| x.0)
             })
-            .chain(j.requested.iter().map(|r| r.caller.as_str()));
+            .chain(j.requested.iter().map(|r| r.caller.as_str()))
+            .chain(j.readers.iter().map(|r| r.principal.as_str()));
         let keys = j.timeline.iter().filter_map(|e| e.key.as_deref());
         Job {
             j,
@@ -224,6 +219,8 @@ fn job(out: &mut String, j: &JobReport, style: Style) {
     }
     findings(out, &v, style);
     lifecycle(out, &v, style);
+    readers(out, &v, style);
+    possible(out, &v, style);
     if j.verdict == Verdict::Pass {
         let _ = writeln!(out, "Passed on {} piece(s) of evidence:", j.proof.len());
         for p in &j.proof {
@@ -420,6 +417,72 @@ fn lifecycle(out: &mut String, v: &Job<'_>, style: Style) {
     let _ = writeln!(out, "{}Evidence\n{legend}", grid.render(w, style.color));
 }
 
+/// Who read the job's results, one row per principal: the shared columns folded into four to
+/// fit a terminal (first and last read in one cell, source addresses and services under how).
+fn readers(out: &mut String, v: &Job<'_>, style: Style) {
+    if v.j.readers.is_empty() {
+        let _ = writeln!(out, "{}\n", super::NO_READERS);
+        return;
+    }
+    let mut grid = Grid::new(&[
+        ("Principal", Wrap::Wrap),
+        ("Read (UTC)", Wrap::Keep),
+        ("Objects read", Wrap::Wrap),
+        ("How / from / via", Wrap::Wrap),
+    ]);
+    for r in super::reader_rows(v.j) {
+        let [principal, first, last, objects, how, ips, via] = &r[..] else {
+            unreachable!("{} reader columns", super::READER_COLUMNS.len())
+        };
+        let when = if first == last {
+            first.clone()
+        } else {
+            format!("{first}\n{last}")
+        };
+        let mut how = how.clone();
+        for (label, list) in [("from", ips), ("via", via)] {
+            for line in list.lines() {
+                how.push_str(&format!("\n{label} {line}"));
+            }
+        }
+        grid.row(vec![
+            plain(v.names.get(principal)),
+            plain(when),
+            plain(objects.as_str()),
+            plain(how),
+        ]);
+    }
+    let _ = writeln!(
+        out,
+        "Readers\n{}",
+        grid.render(usize::from(style.width), style.color)
+    );
+}
+
+/// Who could read the job's results, by a static reading of the collected policies.
+fn possible(out: &mut String, v: &Job<'_>, style: Style) {
+    let Some(p) = &v.j.possible_readers else {
+        return;
+    };
+    let w = usize::from(style.width);
+    let wraps = [Wrap::Keep, Wrap::Wrap, Wrap::Wrap];
+    let columns: Vec<_> = super::POSSIBLE_COLUMNS.into_iter().zip(wraps).collect();
+    let mut grid = Grid::new(&columns);
+    for r in super::possible_rows(p) {
+        grid.row(r.iter().map(|c| plain(v.uri(c))).collect());
+    }
+    let _ = writeln!(
+        out,
+        "{}\n{}",
+        super::POSSIBLE_TITLE,
+        grid.render(w, style.color)
+    );
+    for line in super::possible_lines(p) {
+        para(out, "  ", "    ", &line, w);
+    }
+    out.push('\n');
+}
+
 /// The summary: the counts, then one line per job worst first with the rules it did not pass.
 fn summary(out: &mut String, report: &Report, style: Style) {
     let w = usize::from(style.width);
@@ -546,6 +609,32 @@ pub fn render(report: &Report, style: Style) -> String {
                 "Mute list {} ({} finding(s) muted)",
                 m.file, report.summary.muted
             ),
+            w,
+        );
+        let _ = writeln!(out, "{}", t.render(w, style.color));
+    }
+    if let Some(a) = &report.allowed_readers {
+        let wraps = [
+            Wrap::Keep,
+            Wrap::Keep,
+            Wrap::Keep,
+            Wrap::Keep,
+            Wrap::Wrap,
+            Wrap::Keep,
+        ];
+        let columns: Vec<_> = super::ALLOWED_READER_COLUMNS
+            .into_iter()
+            .zip(wraps)
+            .collect();
+        let mut t = Grid::new(&columns);
+        for r in super::allowed_reader_rows(a) {
+            t.row(r.into_iter().map(plain).collect());
+        }
+        para(
+            &mut out,
+            "",
+            "  ",
+            &format!("Allowed readers {}", a.file),
             w,
         );
         let _ = writeln!(out, "{}", t.render(w, style.color));

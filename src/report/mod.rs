@@ -16,6 +16,10 @@ use std::ops::Deref;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::access::allowlist::AllowList;
+use crate::access::observed::{self, ReaderRow};
+use crate::access::possible;
+use crate::access::readers_allowed::{self, Checker};
 use crate::model::{Evidence, EvidenceProblem, EvidenceRef, JobId, ProblemScope, Sse};
 use crate::rules::{DocumentedEncryption, DocumentedLocation, Finding, RuleSet, Severity, Status};
 use crate::timeline::{self, Entry, JobTimeline, ObjectKind, ResolvedKey};
@@ -66,6 +70,169 @@ pub struct Report {
     /// absent under `--integrity off`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub integrity: Option<crate::integrity::run::RunIntegrity>,
+    /// Each allow-list entry's outcome; present when `--allowed-readers` was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed_readers: Option<AllowedReadersReport>,
+}
+
+/// Who could read a job's results ([`crate::access::possible`]), as the report shows it:
+/// every answer labelled with its policy, every flag in words.
+#[derive(Debug, Clone, Serialize)]
+pub struct PossibleOut {
+    /// How it was reached: a static reading, never an evaluation.
+    pub method: String,
+    /// Who may `kms:Decrypt` with the job's key, by its key policy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decrypt: Option<PolicyAnswerOut>,
+    /// The grantees of the key's grants that decrypt; `null` when the grants are unknown
+    /// (a flag says why).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decrypt_grants: Option<Vec<String>>,
+    /// Who may `s3:GetObject` the job's folder, by the bucket policy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub get_object: Option<PolicyAnswerOut>,
+    pub flags: Vec<FlagOut>,
+    /// What the reading cannot see.
+    pub notes: Vec<String>,
+}
+
+/// One policy's answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct PolicyAnswerOut {
+    pub document: String,
+    /// `read`, `no-policy` or `unknown`.
+    pub state: &'static str,
+    /// The principals it lets act, each marked when a condition (not evaluated) restricts it
+    /// or it covers only part of the target.
+    pub principals: Vec<String>,
+    /// Why it is unknown, or which statements could not be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FlagOut {
+    /// `everyone`, `other-account`, `full-key-access`, `grant-outlives-job`, …
+    pub flag: &'static str,
+    pub message: String,
+}
+
+impl PolicyAnswerOut {
+    fn of(a: &possible::Answer) -> PolicyAnswerOut {
+        match a {
+            possible::Answer::Read {
+                document,
+                access,
+                unreadable,
+            } => PolicyAnswerOut {
+                document: document.clone(),
+                state: "read",
+                principals: access
+                    .grantees
+                    .iter()
+                    .map(|g| {
+                        let mut p = g.principal.to_string();
+                        if !g.conditions.is_empty() {
+                            p.push_str(" (under a condition, not evaluated)");
+                        }
+                        if g.scope != crate::access::glob::Cover::All {
+                            p.push_str(" (part of it, or depending on a policy variable)");
+                        }
+                        p
+                    })
+                    .collect(),
+                reason: (!unreadable.is_empty()).then(|| {
+                    let why: Vec<String> = unreadable.iter().map(|e| e.to_string()).collect();
+                    format!("statements not read: {}", why.join("; "))
+                }),
+            },
+            possible::Answer::NoPolicy { document } => PolicyAnswerOut {
+                document: document.clone(),
+                state: "no-policy",
+                principals: Vec::new(),
+                reason: None,
+            },
+            possible::Answer::Unknown { document, reason } => PolicyAnswerOut {
+                document: document.clone(),
+                state: "unknown",
+                principals: Vec::new(),
+                reason: Some(reason.clone()),
+            },
+        }
+    }
+}
+
+/// The static reading of who could read the job's results; `None` when it has neither a key
+/// nor an output bucket.
+fn possible_out(t: &JobTimeline) -> Option<PossibleOut> {
+    let folder = t
+        .output
+        .as_ref()
+        .map(|o| (o.bucket.as_str(), o.job_prefix(&t.job_id)));
+    if t.key.is_none() && folder.is_none() {
+        return None;
+    }
+    let region = t.request.as_ref().map_or("", |r| r.region.as_str());
+    // The job's account: its caller's (the bucket and key owner's when they are its own).
+    let account = t
+        .request
+        .as_ref()
+        .and_then(|r| r.caller.split(':').nth(4))
+        .filter(|a| !a.is_empty());
+    let r = possible::possible_readers(
+        t.key.as_ref(),
+        t.bucket.as_ref(),
+        &possible::JobScope {
+            partition: crate::model::partition_of_region(region),
+            account,
+            output: folder.as_ref().map(|(b, f)| (*b, f.as_str())),
+            job: t.results_window(),
+            captured_at: t.captured_at,
+        },
+    );
+    Some(PossibleOut {
+        method: r.method.to_owned(),
+        decrypt: r.decrypt.as_ref().map(PolicyAnswerOut::of),
+        decrypt_grants: match &r.grants {
+            Some(possible::Grants::Read { grants }) => Some(
+                grants
+                    .iter()
+                    .filter(|g| g.decrypts)
+                    .map(|g| g.grantee.clone())
+                    .collect(),
+            ),
+            _ => None,
+        },
+        get_object: r.get_object.as_ref().map(PolicyAnswerOut::of),
+        flags: r
+            .flags
+            .iter()
+            .map(|f| FlagOut {
+                flag: f.kind(),
+                message: f.message(),
+            })
+            .collect(),
+        notes: r.notes,
+    })
+}
+
+/// The allow-list's part of the report, as the mute list's: what each entry matched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AllowedReadersReport {
+    pub file: String,
+    /// Expiry is judged at this time: the report's `generated_at`, the run's time.
+    pub evaluated_at: DateTime<Utc>,
+    pub entries: Vec<AllowedEntryOut>,
+}
+
+/// One allow-list entry's outcome, with its reason and expiry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AllowedEntryOut {
+    #[serde(flatten)]
+    pub outcome: readers_allowed::EntryOutcome,
+    pub reason: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires: Option<DateTime<Utc>>,
 }
 
 /// How a report is judged and shown beyond the rules.
@@ -75,6 +242,8 @@ pub struct Policy {
     /// at (never the evidence's capture time: an old bundle must not revive an expired mute).
     pub now: DateTime<Utc>,
     pub mutelist: Option<Mutelist>,
+    /// `--allowed-readers`: who may read the results, for `readers-allowed`.
+    pub allowed_readers: Option<AllowList>,
     /// The lowest severity of a FAIL finding that makes exit code 3; `None`: any.
     pub fail_on: Option<Severity>,
     pub redact: bool,
@@ -93,6 +262,8 @@ pub struct Options {
     pub redacted: bool,
     /// The mute list file, as given.
     pub mutelist: Option<String>,
+    /// The `--allowed-readers` file, as given.
+    pub allowed_readers: Option<String>,
     /// `--status`: the verdicts of the jobs reported; the summary and exit code count every
     /// job.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -180,6 +351,13 @@ pub struct JobReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kms_key: Option<KeyOut>,
     pub timeline: Vec<Entry>,
+    /// Who read the job's results, one row per principal (S3 reads, KMS `Decrypt` of its
+    /// objects, Textract `Get*`), in order of first read.
+    pub readers: Vec<ReaderRow>,
+    /// Who could read them, by a static reading of the collected key policy, grants and
+    /// bucket policy; absent when the job has neither a key nor an output bucket.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub possible_readers: Option<PossibleOut>,
     pub findings: Vec<ReportedFinding>,
     /// For a PASS: the evidence that proved it.
     pub proof: Vec<EvidenceRef>,
@@ -391,9 +569,9 @@ fn proof(verdict: Verdict, findings: &[ReportedFinding]) -> Vec<EvidenceRef> {
     p
 }
 
-fn job_report(rules: &RuleSet, t: &JobTimeline) -> JobReport {
+fn job_report(rules: &RuleSet, t: &JobTimeline, readers: Option<&mut Checker<'_>>) -> JobReport {
     let findings: Vec<ReportedFinding> = rules
-        .evaluate(t)
+        .evaluate_with(t, readers)
         .into_iter()
         .filter(|f| f.status != Status::NotApplicable)
         .map(|finding| ReportedFinding {
@@ -515,6 +693,8 @@ fn job_report(rules: &RuleSet, t: &JobTimeline) -> JobReport {
             policy: k.policy.clone(),
         }),
         timeline: t.entries.clone(),
+        readers: observed::readers(&t.reads),
+        possible_readers: possible_out(t),
         findings,
         proof,
     }
@@ -624,11 +804,25 @@ pub fn build_parts(parts: &[Part<'_>], rules: &RuleSet, policy: &Policy) -> Repo
         .mutelist
         .as_ref()
         .map(|list| Applier::new(list, generated_at));
+    let mut checker = policy
+        .allowed_readers
+        .as_ref()
+        .map(|list| Checker::new(list, generated_at));
     for part in parts {
         let account = part.evidence.provenance.account.as_deref();
         let region = part.evidence.provenance.region.as_deref();
-        let judged = timeline::correlate_all(part.evidence, &part.jobs, |t| job_report(rules, &t));
-        for mut r in judged {
+        // Each job gets its own checker (jobs are judged in parallel), absorbed in job order.
+        let judged = timeline::correlate_all(part.evidence, &part.jobs, |t| {
+            let mut own = policy
+                .allowed_readers
+                .as_ref()
+                .map(|list| Checker::new(list, generated_at));
+            (job_report(rules, &t, own.as_mut()), own)
+        });
+        for (mut r, own) in judged {
+            if let (Some(all), Some(own)) = (checker.as_mut(), own) {
+                all.absorb(own);
+            }
             if several {
                 r.account = account.map(str::to_owned);
                 r.region = region.map(str::to_owned);
@@ -640,6 +834,22 @@ pub fn build_parts(parts: &[Part<'_>], rules: &RuleSet, policy: &Policy) -> Repo
         }
     }
     let mutelist = applier.map(Applier::finish);
+    let allowed_readers = checker
+        .zip(policy.allowed_readers.as_ref())
+        .map(|(c, list)| AllowedReadersReport {
+            file: list.file.clone(),
+            evaluated_at: generated_at,
+            entries: c
+                .finish()
+                .into_iter()
+                .zip(&list.entries)
+                .map(|(outcome, e)| AllowedEntryOut {
+                    outcome,
+                    reason: e.reason.clone(),
+                    expires: e.expires,
+                })
+                .collect(),
+        });
     let mut summary = Summary {
         jobs: reports.len(),
         skipped_evidence: evidence.skipped.len(),
@@ -681,9 +891,11 @@ pub fn build_parts(parts: &[Part<'_>], rules: &RuleSet, policy: &Policy) -> Repo
             fail_on: policy.fail_on,
             redacted: policy.redact,
             mutelist: policy.mutelist.as_ref().map(|m| m.file.clone()),
+            allowed_readers: policy.allowed_readers.as_ref().map(|l| l.file.clone()),
             status: policy.status.clone(),
         },
         mutelist,
+        allowed_readers,
         // Every part was offered the same trail files: the first speaks for them.
         integrity: parts
             .first()

@@ -431,7 +431,7 @@ mod tests {
                 "entry 1, field `rule`",
             ),
             ("[mutes]\n", "unknown top-level key `mutes`"),
-            ("[[mute]\n", "mute.toml: not valid TOML"),
+            ("[[mute]\n", "mute.toml:1: not valid TOML"),
         ];
         for (text, want) in cases {
             let err = parse(text).unwrap_err();

@@ -9,7 +9,10 @@
 use std::collections::HashMap;
 
 use super::mutelist::{EntryOutcome, MutelistReport, Pattern};
-use super::{EvidenceSummary, ExpectedOut, JobReport, ObjectOut, Report, Requested, Stored};
+use super::{
+    EvidenceSummary, ExpectedOut, JobReport, ObjectOut, PossibleOut, Report, Requested, Stored,
+};
+use crate::access::observed::ReaderRow;
 use crate::model::{EvidenceProblem, EvidenceRef, ProblemScope};
 use crate::rules::Finding;
 use crate::timeline::Entry;
@@ -168,6 +171,7 @@ impl Redact for Report {
             options,
             mutelist,
             integrity,
+            allowed_readers,
         } = self;
         integrity.redact(r);
         evidence.redact(r);
@@ -175,6 +179,13 @@ impl Redact for Report {
         jobs.redact(r);
         mutelist.redact(r);
         options.mutelist.redact(r);
+        options.allowed_readers.redact(r);
+        if let Some(a) = allowed_readers {
+            a.file.redact(r);
+            for e in &mut a.entries {
+                e.reason.redact(r);
+            }
+        }
     }
 }
 
@@ -271,9 +282,31 @@ impl Redact for JobReport {
             output_bucket,
             kms_key,
             timeline,
+            readers,
+            possible_readers,
             findings,
             proof,
         } = self;
+        if let Some(p) = possible_readers {
+            let PossibleOut {
+                method: _,
+                decrypt,
+                decrypt_grants,
+                get_object,
+                flags,
+                notes,
+            } = p;
+            for a in [decrypt, get_object].into_iter().flatten() {
+                a.document.redact(r);
+                a.principals.redact(r);
+                a.reason.redact(r);
+            }
+            decrypt_grants.redact(r);
+            for f in flags {
+                f.message.redact(r);
+            }
+            notes.redact(r);
+        }
         if let Some(b) = output_bucket {
             b.name.redact(r);
             b.default_encryption.redact(r);
@@ -291,6 +324,7 @@ impl Redact for JobReport {
         job_status.redact(r);
         objects.redact(r);
         timeline.redact(r);
+        readers.redact(r);
         for f in findings {
             f.finding.redact(r);
             if let Some(m) = &mut f.muted {
@@ -298,6 +332,26 @@ impl Redact for JobReport {
             }
         }
         proof.redact(r);
+    }
+}
+
+impl Redact for ReaderRow {
+    fn redact(&mut self, r: &mut Redactor) {
+        let ReaderRow {
+            principal,
+            first: _,
+            last: _,
+            objects,
+            how: _,
+            // Addresses and service names name no account or principal.
+            source_ips: _,
+            via_services: _,
+            events,
+        } = self;
+        principal.redact(r);
+        objects.first.redact(r);
+        objects.last.redact(r);
+        events.redact(r);
     }
 }
 

@@ -6,6 +6,7 @@
 use chrono::Duration;
 
 use super::{DocumentedEncryption, DocumentedLocation, Expected, Outcome, Status};
+use crate::access::readers_allowed::{self, Checker, JobReads};
 use crate::facts::SseApplied;
 use crate::model::rfc3339;
 use crate::model::{EvidenceRef, Reading, Sse};
@@ -31,6 +32,7 @@ const EVALUATORS: &[(&str, Evaluator)] = &[
     ("cmk-state", cmk_state),
     ("evidence-consistent", evidence_consistent),
     ("evidence-integrity", evidence_integrity),
+    ("readers-allowed", readers_allowed),
 ];
 
 pub const EVALUATOR_IDS: &[&str] = &[
@@ -48,7 +50,46 @@ pub const EVALUATOR_IDS: &[&str] = &[
     "cmk-state",
     "evidence-consistent",
     "evidence-integrity",
+    "readers-allowed",
 ];
+
+/// `readers-allowed` without an allow-list: the readers are the proof.
+fn readers_allowed(_: Option<&Expected>, t: &JobTimeline) -> Vec<Outcome> {
+    readers_allowed_with(t, None)
+}
+
+/// `readers-allowed`, judged by [`crate::access::readers_allowed`] on the job's reads; with
+/// `checker`, against its allow-list.
+pub(super) fn readers_allowed_with(
+    t: &JobTimeline,
+    checker: Option<&mut Checker<'_>>,
+) -> Vec<Outcome> {
+    let folder = t
+        .output
+        .as_ref()
+        .map(|o| (o.bucket.as_str(), o.job_prefix(&t.job_id)));
+    let job = JobReads {
+        reads: &t.reads,
+        output: folder.as_ref().map(|(b, f)| (*b, f.as_str())),
+        job_tag: t.request.as_ref().and_then(|r| r.job_tag.as_deref()),
+        since: t.started(),
+        coverage: &t.read_coverage,
+    };
+    readers_allowed::evaluate(&job, checker)
+        .into_iter()
+        .map(|f| Outcome {
+            status: match f.status {
+                readers_allowed::Status::Pass => Status::Pass,
+                readers_allowed::Status::Inconclusive => Status::Inconclusive,
+                readers_allowed::Status::Fail => Status::Fail,
+            },
+            stronger: false,
+            message: f.message,
+            object: f.object,
+            evidence: f.evidence,
+        })
+        .collect()
+}
 
 pub fn evaluator(id: &str) -> Option<Evaluator> {
     EVALUATORS.iter().find(|(i, _)| *i == id).map(|(_, f)| *f)

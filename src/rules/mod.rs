@@ -13,6 +13,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::access::readers_allowed::{self, Checker};
 use crate::model::EvidenceRef;
 use crate::timeline::{JobTimeline, ResolvedKey};
 
@@ -71,6 +72,10 @@ const RULE_FILES: &[(&str, &str)] = &[
     (
         "evidence-integrity.toml",
         include_str!("../../rules/evidence-integrity.toml"),
+    ),
+    (
+        "readers-allowed.toml",
+        include_str!("../../rules/readers-allowed.toml"),
     ),
 ];
 
@@ -333,11 +338,27 @@ impl RuleSet {
 
     /// Evaluates every rule against one job.
     pub fn evaluate(&self, t: &JobTimeline) -> Vec<Finding> {
+        self.evaluate_with(t, None)
+    }
+
+    /// Evaluates every rule against one job; with `readers`, `readers-allowed` judges the
+    /// reads against its allow-list (and counts what the entries did) instead of listing them.
+    pub fn evaluate_with(
+        &self,
+        t: &JobTimeline,
+        mut readers: Option<&mut Checker<'_>>,
+    ) -> Vec<Finding> {
         let expected = self.expected(t);
         let mut findings = Vec::new();
         for rule in &self.rules {
             let evaluate = eval::evaluator(&rule.id).expect("validated at load");
-            for o in evaluate(expected.as_ref(), t) {
+            let outcomes = match readers.as_deref_mut() {
+                Some(checker) if rule.id == readers_allowed::RULE_ID => {
+                    eval::readers_allowed_with(t, Some(checker))
+                }
+                _ => evaluate(expected.as_ref(), t),
+            };
+            for o in outcomes {
                 let severity = match (o.stronger, rule.severity_if_stronger) {
                     (true, Some(s)) => s,
                     _ => rule.severity,

@@ -8,6 +8,7 @@
 //! without touching evidence.
 
 pub mod keys;
+mod reads;
 pub mod selectors;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -15,6 +16,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
+use crate::access::observed::ReadEvent;
+use crate::access::readers_allowed::ReadCoverage;
 use crate::facts::{self, Context, Fact, Index, InvokedBy, S3Op, SseApplied};
 use crate::model::rfc3339;
 use crate::model::{
@@ -50,6 +53,9 @@ pub struct Request {
     /// Further `Start*` records that returned the same job id (idempotent resubmissions).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub resubmissions: Vec<EvidenceRef>,
+    /// `JobTag`, when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job_tag: Option<String>,
 }
 
 impl Request {
@@ -285,6 +291,10 @@ pub struct JobTimeline {
     pub conflicts: Vec<Conflict>,
     pub entries: Vec<Entry>,
     pub captured_at: DateTime<Utc>,
+    /// Every read of the job's results, in time order (see [`crate::access::observed`]).
+    pub reads: Vec<ReadEvent>,
+    /// Whether the CloudTrail evidence could show every read.
+    pub read_coverage: ReadCoverage,
     /// What digest validation says about the log files of this job's window; `None` under
     /// `--integrity off`.
     #[serde(skip)]
@@ -320,14 +330,26 @@ pub fn output_buckets(evidence: &Evidence, jobs: &[JobId]) -> Vec<String> {
     buckets.into_iter().collect()
 }
 
-/// The job's first successful `Start*` record, as the record: the one Start lookup the
-/// gathering rounds follow (the output folder and key it names are read live next).
-pub fn start_record<'a>(evidence: &'a Evidence, job: &JobId) -> Option<&'a TrailEvent> {
-    evidence
-        .events
-        .iter()
-        .filter(|e| matches!(facts::decode(e), Fact::Start(s) if &s.job == job))
-        .min_by_key(|e| e.event_time)
+/// Each job's first successful `Start*` record (the one the gathering rounds follow: the
+/// output folder and key it names are read next), in one pass over the records.
+pub fn start_records(evidence: &Evidence, jobs: &[JobId]) -> BTreeMap<JobId, TrailEvent> {
+    let wanted: BTreeSet<&JobId> = jobs.iter().collect();
+    let mut out: BTreeMap<JobId, TrailEvent> = BTreeMap::new();
+    for e in &evidence.events {
+        let Fact::Start(s) = facts::decode(e) else {
+            continue;
+        };
+        if !wanted.contains(&s.job) {
+            continue;
+        }
+        match out.get(&s.job) {
+            Some(had) if had.event_time <= e.event_time => {}
+            _ => {
+                out.insert(s.job.clone(), e.clone());
+            }
+        }
+    }
+    out
 }
 
 /// The jobs whose `Start*` record falls in `window` (what `audit` verifies), in `region`
@@ -535,6 +557,8 @@ impl Index<'_> {
             entries: Vec::new(),
             captured_at: evidence.provenance.captured_at,
             request,
+            reads: Vec::new(),
+            read_coverage: reads::unknown_coverage(),
             integrity: None,
         };
         if let Some(out) = t.output.clone() {
@@ -558,6 +582,8 @@ impl Index<'_> {
         t.entries = self.entries(&t);
         t.conflicts = self.conflicts_of(&t);
         t.coverage = coverage(evidence, &t, window);
+        t.reads = self.reads_of(&t);
+        t.read_coverage = reads::coverage(evidence, &t);
         t
     }
 
@@ -675,6 +701,7 @@ impl Index<'_> {
             output,
             kms_key,
             resubmissions: again.iter().map(|&j| self.event(j).evidence()).collect(),
+            job_tag: s.job_tag.clone(),
         }
     }
 
@@ -1152,15 +1179,48 @@ fn trail_logs(
     shape: &EventShape,
     what: &str,
 ) -> Logging {
-    if evidence.trails.is_empty() {
-        return Logging::Unknown {
+    match trail_state(evidence, region, start, shape) {
+        TrailState::Logged(trail) => Logging::Logged { trail },
+        TrailState::NoTrails => Logging::Unknown {
             reason: format!(
                 "no trail configuration in the evidence, so whether {what} were logged is unknown"
             ),
-        };
+        },
+        TrailState::Unknown(why) => Logging::Unknown {
+            reason: format!("whether {what} were logged is unknown: {}", why.join("; ")),
+        },
+        TrailState::NotLogged { why, .. } => Logging::NotLogged {
+            reason: format!("{what} were not logged: {}", why.join("; ")),
+        },
+    }
+}
+
+/// What the trails in the evidence say about one shape of event.
+enum TrailState {
+    Logged(String),
+    NoTrails,
+    /// Why it is not known, per trail.
+    Unknown(Vec<String>),
+    /// Why each trail does not log it, and the selectors that would log it were it a write
+    /// (see [`selectors::leaving_out`]).
+    NotLogged {
+        why: Vec<String>,
+        selectors: Vec<String>,
+    },
+}
+
+fn trail_state(
+    evidence: &Evidence,
+    region: Option<&str>,
+    start: Option<DateTime<Utc>>,
+    shape: &EventShape,
+) -> TrailState {
+    if evidence.trails.is_empty() {
+        return TrailState::NoTrails;
     }
     let mut unknown = Vec::new();
     let mut not = Vec::new();
+    let mut leaving_out = Vec::new();
     for trail in &evidence.trails {
         let name = trail.arn.clone().unwrap_or_else(|| trail.name.clone());
         let in_region = trail.is_multi_region
@@ -1196,21 +1256,20 @@ fn trail_logs(
         match &trail.selectors {
             None => unknown.push(format!("{name}: event selectors not collected")),
             Some(Err(e)) => unknown.push(format!("{name}: GetEventSelectors failed ({e})")),
-            Some(Ok(sel)) if selectors::logs(sel, shape) => return Logging::Logged { trail: name },
-            Some(Ok(_)) => not.push(format!("{name}'s event selectors do not select them")),
+            Some(Ok(sel)) if selectors::logs(sel, shape) => return TrailState::Logged(name),
+            Some(Ok(sel)) => {
+                not.push(format!("{name}'s event selectors do not select them"));
+                leaving_out.extend(selectors::leaving_out(sel, shape));
+            }
         }
     }
-    if !unknown.is_empty() {
-        Logging::Unknown {
-            reason: format!(
-                "whether {what} were logged is unknown: {}",
-                unknown.join("; ")
-            ),
+    if unknown.is_empty() {
+        TrailState::NotLogged {
+            why: not,
+            selectors: leaving_out,
         }
     } else {
-        Logging::NotLogged {
-            reason: format!("{what} were not logged: {}", not.join("; ")),
-        }
+        TrailState::Unknown(unknown)
     }
 }
 

@@ -29,6 +29,48 @@ pub fn logs(selectors: &EventSelectors, ev: &EventShape) -> bool {
     }
 }
 
+/// The selectors that leave out a read-only event only because it is a read: each would log
+/// the same event were it a write (`readOnly = false`, `ReadWriteType = WriteOnly`), named as
+/// the trail names it (an advanced selector's `Name`, else its position).
+pub fn leaving_out(selectors: &EventSelectors, ev: &EventShape) -> Vec<String> {
+    if !ev.read_only {
+        return Vec::new();
+    }
+    let write = EventShape {
+        read_only: false,
+        ..*ev
+    };
+    match selectors {
+        EventSelectors::Basic(list) => list
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| basic_logs(s, &write) && !basic_logs(s, ev))
+            .map(|(i, s)| {
+                format!(
+                    "event selector {} (ReadWriteType = {})",
+                    i + 1,
+                    s.read_write_type
+                )
+            })
+            .collect(),
+        EventSelectors::Advanced(list) => list
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| {
+                let all = |e: &EventShape| s.field_selectors.iter().all(|f| field_matches(f, e));
+                all(&write) && !all(ev)
+            })
+            .map(|(i, s)| {
+                let name = s
+                    .name
+                    .as_ref()
+                    .map_or(format!("advanced selector {}", i + 1), |n| format!("{n:?}"));
+                format!("{name} (readOnly = false)")
+            })
+            .collect(),
+    }
+}
+
 fn basic_logs(s: &BasicSelector, ev: &EventShape) -> bool {
     let rw = match s.read_write_type.as_str() {
         "ReadOnly" => ev.read_only,
@@ -146,6 +188,33 @@ mod tests {
                 })
                 .collect(),
         )
+    }
+
+    #[test]
+    fn selectors_that_keep_only_writes_are_named_for_a_read() {
+        let get = EventShape {
+            event_name: "GetObject",
+            read_only: true,
+            ..put()
+        };
+        assert_eq!(
+            leaving_out(&basic("WriteOnly", true, &[], &["arn:aws:s3"]), &get),
+            ["event selector 1 (ReadWriteType = WriteOnly)"]
+        );
+        assert!(leaving_out(&basic("All", true, &[], &["arn:aws:s3:::other/"]), &get).is_empty());
+        let mut writes = advanced(vec![vec![
+            fs("eventCategory", "Equals", &["Data"]),
+            fs("readOnly", "Equals", &["false"]),
+            fs("resources.ARN", "StartsWith", &["arn:aws:s3:::results/"]),
+        ]]);
+        if let EventSelectors::Advanced(list) = &mut writes {
+            list[0].name = Some("Textract output writes".into());
+        }
+        assert_eq!(
+            leaving_out(&writes, &get),
+            ["\"Textract output writes\" (readOnly = false)"]
+        );
+        assert!(leaving_out(&writes, &put()).is_empty(), "only for reads");
     }
 
     #[test]

@@ -260,3 +260,58 @@ fn route_8_a_truncated_listing_is_never_a_pass() {
     }
     assert_eq!(verdict_of(&evidence), Verdict::Inconclusive);
 }
+
+/// Issue 15: a job's reads are those of its own folder only: a copy whose source is one of
+/// its results is a read, decoded from `x-amz-copy-source`; a look-alike folder and a KMS
+/// context that only starts with a result's ARN are not.
+#[test]
+fn reads_are_the_jobs_folder_by_exact_key_and_context() {
+    let mut evidence = fixture("readers-post-design");
+    let job = discover_jobs(&evidence)[0].clone();
+    let before = build(&evidence, &job).reads.len();
+    let get = evidence
+        .events
+        .iter()
+        .find(|e| e.event_name == "GetObject" && e.event_time.to_rfc3339().contains("T10:30"))
+        .expect("the reader's GetObject")
+        .clone();
+    let key = str_ci(&get.request_parameters, "key").unwrap().to_owned();
+    let analyst = json!({"type": "AssumedRole", "accountId": "111122223333",
+        "arn": "arn:aws:sts::111122223333:assumed-role/Analytics/notebook"});
+    let mut copy = get.clone();
+    copy.event_id = "copy".into();
+    copy.event_name = "CopyObject".into();
+    copy.user_identity = analyst.clone();
+    copy.request_parameters = json!({"bucketName": "elsewhere", "key": "stolen",
+        "x-amz-copy-source": format!("acme-textract-results/{}?versionId=v",
+            key.replace('/', "%2F"))});
+    let mut look_alike = get.clone();
+    look_alike.event_id = "look-alike".into();
+    look_alike.user_identity = analyst.clone();
+    let folder = key.rsplit_once('/').unwrap().0;
+    look_alike.request_parameters["key"] = json!(format!("{folder}x/1"));
+    let mut decrypt = evidence
+        .events
+        .iter()
+        .find(|e| e.event_name == "Decrypt")
+        .expect("a Decrypt")
+        .clone();
+    decrypt.event_id = "prefix-context".into();
+    decrypt.user_identity = analyst;
+    decrypt.request_parameters["encryptionContext"]["aws:s3:arn"] =
+        json!(format!("arn:aws:s3:::acme-textract-results/{key}0"));
+    evidence.add_records([copy, look_alike, decrypt]);
+    let t = build(&evidence, &job);
+    let new: Vec<_> = t
+        .reads
+        .iter()
+        .filter(|r| r.principal.contains("Analytics"))
+        .collect();
+    assert_eq!(t.reads.len(), before + 1, "{:?}", t.reads);
+    assert_eq!(new.len(), 1);
+    assert_eq!(
+        new[0].operation,
+        crate::access::observed::ReadOperation::CopyObjectSource
+    );
+    assert_eq!(new[0].object.as_ref().unwrap().key, key);
+}
