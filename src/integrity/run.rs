@@ -114,6 +114,16 @@ impl Inputs {
                 self.notes.push(n.clone());
             }
         }
+        for k in &other.keys {
+            if !self.keys.contains(k) {
+                self.keys.push(k.clone());
+            }
+        }
+        for l in &other.s3_listings {
+            if !self.s3_listings.contains(l) {
+                self.s3_listings.push(l.clone());
+            }
+        }
     }
 }
 

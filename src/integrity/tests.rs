@@ -705,3 +705,28 @@ fn the_aws_cli_validator_agrees_case_by_case() {
         }
     }
 }
+
+/// A source's keys and bucket listings join the run's inputs with its digests and log files
+/// (a trail bucket's listing is what tells a log file its digest lists but the bucket lacks).
+#[test]
+fn inputs_from_several_sources_keep_their_keys_and_listings() {
+    let part = run::Inputs {
+        keys: vec![PublicKeyInput {
+            fingerprint: "ab".into(),
+            value: b"MIIB".to_vec(),
+            validity_start: None,
+            validity_end: None,
+            origin: "live".into(),
+        }],
+        s3_listings: vec![run::S3Listing {
+            bucket: "trail".into(),
+            prefixes: vec!["AWSLogs/".into()],
+            keys: ["AWSLogs/a.json.gz".to_owned()].into(),
+        }],
+        ..run::Inputs::default()
+    };
+    let mut all = run::Inputs::default();
+    all.extend(&part);
+    all.extend(&part);
+    assert_eq!(all, part, "kept once");
+}
