@@ -118,6 +118,7 @@ pub async fn copy_into(
                     key,
                     path,
                     sidecar: false,
+                    size: -1,
                 });
                 continue;
             }

@@ -249,7 +249,7 @@ impl Collector {
                         keys.extend(
                             k.into_iter()
                                 .filter(|(k, _)| k.ends_with(".json.gz"))
-                                .map(|(k, _)| (k, tree == 1)),
+                                .map(|(k, size)| (k, size, tree == 1)),
                         );
                     }
                     Err(e) => problems.push(e),
@@ -259,11 +259,17 @@ impl Collector {
         let objects = keys.len();
         let fetches = keys
             .into_iter()
-            .map(|(key, digest)| Fetch {
+            .map(|(key, size, digest)| Fetch {
                 bucket: loc.bucket.clone(),
                 path: dest.join(&key),
                 key,
                 sidecar: digest,
+                size,
+            })
+            // Fetched before into this folder (a later round, the next poll of
+            // `submit --wait-for-evidence`): CloudTrail writes a log file (and a digest) once.
+            .filter(|f| {
+                !std::fs::metadata(&f.path).is_ok_and(|m| m.is_file() && m.len() == f.size as u64)
             })
             .collect();
         let (bytes, mut failed) = fetch_all(&self.s3, fetches).await;
@@ -278,12 +284,13 @@ impl Collector {
 }
 
 /// One object to download to `path`; `sidecar`: a digest, whose user metadata is written
-/// beside it.
+/// beside it; `size`: its listed size (`-1`: unknown).
 pub struct Fetch {
     pub bucket: String,
     pub key: String,
     pub path: PathBuf,
     pub sidecar: bool,
+    pub size: i64,
 }
 
 /// Downloads `fetches` with bounded concurrency; the bytes written, and a problem for each
