@@ -410,6 +410,25 @@ pub struct TrailArgs {
     /// and scanned like --trail-dir (repeatable; uses the AWS flags).
     #[arg(long = "trail", value_name = "s3://BUCKET[/PREFIX]", value_parser = TrailLocation::parse)]
     pub trails: Vec<TrailLocation>,
+    /// An Athena table over the trail bucket (DATABASE.TABLE, as the Athena user guide's
+    /// CloudTrail table with partition projection): the records the jobs need are selected
+    /// there and read back instead of downloading the log files (docs/athena.md; uses the AWS
+    /// flags).
+    #[arg(long, value_name = "DATABASE.TABLE", value_parser = parse_athena_table)]
+    pub athena: Option<(String, String)>,
+    /// The Athena workgroup to run the queries in [default: primary].
+    #[arg(long, value_name = "NAME", requires = "athena")]
+    pub athena_workgroup: Option<String>,
+    /// The Athena data catalog of the table [default: the workgroup's, AwsDataCatalog].
+    #[arg(long, value_name = "NAME", requires = "athena")]
+    pub athena_catalog: Option<String>,
+    /// Where Athena writes query results, when the workgroup has no result location.
+    #[arg(long, value_name = "s3://BUCKET/PREFIX/", requires = "athena")]
+    pub athena_output: Option<String>,
+    /// A CloudTrail Lake event data store (id or ARN): the records the jobs need are selected
+    /// there (docs/athena.md; uses the AWS flags).
+    #[arg(long, value_name = "EDS", value_parser = crate::sources::parse_lake_store)]
+    pub cloudtrail_lake: Option<String>,
     /// CloudTrail digest validation of the log files read (docs/integrity.md): auto
     /// validates what has digests, require makes a job INCONCLUSIVE when a log file it relies
     /// on is not validated, off reads no digest.
@@ -643,6 +662,31 @@ fn parse_fail_on(s: &str) -> Result<Severity, String> {
         "high" => Ok(Severity::High),
         "critical" => Ok(Severity::Critical),
         _ => Err(format!("{s:?}: expected low, medium, high or critical")),
+    }
+}
+
+/// `--athena DATABASE.TABLE`.
+fn parse_athena_table(s: &str) -> Result<(String, String), String> {
+    crate::sources::AthenaTable::parse_name(s)
+}
+
+impl TrailArgs {
+    /// `--athena` (with its settings) and `--cloudtrail-lake`, when given.
+    pub fn query_stores(&self) -> Vec<crate::sources::Store> {
+        use crate::sources::{AthenaTable, Store};
+        let athena = self.athena.clone().map(|(database, table)| {
+            Store::Athena(AthenaTable {
+                database,
+                table,
+                catalog: self.athena_catalog.clone(),
+                workgroup: self.athena_workgroup.clone(),
+                output: self.athena_output.clone(),
+            })
+        });
+        athena
+            .into_iter()
+            .chain(self.cloudtrail_lake.clone().map(Store::Lake))
+            .collect()
     }
 }
 

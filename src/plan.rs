@@ -45,6 +45,8 @@ pub enum Source {
     TrailDir(PathBuf),
     /// A trail's bucket.
     TrailBucket(TrailLocation),
+    /// CloudTrail queried where it lives: an Athena table over a trail bucket, a Lake store.
+    Query(crate::sources::Store),
 }
 
 /// Where and how the report is written.
@@ -137,6 +139,7 @@ impl Plan {
         let mut sources = vec![Source::Live(aws.clone())];
         sources.extend(args.trail.trail_dirs.iter().cloned().map(Source::TrailDir));
         sources.extend(args.trail.trails.iter().cloned().map(Source::TrailBucket));
+        sources.extend(args.trail.query_stores().into_iter().map(Source::Query));
         Ok(Plan {
             now,
             window,
@@ -308,6 +311,11 @@ fn local_sources(args: &SourceArgs) -> Result<Vec<Source>, Usage> {
             "--offline needs --evidence DIR or --trail-dir DIR to read".into(),
         ));
     }
+    if args.offline && !args.trail.query_stores().is_empty() {
+        return Err(Usage(
+            "--athena and --cloudtrail-lake query AWS; they cannot be used with --offline".into(),
+        ));
+    }
     Ok(args
         .trail
         .trail_dirs
@@ -315,6 +323,7 @@ fn local_sources(args: &SourceArgs) -> Result<Vec<Source>, Usage> {
         .cloned()
         .map(Source::TrailDir)
         .chain(args.trail.trails.iter().cloned().map(Source::TrailBucket))
+        .chain(args.trail.query_stores().into_iter().map(Source::Query))
         .collect())
 }
 

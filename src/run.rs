@@ -112,7 +112,12 @@ fn audit_parts(
     let trail_sources: Vec<plan::Source> = plan
         .sources
         .iter()
-        .filter(|s| matches!(s, plan::Source::TrailDir(_) | plan::Source::TrailBucket(_)))
+        .filter(|s| {
+            matches!(
+                s,
+                plan::Source::TrailDir(_) | plan::Source::TrailBucket(_) | plan::Source::Query(_)
+            )
+        })
         .cloned()
         .collect();
     let mut settings = sources::settings(plan);
@@ -541,6 +546,12 @@ fn run_submit(args: SubmitArgs, rules: &RuleSet, quiet: bool) -> Result<u8> {
                     .iter()
                     .cloned()
                     .map(plan::Source::TrailBucket),
+            )
+            .chain(
+                args.trail
+                    .query_stores()
+                    .into_iter()
+                    .map(plan::Source::Query),
             )
             .collect::<Vec<_>>(),
     );

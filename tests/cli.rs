@@ -2203,3 +2203,27 @@ fn the_readme_json_key_list_names_every_key_the_schema_describes() {
         }
     }
 }
+
+#[test]
+fn athena_flags_are_checked_before_anything_runs() {
+    for args in [
+        &[
+            "verify",
+            "--offline",
+            "--trail-dir",
+            "fixtures/demo/cloudtrail",
+            "--athena",
+            "db.t",
+        ][..],
+        &["verify", "--job-id", "j", "--athena", "just_a_table"][..],
+        &["verify", "--job-id", "j", "--athena-workgroup", "w"][..],
+    ] {
+        let out = run(args);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

@@ -790,3 +790,114 @@ fn a_lending_job_without_a_start_record_is_read_with_its_own_get() {
         run.stderr
     );
 }
+
+/// `--athena` with the seed's table and workgroup.
+fn athena_flags(seed: &Value) -> Vec<String> {
+    let a = &seed["athena"];
+    vec![
+        "--athena".into(),
+        format!(
+            "{}.{}",
+            a["database"].as_str().unwrap(),
+            a["table"].as_str().unwrap()
+        ),
+        "--athena-workgroup".into(),
+        a["workgroup"].as_str().unwrap().into(),
+    ]
+}
+
+#[test]
+#[cfg_attr(no_lab, ignore = "needs the AWS lab (TEXTRACT_AUDIT_NO_LAB is set)")]
+fn athena_over_the_trail_bucket_judges_as_the_downloaded_trail_does() {
+    let lab = lab();
+    for scenario in ["row2", "row4", "row4-bucket-key"] {
+        let (seed, job) = lab.job(scenario, &json!({}));
+        lab.control("POST", "flush-trail", &json!({}));
+        let flags = athena_flags(&seed);
+        let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+        let athena = lab.verify(&[&job], &flags);
+        assert_verdict(
+            &athena,
+            &job,
+            "pass",
+            0,
+            &[
+                ("evidence-data-events", "pass"),
+                ("output-integrity", "pass"),
+            ],
+        );
+        let sources = athena.report()["evidence"]["sources"].to_string();
+        assert!(
+            sources.contains("athena lab_audit.cloudtrail_logs: query ")
+                && sources.contains("bytes scanned")
+                && sources.contains("regions us-east-1"),
+            "{sources}"
+        );
+        let trail = format!(
+            "s3://{}/{}",
+            seed["trail"]["bucket"].as_str().unwrap(),
+            seed["trail"]["prefix"].as_str().unwrap()
+        );
+        let downloaded = lab.verify(&[&job], &["--trail", &trail]);
+        assert_eq!(
+            statuses(&athena.report()["jobs"][0]),
+            statuses(&downloaded.report()["jobs"][0]),
+            "{scenario}: the same findings from Athena as from the log files"
+        );
+    }
+    // An overwrite after Textract wrote is found through Athena too.
+    let (seed, job) = lab.job(
+        "row4",
+        &json!({"overwrite_after_completion": {"key_suffix": "/1"}}),
+    );
+    lab.control("POST", "flush-trail", &json!({}));
+    let flags = athena_flags(&seed);
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let run = lab.verify(&[&job], &flags);
+    assert_verdict(&run, &job, "fail", 3, &[("output-integrity", "fail")]);
+    // A query Athena cancels leaves the job unproven, naming the query.
+    lab.faults(&json!({"query_state": {"state": "CANCELLED", "reason": "lab cancelled"}}));
+    let run = lab.verify(&[&job], &flags);
+    lab.faults(&json!({"query_state": null}));
+    assert_ne!(run.code, 0, "{}", run.stderr);
+    let skipped = run.report()["evidence"]["skipped"].to_string();
+    assert!(skipped.contains("CANCELLED: lab cancelled"), "{skipped}");
+}
+
+#[test]
+#[cfg_attr(no_lab, ignore = "needs the AWS lab (TEXTRACT_AUDIT_NO_LAB is set)")]
+fn cloudtrail_lake_judges_as_the_downloaded_trail_does() {
+    let lab = lab();
+    for scenario in ["row2", "row4"] {
+        let (seed, job) = lab.job(scenario, &json!({}));
+        lab.control("POST", "flush-trail", &json!({}));
+        let eds = seed["lake"]["event_data_store"].as_str().unwrap();
+        let lake = lab.verify(&[&job], &["--cloudtrail-lake", eds]);
+        assert_verdict(
+            &lake,
+            &job,
+            "pass",
+            0,
+            &[
+                ("evidence-data-events", "pass"),
+                ("output-integrity", "pass"),
+            ],
+        );
+        let sources = lake.report()["evidence"]["sources"].to_string();
+        assert!(
+            sources.contains(&format!("cloudtrail-lake {eds}: query ")),
+            "{sources}"
+        );
+        let trail = format!(
+            "s3://{}/{}",
+            seed["trail"]["bucket"].as_str().unwrap(),
+            seed["trail"]["prefix"].as_str().unwrap()
+        );
+        let downloaded = lab.verify(&[&job], &["--trail", &trail]);
+        assert_eq!(
+            statuses(&lake.report()["jobs"][0]),
+            statuses(&downloaded.report()["jobs"][0]),
+            "{scenario}: the same findings from Lake as from the log files"
+        );
+    }
+}

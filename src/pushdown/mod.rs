@@ -7,8 +7,8 @@
 //! rebuilds each result row into the CloudTrail record a log file would hold, so every
 //! rule sees the same facts from either source.
 //!
-//! Not built yet: the runner (StartQueryExecution/StartQuery, polling, paging,
-//! provenance) and the CLI flags (`--athena`, `--cloudtrail-lake`, `--dry-run`).
+//! The runners are the `--athena` and `--cloudtrail-lake` source (`sources::query`,
+//! docs/athena.md). Not built yet: `--dry-run`.
 
 pub mod decode;
 pub mod partition;

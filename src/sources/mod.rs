@@ -10,6 +10,7 @@
 
 mod bundle;
 mod live;
+mod query;
 mod trail_bucket;
 mod trail_dir;
 
@@ -22,9 +23,10 @@ use crate::evidence::{Gathered, Part};
 use crate::integrity::run::Mode;
 use crate::model::{Evidence, JobId, Provenance, TimeWindow, TrailEvent};
 use crate::plan::{self, Plan};
-use crate::timeline;
+use crate::timeline::{self, OutputLocation};
 
 pub use live::{checked, runtime};
+pub use query::{AthenaTable, Store, parse_lake_store};
 
 /// What the rounds have learnt, offered to every source.
 #[derive(Debug, Clone, Default)]
@@ -33,8 +35,9 @@ pub struct Known {
     pub jobs: Vec<JobId>,
     /// The `Start*` record of each job that has one so far (its first).
     pub starts: BTreeMap<JobId, TrailEvent>,
-    /// The buckets the jobs' results go to (their Bucket Key KMS calls name them).
-    pub output_buckets: BTreeSet<String>,
+    /// Where each job's results go, so far (a folder to read; its bucket's Bucket Key KMS
+    /// calls name the bucket).
+    pub outputs: BTreeMap<JobId, OutputLocation>,
     /// The CloudTrail window of the recorded evidence (a bundle's, `LookupEvents`'): what a
     /// trail bucket is downloaded for when the user gave no window.
     pub recorded_window: Option<TimeWindow>,
@@ -46,9 +49,7 @@ impl Known {
         Known {
             jobs: jobs.to_vec(),
             starts: timeline::start_records(evidence, jobs),
-            output_buckets: timeline::output_buckets(evidence, jobs)
-                .into_iter()
-                .collect(),
+            outputs: timeline::output_locations(evidence, jobs),
             recorded_window: None,
         }
     }
@@ -64,10 +65,18 @@ impl Known {
                 *mine = start.clone();
             }
         }
-        self.output_buckets
-            .extend(other.output_buckets.iter().cloned());
+        for (job, out) in &other.outputs {
+            self.outputs
+                .entry(job.clone())
+                .or_insert_with(|| out.clone());
+        }
         self.recorded_window = self.recorded_window.or(other.recorded_window);
         self
+    }
+
+    /// The buckets the jobs' results go to.
+    pub fn output_buckets(&self) -> BTreeSet<String> {
+        self.outputs.values().map(|o| o.bucket.clone()).collect()
     }
 
     /// The jobs asked for whose `Start*` record is still unknown.
@@ -125,6 +134,7 @@ pub fn open(source: &plan::Source) -> Box<dyn Source> {
         plan::Source::Live(options) => Box::new(live::Live::new(options.clone())),
         plan::Source::TrailDir(dir) => Box::new(trail_dir::TrailDirs::new(vec![dir.clone()])),
         plan::Source::TrailBucket(loc) => Box::new(trail_bucket::TrailBucket::new(loc.clone())),
+        plan::Source::Query(store) => Box::new(query::Query::new(store.clone())),
     }
 }
 

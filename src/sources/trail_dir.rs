@@ -59,7 +59,7 @@ pub(super) fn wanted(known: &Known) -> Wanted {
     } else {
         Wanted::Jobs {
             ids: known.jobs.clone(),
-            buckets: known.output_buckets.iter().cloned().collect(),
+            buckets: known.output_buckets().into_iter().collect(),
         }
     }
 }

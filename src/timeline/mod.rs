@@ -319,15 +319,12 @@ pub fn discover_jobs(evidence: &Evidence) -> Vec<JobId> {
     ids.into_iter().collect()
 }
 
-/// The output buckets the jobs' `Start*` records name (to find Bucket Key KMS calls, whose
-/// encryption context is the bucket, not an object).
-pub fn output_buckets(evidence: &Evidence, jobs: &[JobId]) -> Vec<String> {
+/// Each job's output location: from its `Start*` record, else inferred from its objects.
+pub fn output_locations(evidence: &Evidence, jobs: &[JobId]) -> BTreeMap<JobId, OutputLocation> {
     let ix = Index::new(evidence);
-    let buckets: BTreeSet<String> = jobs
-        .iter()
-        .filter_map(|j| output_of(&ix, j).map(|o| o.bucket))
-        .collect();
-    buckets.into_iter().collect()
+    jobs.iter()
+        .filter_map(|j| output_of(&ix, j).map(|o| (j.clone(), o)))
+        .collect()
 }
 
 /// Each job's first successful `Start*` record (the one the gathering rounds follow: the

@@ -25,7 +25,7 @@
 pub mod bundle_key;
 mod policies;
 pub mod public_keys;
-mod shapes;
+pub(crate) mod shapes;
 pub mod submit;
 pub mod trail_s3;
 
@@ -363,7 +363,7 @@ impl RateLimiter {
 
 /// The SDK configuration for `options`: the default chain with the profile, Region, endpoint,
 /// retries and timeouts asked for, and the role assumed through STS when one is named.
-async fn sdk_config(options: &Options) -> aws_config::SdkConfig {
+pub(crate) async fn sdk_config(options: &Options) -> aws_config::SdkConfig {
     let retry = match options.retry_mode {
         RetryMode::Standard => RetryConfig::standard(),
         RetryMode::Adaptive => RetryConfig::adaptive(),
