@@ -855,6 +855,25 @@ fn athena_over_the_trail_bucket_judges_as_the_downloaded_trail_does() {
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
     let run = lab.verify(&[&job], &flags);
     assert_verdict(&run, &job, "fail", 3, &[("output-integrity", "fail")]);
+    // Days the table has no records for are gaps, named, not clean days; what it covers
+    // starts at its first day with records.
+    let from = (chrono::Utc::now() - chrono::Duration::days(3))
+        .format("%Y-%m-%d")
+        .to_string();
+    let mut windowed = flags.clone();
+    windowed.extend(["--from", from.as_str()]);
+    let run = lab.verify(&[&job], &windowed);
+    let report = run.report();
+    let skipped = report["evidence"]["skipped"].to_string();
+    assert!(
+        skipped.contains("no records in the table from"),
+        "{skipped}"
+    );
+    let sources = report["evidence"]["sources"].to_string();
+    assert!(
+        sources.contains("athena lab_audit.cloudtrail_logs holds records from"),
+        "{sources}"
+    );
     // A query Athena cancels leaves the job unproven, naming the query.
     lab.faults(&json!({"query_state": {"state": "CANCELLED", "reason": "lab cancelled"}}));
     let run = lab.verify(&[&job], &flags);

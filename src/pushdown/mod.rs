@@ -15,4 +15,4 @@ pub mod partition;
 pub mod sql;
 
 pub use partition::{LayoutError, Pruning, TableLayout};
-pub use sql::{Engine, JobTarget, Selection, SqlError, generate};
+pub use sql::{Engine, JobTarget, Selection, SqlError, generate, records_per_day};

@@ -132,6 +132,21 @@ pub struct Pruning {
 }
 
 impl Pruning {
+    /// The day partition key, when the table has one.
+    pub fn day_key(&self) -> Option<&str> {
+        self.layout.day.as_ref().map(|(k, _)| k.as_str())
+    }
+
+    /// A day partition's value (`2026/11/20`, `2026-11-20`, `2026/11/20/07`) as its date.
+    pub fn parse_day(&self, value: &str) -> Option<NaiveDate> {
+        let (_, format) = self.layout.day.as_ref()?;
+        let pattern = match format.as_str() {
+            "yyyy-MM-dd" => "%Y-%m-%d",
+            _ => "%Y/%m/%d",
+        };
+        NaiveDate::parse_from_str(value.get(..10)?, pattern).ok()
+    }
+
     /// The SQL conjunct constraining the partition keys (`TRUE` when nothing can be).
     pub fn predicate(&self) -> String {
         let mut parts = Vec::new();

@@ -323,6 +323,22 @@ fn selection_predicate(engine: &Engine, selection: &Selection, jobs: &[JobTarget
     any.join(" OR ")
 }
 
+/// Athena: the number of records in each day partition the pruning reads, so that a day with
+/// none is a gap in what the table covers, not a clean day. `None` when the table has no
+/// day partition (or for Lake, which has no partitions).
+pub fn records_per_day(engine: &Engine, pruning: &Pruning) -> Option<String> {
+    let key = pruning.day_key()?;
+    match engine {
+        Engine::Athena { .. } => Some(format!(
+            "SELECT {key} AS day, count(*) AS records FROM {} WHERE {} GROUP BY 1",
+            engine.from(),
+            pruning.predicate(),
+            key = quote_ident(key)
+        )),
+        Engine::Lake { .. } => None,
+    }
+}
+
 fn query(
     engine: &Engine,
     pruning: Option<&Pruning>,

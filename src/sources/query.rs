@@ -357,17 +357,112 @@ async fn read(store: &Store, selection: &Selection, settings: &Settings) -> Part
         i += 1;
     }
     if all_ok {
-        part.covered = Some(TimeWindow {
+        let window = TimeWindow {
             from: selection.window.0,
             until: selection.window.1,
-        });
-        part.evidence.provenance.sources.push(format!(
-            "{label} queried from {} to {}",
-            rfc3339(selection.window.0),
-            rfc3339(selection.window.1)
-        ));
+        };
+        part.covered = match &ready {
+            Ready::Athena {
+                client,
+                table,
+                pruning,
+            } => match days_covered(client, table, &engine, pruning, window).await {
+                Ok((covered, gaps)) => {
+                    for gap in gaps {
+                        part.evidence.problems.push(EvidenceProblem {
+                            subject: label.clone(),
+                            reason: format!(
+                                "no records in the table from {} to {}: a gap in what it covers (log files missing, or not delivered yet)",
+                                rfc3339(gap.from),
+                                rfc3339(gap.until)
+                            ),
+                            scope: ProblemScope::CloudTrail {
+                                from: Some(gap.from),
+                                until: Some(gap.until),
+                            },
+                        });
+                    }
+                    covered
+                }
+                Err(why) => {
+                    part.evidence.problems.push(problem(why));
+                    None
+                }
+            },
+            Ready::Lake { .. } => Some(window),
+        };
+        if let Some(c) = part.covered {
+            part.evidence.provenance.sources.push(format!(
+                "{label} holds records from {} to {}",
+                rfc3339(c.from),
+                rfc3339(c.until)
+            ));
+        }
     }
     part
+}
+
+/// What an Athena table covers of `window`: from its first to its last day partition with
+/// records (none: nothing), and each day of the window without any as a gap.
+async fn days_covered(
+    client: &aws_sdk_athena::Client,
+    table: &AthenaTable,
+    engine: &Engine,
+    pruning: &Pruning,
+    window: TimeWindow,
+) -> Result<(Option<TimeWindow>, Vec<TimeWindow>), String> {
+    let Some(sql) = crate::pushdown::records_per_day(engine, pruning) else {
+        return Ok((Some(window), Vec::new()));
+    };
+    let ran = run_athena(client, table, &sql).await?;
+    let mut days = std::collections::BTreeSet::new();
+    for (_, values) in &ran.rows {
+        let day = values
+            .first()
+            .cloned()
+            .flatten()
+            .and_then(|d| pruning.parse_day(&d));
+        let records: i64 = values
+            .get(1)
+            .cloned()
+            .flatten()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        match day {
+            Some(d) if records > 0 => {
+                days.insert(d);
+            }
+            Some(_) => {}
+            None => {
+                return Err(format!(
+                    "query {}: a day partition this tool cannot read",
+                    ran.id
+                ));
+            }
+        }
+    }
+    let midnight = |d: chrono::NaiveDate| d.and_time(chrono::NaiveTime::MIN).and_utc();
+    let wanted = window.from.date_naive()..=window.until.date_naive();
+    let with: Vec<chrono::NaiveDate> = days.into_iter().filter(|d| wanted.contains(d)).collect();
+    let (Some(&first), Some(&last)) = (with.first(), with.last()) else {
+        return Ok((None, vec![window]));
+    };
+    let gaps = window
+        .from
+        .date_naive()
+        .iter_days()
+        .take_while(|d| wanted.contains(d))
+        .filter(|d| !with.contains(d))
+        .map(|d| TimeWindow {
+            from: midnight(d),
+            until: midnight(d + chrono::Duration::days(1)),
+        })
+        .collect();
+    let covered = TimeWindow {
+        from: window.from.max(midnight(first)),
+        until: window.until.min(midnight(last + chrono::Duration::days(1))),
+    };
+    Ok((Some(covered), gaps))
 }
 
 /// The Athena table's partition layout from its Glue definition.
