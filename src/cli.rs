@@ -110,6 +110,10 @@ pub struct CollectArgs {
     /// The bundle directory to write (created; must not hold a bundle already).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
+    /// Sign the bundle's manifest with this KMS asymmetric key (kms:Sign; RSA or ECC, key
+    /// id, ARN or alias): writes manifest.sig.json beside it.
+    #[arg(long, value_name = "KEY")]
+    pub sign_key: Option<String>,
     /// Trail log files whose records of these jobs join the bundle.
     #[command(flatten)]
     pub trail: TrailArgs,
@@ -368,6 +372,27 @@ pub struct SourceArgs {
     pub evidence: Option<PathBuf>,
     #[command(flatten)]
     pub trail: TrailArgs,
+    /// Refuse the bundle unless its manifest.sig.json verifies with this KMS key
+    /// (kms:Verify): its key ARN, not an alias; called in the ARN's Region with the default
+    /// credentials (AWS_PROFILE, AWS_ENDPOINT_URL honoured).
+    #[arg(
+        long,
+        value_name = "KEY_ARN",
+        requires = "evidence",
+        conflicts_with = "trust_public_key",
+        help_heading = "Signed bundles"
+    )]
+    pub trust_key: Option<String>,
+    /// Refuse the bundle unless its manifest.sig.json verifies offline with this public key:
+    /// PEM, DER SubjectPublicKeyInfo or its base64 (`aws kms get-public-key`), kept outside
+    /// the bundle.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "evidence",
+        help_heading = "Signed bundles"
+    )]
+    pub trust_public_key: Option<PathBuf>,
     /// Make no network call of any kind (no credential lookup either): only --evidence and
     /// --trail-dir are read, and what would need AWS is INCONCLUSIVE.
     #[arg(long, conflicts_with_all = ["aws", "trails"])]

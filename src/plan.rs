@@ -11,6 +11,7 @@ use crate::access::allowlist::AllowList;
 use crate::cli::{AuditArgs, CollectArgs, OutputArgs, SourceArgs, VerifyArgs};
 use crate::evidence::live;
 use crate::evidence::live::trail_s3::TrailLocation;
+use crate::integrity::signed_bundle::{TrustAnchor, TrustedPublicKey};
 use crate::model::{EvidenceProblem, JobId, ProblemScope, TimeWindow, rfc3339};
 use crate::render::Format;
 use crate::report::mutelist::Mutelist;
@@ -81,6 +82,8 @@ pub struct Plan {
     /// `--integrity` and `--cloudtrail-public-keys`.
     pub integrity: crate::integrity::run::Mode,
     pub public_keys: Option<PathBuf>,
+    /// `--trust-key`/`--trust-public-key`: what the bundle's signature must verify with.
+    pub trust: Option<TrustAnchor>,
     pub policy: Policy,
     pub outputs: Outputs,
 }
@@ -126,6 +129,7 @@ impl Plan {
             dry_run: args.sources.dry_run,
             integrity: args.sources.trail.integrity,
             public_keys: args.sources.trail.cloudtrail_public_keys.clone(),
+            trust: trust_anchor(&args.sources)?,
             outputs: outputs(&args.output),
         })
     }
@@ -149,6 +153,7 @@ impl Plan {
             dry_run: false,
             integrity: args.trail.integrity,
             public_keys: args.trail.cloudtrail_public_keys.clone(),
+            trust: None,
             policy: Policy::default(),
             outputs: Outputs {
                 formats: Vec::new(),
@@ -196,6 +201,7 @@ impl Plan {
             dry_run: args.sources.dry_run,
             integrity: args.sources.trail.integrity,
             public_keys: args.sources.trail.cloudtrail_public_keys.clone(),
+            trust: trust_anchor(&args.sources)?,
             policy: policy(&args.output, rules, true, now)?,
             outputs: outputs(&args.output),
         })
@@ -245,6 +251,34 @@ impl Plan {
             _ => &[],
         }
     }
+}
+
+/// `--trust-key ARN` (a key ARN: an alias can be pointed at another key) or
+/// `--trust-public-key FILE` (read now: a key that cannot be used is a usage error).
+fn trust_anchor(args: &SourceArgs) -> Result<Option<TrustAnchor>, Usage> {
+    if let Some(arn) = &args.trust_key {
+        if crate::evidence::live::bundle_key::key_arn_region(arn).is_none() {
+            return Err(Usage(format!(
+                "--trust-key {arn:?}: give the key's ARN (arn:aws:kms:REGION:ACCOUNT:key/ID); \
+                 an alias or key id is no trust anchor"
+            )));
+        }
+        return Ok(Some(TrustAnchor::Kms {
+            key_arn: arn.clone(),
+        }));
+    }
+    let Some(file) = &args.trust_public_key else {
+        return Ok(None);
+    };
+    let mut bytes = Vec::new();
+    crate::input::read_regular(file, 1 << 20, &mut bytes)
+        .map_err(|e| Usage(format!("--trust-public-key {}: {e}", file.display())))?;
+    let key = TrustedPublicKey::parse(&bytes)
+        .map_err(|e| Usage(format!("--trust-public-key {}: {e}", file.display())))?;
+    Ok(Some(TrustAnchor::PublicKey {
+        file: file.clone(),
+        key,
+    }))
 }
 
 /// The window of `--from/--until` (until defaults to `now`); a usage error when backwards.

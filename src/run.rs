@@ -50,14 +50,23 @@ fn write_stdout(text: &str) -> Result<()> {
     out.flush().context("writing to standard output")
 }
 
+/// The plan's sources, opened.
+type Sources = Vec<Box<dyn sources::Source>>;
+
 /// The plan's evidence for `jobs` (discovery when empty), gathered in rounds
 /// ([`sources::gather`]) and its log files' integrity concluded; the sources are returned for
-/// what they recorded (`collect`).
-fn gather(plan: &Plan, jobs: &[JobId]) -> Result<(Vec<Box<dyn sources::Source>>, Evidence)> {
+/// what they recorded (`collect`), with the `cloudtrail:ListPublicKeys` calls a live run made
+/// for its digests' keys.
+fn gather(plan: &Plan, jobs: &[JobId]) -> Result<(Sources, Evidence, Vec<evidence::CallRecord>)> {
     let mut sources = sources::open_all(&plan.sources);
     let mut evidence = sources::gather(&mut sources, jobs, &sources::settings(plan))?;
-    conclude_integrity(&mut evidence, plan.integrity, plan.public_keys.as_ref())?;
-    Ok((sources, evidence))
+    let key_calls = conclude_integrity(
+        &mut evidence,
+        plan.integrity,
+        plan.public_keys.as_ref(),
+        plan.live().first().copied(),
+    )?;
+    Ok((sources, evidence, key_calls))
 }
 
 /// `--dry-run`: what the query sources would run, on standard output.
@@ -68,18 +77,30 @@ fn dry_run(sources: &[Box<dyn sources::Source>]) -> Result<u8> {
 }
 
 /// Validates the digests and log files the sources handed in (docs/integrity.md); nothing
-/// under `--integrity off`.
-fn conclude_integrity(evidence: &mut Evidence, mode: Mode, keys: Option<&PathBuf>) -> Result<()> {
+/// under `--integrity off`. `online`: a live run, whose digests' keys are asked of
+/// `cloudtrail:ListPublicKeys`; the calls are returned for a bundle to record.
+fn conclude_integrity(
+    evidence: &mut Evidence,
+    mode: Mode,
+    keys: Option<&PathBuf>,
+    online: Option<&live::Options>,
+) -> Result<Vec<evidence::CallRecord>> {
     if mode == Mode::Off {
-        return Ok(());
+        return Ok(Vec::new());
     }
-    let keys = integrity::run::load_keys(keys)?;
+    let calls = match online {
+        Some(options) if !evidence.integrity_inputs.digests.is_empty() => runtime()?.block_on(
+            live::public_keys::fetch(options, &mut evidence.integrity_inputs),
+        ),
+        _ => Vec::new(),
+    };
+    let keys = integrity::run::load_keys(keys, &evidence.integrity_inputs.keys)?;
     evidence.integrity = Some(Box::new(integrity::run::conclude(
         &evidence.integrity_inputs,
         mode,
         &keys,
     )));
-    Ok(())
+    Ok(calls)
 }
 
 /// How many account and Region pairs are read at once: each pair has its own `LookupEvents`
@@ -109,7 +130,12 @@ fn audit_parts(
     let mut settings = sources::settings(plan);
     settings.window = Some(*audit_window);
     let mut trail = sources::gather(&mut sources::open_all(&trail_sources), &[], &settings)?;
-    conclude_integrity(&mut trail, plan.integrity, plan.public_keys.as_ref())?;
+    conclude_integrity(
+        &mut trail,
+        plan.integrity,
+        plan.public_keys.as_ref(),
+        Some(&targets[0]),
+    )?;
     let captured_at = plan.now;
     let gathered: Vec<Result<Gathered, String>> = runtime()?.block_on(async {
         let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(TARGET_CONCURRENCY));
@@ -230,7 +256,7 @@ pub fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Verify(args) => {
             let plan = Plan::verify(&args, &rules, evidence::now(), cli.quiet)?;
-            let (sources, mut evidence) = gather(&plan, plan.job_ids())?;
+            let (sources, mut evidence, _) = gather(&plan, plan.job_ids())?;
             if plan.dry_run {
                 return dry_run(&sources);
             }
@@ -253,7 +279,7 @@ pub fn run(cli: Cli) -> Result<u8> {
             };
             let targets = expanded_targets(&plan, args.all_regions)?;
             if targets.len() <= 1 || plan.dry_run {
-                let (sources, mut evidence) = gather(&plan, &[])?;
+                let (sources, mut evidence, _) = gather(&plan, &[])?;
                 if plan.dry_run {
                     return dry_run(&sources);
                 }
@@ -290,12 +316,25 @@ pub fn run(cli: Cli) -> Result<u8> {
         }
         Command::Collect(args) => {
             let plan = Plan::collect(&args, evidence::now(), cli.quiet)?;
-            let (sources, evidence) = gather(&plan, plan.job_ids())?;
+            // A key that cannot sign stops the run before anything is collected.
+            let signer = match &args.sign_key {
+                Some(key) => Some(
+                    runtime()?.block_on(live::bundle_key::BundleSigner::prepare(&plan.aws, key))?,
+                ),
+                None => None,
+            };
+            let (sources, evidence, key_calls) = gather(&plan, plan.job_ids())?;
             let mut gathered = sources
                 .iter()
                 .find_map(|s| s.recorded())
                 .expect("collect reads live AWS")
                 .clone();
+            if !key_calls.is_empty() {
+                let (service, op) = live::public_keys::OPERATION;
+                gathered
+                    .calls
+                    .insert((service.into(), op.into()), key_calls);
+            }
             // What the later rounds and the trails added joins the bundle as recorded.
             let first = gathered.clone().into_evidence();
             let recorded: std::collections::BTreeSet<&str> =
@@ -323,8 +362,32 @@ pub fn run(cli: Cli) -> Result<u8> {
                 env!("CARGO_PKG_VERSION"),
                 gathered.provenance.sources.join(", ")
             );
-            let n = bundle::write(&args.out, &gathered, &collector)?;
+            // With digests, the trail files themselves, so that the bundle validates offline.
+            bundle::check_new(&args.out)?;
+            let copied = runtime()?.block_on(integrity::bundle_copy::copy_into(
+                &args.out,
+                &evidence.integrity_inputs,
+                &plan.aws,
+            ))?;
+            for problem in &copied.problems {
+                eprintln!("warning: {}: {}", problem.subject, problem.reason);
+            }
+            gathered.problems.extend(copied.problems);
+            let n = bundle::write(&args.out, &gathered, &collector, &copied.files)?;
             eprintln!("collected {n} evidence file(s) into {}", args.out.display());
+            if let Some(signer) = &signer {
+                let sig = runtime()?
+                    .block_on(bundle::sign(&args.out, signer, evidence::now()))
+                    .with_context(|| format!("{} is written but not signed", args.out.display()))?;
+                eprintln!(
+                    "signed its manifest with {} ({}): {}",
+                    sig.key_id,
+                    sig.signing_algorithm,
+                    args.out
+                        .join(integrity::signed_bundle::SIGNATURE_FILE)
+                        .display()
+                );
+            }
             Ok(exit::PASS)
         }
         Command::Submit(args) => run_submit(*args, &rules, cli.quiet),
@@ -363,6 +426,13 @@ pub fn run(cli: Cli) -> Result<u8> {
                 dir.display(),
                 sealed.files
             );
+            if sealed.dropped_signature {
+                eprintln!(
+                    "removed {}: it signed the manifest as it was; the bundle is unsigned now, \
+                     and --trust-key/--trust-public-key refuse it",
+                    dir.join(integrity::signed_bundle::SIGNATURE_FILE).display()
+                );
+            }
             Ok(exit::PASS)
         }
         Command::Completions { shell } => {
@@ -505,6 +575,7 @@ fn run_submit(args: SubmitArgs, rules: &RuleSet, quiet: bool) -> Result<u8> {
         dry_run: false,
         integrity: args.trail.integrity,
         aws: aws.clone(),
+        trust: None,
     };
     let mut evidence = sources::gather(&mut sources, &jobs, &settings)?;
     // The wait for evidence below answers Ctrl-C itself (verifying with what there is).
@@ -556,6 +627,7 @@ fn run_submit(args: SubmitArgs, rules: &RuleSet, quiet: bool) -> Result<u8> {
         &mut evidence,
         args.trail.integrity,
         args.trail.cloudtrail_public_keys.as_ref(),
+        Some(&aws),
     )?;
     let report = report::build(&evidence, rules, &jobs, &policy);
     let missing_data_events = report.jobs.iter().any(|j| {

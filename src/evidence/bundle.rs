@@ -15,9 +15,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{CallRecord, Gathered, RecordedCalls, assemble, interpret};
+use super::{CallRecord, Gathered, RecordedCalls, assemble, interpret, live};
 use crate::input::{Limits, ReadError, read_regular};
 use crate::integrity;
+use crate::integrity::signed_bundle::{
+    self, BundleSignatureError, SIGNATURE_FILE, TrustAnchor, parse_signature_file,
+};
 use crate::model::{Evidence, EvidenceProblem, ProblemScope, Provenance, TimeWindow, TrailEvent};
 use crate::trail;
 
@@ -67,21 +70,42 @@ pub enum BundleError {
     Schema { path: PathBuf, found: String },
     #[error("{}: already holds an evidence bundle; choose a new directory", .0.display())]
     Exists(PathBuf),
+    #[error("evidence bundle {} refused, not verified: {reason}", dir.display())]
+    Refused { dir: PathBuf, reason: String },
 }
 
 /// Where `write` puts the CloudTrail records a source read through `LookupEvents`.
 pub const LOOKUP_EVENTS_FILE: &str = "cloudtrail/lookup-events.json";
 
+/// Refuses a directory that already holds a bundle (before anything is written into it).
+pub fn check_new(dir: &Path) -> Result<(), BundleError> {
+    match dir.join(MANIFEST).exists() {
+        true => Err(BundleError::Exists(dir.to_owned())),
+        false => Ok(()),
+    }
+}
+
 /// Writes what a source gathered as a bundle in `dir` (created if needed; a directory that
 /// already holds a manifest is refused): `api/{service}/{Operation}.json` per operation,
 /// the CloudTrail records as [`LOOKUP_EVENTS_FILE`] and a manifest with every file's
-/// SHA-256. Returns the number of evidence files.
-pub fn write(dir: &Path, gathered: &Gathered, collector: &str) -> Result<usize, BundleError> {
+/// SHA-256, the files already written at the relative paths `written` included (the trail
+/// files `collect` copies, docs/integrity.md). Returns the number of evidence files.
+pub fn write(
+    dir: &Path,
+    gathered: &Gathered,
+    collector: &str,
+    written: &[String],
+) -> Result<usize, BundleError> {
+    check_new(dir)?;
     let manifest_path = dir.join(MANIFEST);
-    if manifest_path.exists() {
-        return Err(BundleError::Exists(dir.to_owned()));
-    }
     let mut files = BTreeMap::new();
+    let cap = Limits::current().max_file_bytes;
+    let mut bytes = Vec::new();
+    for rel in written {
+        let path = dir.join(rel);
+        read_regular(&path, cap, &mut bytes).map_err(|e| io(&path)(e.into()))?;
+        files.insert(rel.clone(), sha256_hex(&bytes));
+    }
     let mut put = |rel: String, bytes: Vec<u8>| -> Result<(), BundleError> {
         let path = dir.join(&rel);
         if let Some(parent) = path.parent() {
@@ -115,6 +139,20 @@ pub fn write(dir: &Path, gathered: &Gathered, collector: &str) -> Result<usize, 
     Ok(manifest.files.len())
 }
 
+/// Signs the bundle written in `dir` (`collect --sign-key`): `manifest.sig.json` for the
+/// manifest's bytes as they are on disk.
+pub async fn sign(
+    dir: &Path,
+    signer: &live::bundle_key::BundleSigner,
+    signed_at: DateTime<Utc>,
+) -> anyhow::Result<signed_bundle::BundleSignature> {
+    let manifest = read_manifest_bytes(dir)?;
+    let sig = signer.sign(&manifest, signed_at).await?;
+    let path = dir.join(SIGNATURE_FILE);
+    fs::write(&path, signed_bundle::to_file(&sig)).map_err(io(&path))?;
+    Ok(sig)
+}
+
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BundleError + '_ {
     move |cause| BundleError::Io {
         path: path.to_owned(),
@@ -124,18 +162,27 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BundleError + '_ {
 
 /// Reads the manifest, checking the schema version.
 pub fn read_manifest(dir: &Path) -> Result<Manifest, BundleError> {
+    parse_manifest(dir, &read_manifest_bytes(dir)?)
+}
+
+/// The manifest's bytes, as they are on disk (what a bundle signature signs).
+fn read_manifest_bytes(dir: &Path) -> Result<Vec<u8>, BundleError> {
     if !dir.is_dir() {
         return Err(BundleError::NotADirectory(dir.to_owned()));
     }
     let path = dir.join(MANIFEST);
     let mut bytes = Vec::new();
     match read_regular(&path, Limits::current().max_file_bytes, &mut bytes) {
-        Ok(()) => {}
+        Ok(()) => Ok(bytes),
         Err(ReadError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(BundleError::MissingManifest(path));
+            Err(BundleError::MissingManifest(path))
         }
-        Err(e) => return Err(io(&path)(e.into())),
+        Err(e) => Err(io(&path)(e.into())),
     }
+}
+
+fn parse_manifest(dir: &Path, bytes: &[u8]) -> Result<Manifest, BundleError> {
+    let path = dir.join(MANIFEST);
     // Check the schema before the rest, so a future version gets the version message,
     // not a confusing complaint about an unknown field.
     #[derive(Deserialize)]
@@ -143,7 +190,7 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest, BundleError> {
         schema: Option<String>,
     }
     let version: Version =
-        serde_json::from_slice(&bytes).map_err(|cause| BundleError::Manifest {
+        serde_json::from_slice(bytes).map_err(|cause| BundleError::Manifest {
             path: path.clone(),
             cause,
         })?;
@@ -153,7 +200,7 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest, BundleError> {
             found: version.schema.unwrap_or_else(|| "(none)".into()),
         });
     }
-    serde_json::from_slice(&bytes).map_err(|cause| BundleError::Manifest { path, cause })
+    serde_json::from_slice(bytes).map_err(|cause| BundleError::Manifest { path, cause })
 }
 
 /// Evidence files under the bundle: everything below `cloudtrail/` and `api/`, as
@@ -207,9 +254,93 @@ fn scope_of(rel: &str) -> ProblemScope {
     }
 }
 
-/// Loads a bundle into the evidence model.
+/// Loads a bundle into the evidence model (its signature, if any, not checked).
 pub fn load(dir: &Path) -> Result<Evidence, BundleError> {
-    let manifest = read_manifest(dir)?;
+    load_manifest(dir, &read_manifest_bytes(dir)?, false)
+}
+
+/// Loads a bundle whose signature must verify against `anchor` first (docs/integrity.md,
+/// "Signed bundles"): a bundle whose signature is missing, unreadable, made by another key
+/// or invalid is refused as a whole, never read. Without an anchor the bundle is loaded
+/// as [`load`] does, and a signature in it is said to be unchecked. `aws` reaches KMS for
+/// `--trust-key` (in the key ARN's Region).
+pub fn load_checked(
+    dir: &Path,
+    anchor: Option<&TrustAnchor>,
+    aws: &live::Options,
+) -> Result<Evidence, BundleError> {
+    let manifest = read_manifest_bytes(dir)?;
+    let sig_path = dir.join(SIGNATURE_FILE);
+    let mut sig_bytes = Vec::new();
+    let sig = match read_regular(&sig_path, MAX_SIGNATURE_FILE, &mut sig_bytes) {
+        Ok(()) => Some(parse_signature_file(&sig_bytes)),
+        Err(ReadError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => Some(Err(BundleSignatureError::File(e.to_string()))),
+    };
+    let refuse = |reason: String| BundleError::Refused {
+        dir: dir.to_owned(),
+        reason,
+    };
+    let Some(anchor) = anchor else {
+        let mut evidence = load_manifest(dir, &manifest, false)?;
+        if let Some(sig) = sig {
+            evidence.provenance.sources.push(match sig {
+                Ok(sig) => format!(
+                    "bundle signature by {} not checked (no --trust-key or --trust-public-key)",
+                    sig.key_id
+                ),
+                Err(e) => format!("bundle {SIGNATURE_FILE} not checked and unreadable: {e}"),
+            });
+        }
+        return Ok(evidence);
+    };
+    let sig = match sig {
+        None => {
+            return Err(refuse(format!(
+                "no {SIGNATURE_FILE}: the bundle is unsigned (or `bundle seal` removed its signature)"
+            )));
+        }
+        Some(Err(e)) => return Err(refuse(e.to_string())),
+        Some(Ok(sig)) => sig,
+    };
+    match anchor {
+        TrustAnchor::PublicKey { file, key } => signed_bundle::verify(&manifest, &sig, key)
+            .map_err(|e| refuse(format!("{e} (trusted public key {})", file.display())))?,
+        TrustAnchor::Kms { key_arn } => {
+            let options = live::Options {
+                region: live::bundle_key::key_arn_region(key_arn).map(str::to_owned),
+                ..aws.clone()
+            };
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(io(dir))?
+                .block_on(live::bundle_key::verify(&options, key_arn, &manifest, &sig))
+                .map_err(|e| refuse(e.to_string()))?;
+        }
+    }
+    let mut evidence = load_manifest(dir, &manifest, true)?;
+    evidence.provenance.sources.push(format!(
+        "bundle signature verified: {} with {}, signed at {}, checked against {}",
+        sig.key_id,
+        sig.signing_algorithm,
+        crate::model::rfc3339(sig.signed_at),
+        anchor
+    ));
+    Ok(evidence)
+}
+
+/// The largest signature file read.
+const MAX_SIGNATURE_FILE: u64 = 64 << 10;
+
+/// Loads the bundle with these manifest bytes; `trusted`: its signature verified, so the
+/// CloudTrail keys it recorded (`ListPublicKeys`) are trusted too.
+fn load_manifest(
+    dir: &Path,
+    manifest_bytes: &[u8],
+    trusted: bool,
+) -> Result<Evidence, BundleError> {
+    let manifest = parse_manifest(dir, manifest_bytes)?;
     let mut problems = manifest.problems.clone();
     let mut problem = |rel: &str, reason: String| {
         problems.push(EvidenceProblem {
@@ -288,7 +419,7 @@ pub fn load(dir: &Path) -> Result<Evidence, BundleError> {
                 let (from, until) = trail::file_time_range(rel).unzip();
                 integrity_inputs.logs.push(integrity::run::ReadLog {
                     id: integrity::ObjectId::Local(dir.join(rel)),
-                    sha256,
+                    sha256: Some(sha256),
                     from,
                     until,
                 });
@@ -313,6 +444,28 @@ pub fn load(dir: &Path) -> Result<Evidence, BundleError> {
         }
     }
     problems.append(&mut refused);
+    let (service, op) = live::public_keys::OPERATION;
+    if let Some(records) = calls
+        .get(&(service.to_owned(), op.to_owned()))
+        .filter(|r| !r.is_empty())
+    {
+        let origin = dir.join(format!("api/{service}/{op}.json"));
+        if trusted {
+            let (keys, notes) =
+                live::public_keys::recorded_keys(records, &origin.display().to_string());
+            integrity_inputs.keys.extend(keys);
+            integrity_inputs.notes.extend(notes);
+        } else {
+            // Keys recorded in a bundle come from the bundle: whoever edited it could have
+            // put their own there, with digests they signed.
+            integrity_inputs.notes.push(format!(
+                "{}: the recorded ListPublicKeys answer is not used, as the bundle's signature \
+                 was not verified (--trust-key or --trust-public-key); give \
+                 --cloudtrail-public-keys FILE from AWS, or digests have unknown keys",
+                origin.display()
+            ));
+        }
+    }
     // A window claimed with no CloudTrail log file to back it proves nothing.
     let cloudtrail_window = match manifest.cloudtrail_window {
         Some(w) if log_files_read == 0 => {
@@ -408,6 +561,13 @@ pub fn seal(dir: &Path, captured_at: DateTime<Utc>) -> Result<Sealed, BundleErro
         ),
         Err(e) => return Err(e),
     };
+    // The manifest is about to change: the signature over the old one would only fail.
+    let sig_path = dir.join(SIGNATURE_FILE);
+    let dropped_signature = match fs::remove_file(&sig_path) {
+        Ok(()) => true,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+        Err(e) => return Err(io(&sig_path)(e)),
+    };
     manifest.files.clear();
     let cap = Limits::current().max_file_bytes;
     let mut bytes = Vec::new();
@@ -423,6 +583,7 @@ pub fn seal(dir: &Path, captured_at: DateTime<Utc>) -> Result<Sealed, BundleErro
     Ok(Sealed {
         files: manifest.files.len(),
         created,
+        dropped_signature,
     })
 }
 
@@ -434,6 +595,9 @@ pub struct Sealed {
     /// The folder had no manifest: a new one was written (captured now, or at the time given;
     /// no account, Region or CloudTrail window claimed).
     pub created: bool,
+    /// The bundle was signed: `manifest.sig.json` was removed (it signed the old manifest;
+    /// `--trust-key`/`--trust-public-key` refuse the bundle until it is signed again).
+    pub dropped_signature: bool,
 }
 
 #[cfg(test)]

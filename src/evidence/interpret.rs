@@ -35,6 +35,8 @@ pub const KNOWN_OPERATIONS: &[(&str, &str)] = &[
     ("cloudtrail", "GetTrailStatus"),
     ("cloudtrail", "GetEventSelectors"),
     ("cloudtrail", "LookupEvents"),
+    // Read by the bundle loader for digest validation (docs/integrity.md), not here.
+    super::live::public_keys::OPERATION,
 ];
 
 /// Error codes that are answers, not failures: the thing asked about does not exist.

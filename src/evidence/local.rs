@@ -30,9 +30,9 @@ pub enum Wanted {
 }
 
 /// Scans every trail directory, with every unusable file as a problem. `window` (the user's)
-/// limits the files read; `progress` receives the counters. Unless `integrity` is off, every
-/// file read is hashed as it is scanned and the digests around the files read are kept for
-/// validation.
+/// limits the files read; `progress` receives the counters. Unless `integrity` is off, the
+/// digests around the files to read are kept for validation, with every file read, hashed as
+/// it is scanned when a digest lists it.
 pub fn scan_trail_dirs(
     dirs: &[PathBuf],
     window: Option<TimeWindow>,
@@ -56,6 +56,10 @@ pub fn scan_trail_dirs(
     };
     let windows: Vec<TimeWindow> = window.into_iter().collect();
     let mut span: Option<(DateTime<Utc>, DateTime<Utc>)> = None;
+    // Every directory is listed, and its digests read (around the files to read; with none,
+    // around the window; every digest when there is none either), before any is scanned:
+    // only the files some digest lists are worth hashing, whichever directory holds it.
+    let mut listings = Vec::new();
     for dir in dirs {
         let listing = trail::list_trail_dir(dir, &windows)?;
         let mut dir_span: Option<(DateTime<Utc>, DateTime<Utc>)> = None;
@@ -73,6 +77,15 @@ pub fn scan_trail_dirs(
                 None => (from, until),
             });
         }
+        if integrity != Mode::Off {
+            let around = dir_span.or(window.map(|w| (w.from, w.until)));
+            integrity::run::local_digests(dir, around, &mut evidence.integrity_inputs);
+        }
+        listings.push((dir, listing));
+    }
+    let wanted =
+        (integrity != Mode::Off).then(|| integrity::run::hash_wanted(&evidence.integrity_inputs));
+    for (dir, listing) in listings {
         let options = ScanOptions {
             windows: &windows,
             threads: 0,
@@ -97,11 +110,21 @@ pub fn scan_trail_dirs(
                 },
             });
         }
+        let hash_file = |i: usize| {
+            let listed = |w: &std::collections::HashSet<String>| {
+                ObjectId::Local(listing.files[i].path.clone())
+                    .delivery_key()
+                    .is_some_and(|k| w.contains(&k))
+            };
+            wanted.as_ref().is_some_and(listed)
+        };
         let outcome = trail::scan::scan_files_hashing(
             &listing.files,
             &filter,
             &options,
-            integrity != Mode::Off,
+            wanted
+                .is_some()
+                .then_some(&hash_file as &(dyn Fn(usize) -> bool + Sync)),
         );
         if integrity != Mode::Off {
             let inputs = &mut evidence.integrity_inputs;
@@ -117,10 +140,6 @@ pub fn scan_trail_dirs(
                         until,
                     }
                 }));
-            // The digests around the files read; with none read, around the window (every
-            // digest when there is none either).
-            let around = dir_span.or(window.map(|w| (w.from, w.until)));
-            integrity::run::local_digests(dir, around, inputs);
         }
         let s = &outcome.stats;
         evidence.provenance.sources.push(format!(

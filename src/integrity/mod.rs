@@ -17,6 +17,7 @@
 //! Pure: no AWS SDK, no dependency on later stages. Sources hand in bytes and metadata;
 //! what the results do to verdicts is decided downstream.
 
+pub mod bundle_copy;
 pub mod digest;
 pub mod keys;
 pub mod locate;
@@ -189,6 +190,9 @@ pub enum LogVerdict {
     DigestUnusable { digest: usize },
     /// No digest lists it.
     NotCovered,
+    /// A verified digest lists it, but it was not hashed: no digest found before it was
+    /// read listed it (see [`run::hash_wanted`]). Not validated.
+    NotHashed { digest: usize },
 }
 
 /// A log file listed in a verified digest, for the caller to say whether it exists.
@@ -657,7 +661,7 @@ impl Validation {
     /// The verdict for one log file, given the SHA-256 of its inflated bytes. Cheap (one
     /// hash-map lookup): call it from the scan workers. An `S3` id matches only entries
     /// naming that bucket and key exactly; a `Local` one matches by delivery key.
-    pub fn check_log(&self, id: &ObjectId, sha256: &[u8; 32]) -> LogVerdict {
+    pub fn check_log(&self, id: &ObjectId, sha256: Option<&[u8; 32]>) -> LogVerdict {
         let listed = self.entries_for(&self.listed, id);
         if listed.is_empty() {
             return match self.entries_for(&self.listed_unverified, id).first() {
@@ -673,6 +677,9 @@ impl Validation {
             return LogVerdict::Conflict { digests };
         }
         let digest = listed[0].0;
+        let Some(sha256) = sha256 else {
+            return LogVerdict::NotHashed { digest };
+        };
         if &first == sha256 {
             LogVerdict::Validated { digest }
         } else {
@@ -771,6 +778,13 @@ impl Validation {
                 LogVerdict::NotCovered => report.files_not_covered.push(NotCovered {
                     file,
                     reason: "not listed in any digest".into(),
+                }),
+                LogVerdict::NotHashed { digest } => report.files_not_covered.push(NotCovered {
+                    file,
+                    reason: format!(
+                        "listed in {}, found only after the file was read: not hashed",
+                        name(*digest)
+                    ),
                 }),
             }
         }

@@ -34,7 +34,8 @@ pub enum Mode {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReadLog {
     pub id: ObjectId,
-    pub sha256: [u8; 32],
+    /// `None`: not hashed, as no digest read lists it ([`hash_wanted`]).
+    pub sha256: Option<[u8; 32]>,
     /// Its records' time range, from its name (`None`: unknown).
     pub from: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
@@ -45,8 +46,53 @@ pub struct ReadLog {
 pub struct Inputs {
     pub digests: Vec<DigestSource>,
     pub logs: Vec<ReadLog>,
-    /// Digests that could not be read at all.
+    /// Digests that could not be read at all, keys that could not be had.
     pub notes: Vec<String>,
+    /// What `--trail s3://` downloads listed, to tell a listed-but-missing object.
+    pub s3_listings: Vec<S3Listing>,
+    /// CloudTrail keys a trusted source handed in: a live `ListPublicKeys` answer, or the one
+    /// recorded in a bundle whose signature verified.
+    pub keys: Vec<super::PublicKeyInput>,
+}
+
+/// The folders of one bucket a download listed in full, and every object key found in them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct S3Listing {
+    pub bucket: String,
+    /// Key prefixes ending in `/` (day folders, or whole Region folders).
+    pub prefixes: Vec<String>,
+    pub keys: std::collections::BTreeSet<String>,
+}
+
+impl Inputs {
+    /// How many log files and digests were handed in so far.
+    pub fn counts(&self) -> (usize, usize) {
+        (self.logs.len(), self.digests.len())
+    }
+
+    /// The log files and digests handed in since `counts` were downloaded from the bucket of
+    /// `listing` into `root`, keys mirrored: they are named as those S3 objects (the copies
+    /// do not outlive the run, and a digest is in place when its bucket and key are the ones
+    /// it names), and the listing is kept to tell the objects digests list but the bucket
+    /// lacks.
+    pub fn name_s3_objects(&mut self, since: (usize, usize), root: &Path, listing: S3Listing) {
+        let bucket = listing.bucket.clone();
+        let ids = self.logs[since.0..]
+            .iter_mut()
+            .map(|l| &mut l.id)
+            .chain(self.digests[since.1..].iter_mut().map(|d| &mut d.id));
+        for id in ids {
+            if let ObjectId::Local(path) = id
+                && let Ok(rel) = path.strip_prefix(root)
+            {
+                *id = ObjectId::S3 {
+                    bucket: bucket.clone(),
+                    key: rel.to_string_lossy().into_owned(),
+                };
+            }
+        }
+        self.s3_listings.push(listing);
+    }
 }
 
 impl Inputs {
@@ -66,6 +112,16 @@ impl Inputs {
         for n in &other.notes {
             if !self.notes.contains(n) {
                 self.notes.push(n.clone());
+            }
+        }
+        for k in &other.keys {
+            if !self.keys.contains(k) {
+                self.keys.push(k.clone());
+            }
+        }
+        for l in &other.s3_listings {
+            if !self.s3_listings.contains(l) {
+                self.s3_listings.push(l.clone());
             }
         }
     }
@@ -134,6 +190,25 @@ pub fn digest_end(path: &Path) -> Option<DateTime<Utc>> {
     DigestName::parse(&key).map(|n| n.end)
 }
 
+/// The delivery keys (`AWSLogs/…`) of the log files the digests in `inputs` list, decoded
+/// but not yet verified: the files worth hashing. A file no digest lists is *not covered*
+/// whatever its hash, so it is read without hashing (docs/integrity.md, "Cost").
+pub fn hash_wanted(inputs: &Inputs) -> HashSet<String> {
+    inputs
+        .digests
+        .iter()
+        .filter_map(|d| super::DigestFile::from_gzip(&d.gz).ok())
+        .flat_map(|f| f.log_files)
+        .filter_map(|e| {
+            ObjectId::S3 {
+                bucket: e.bucket,
+                key: e.object,
+            }
+            .delivery_key()
+        })
+        .collect()
+}
+
 /// How one result bears on the jobs whose window it overlaps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -160,7 +235,7 @@ pub struct Placed {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunIntegrity {
     pub mode: Mode,
-    /// Keys trusted (from `--cloudtrail-public-keys`).
+    /// Keys trusted (`--cloudtrail-public-keys`, live `ListPublicKeys`, a trusted bundle).
     pub trusted_keys: usize,
     #[serde(flatten)]
     pub report: IntegrityReport,
@@ -177,7 +252,7 @@ pub fn conclude(inputs: &Inputs, mode: Mode, keys: &KeyRing) -> RunIntegrity {
         .logs
         .iter()
         .map(|log| {
-            let verdict = v.check_log(&log.id, &log.sha256);
+            let verdict = v.check_log(&log.id, log.sha256.as_ref());
             let name = |d: usize| v.digest(d).id.to_string();
             let (weight, message) = match &verdict {
                 LogVerdict::Validated { digest } => (
@@ -221,6 +296,14 @@ pub fn conclude(inputs: &Inputs, mode: Mode, keys: &KeyRing) -> RunIntegrity {
                     Weight::NotValidated,
                     format!("{}: not listed in any digest", log.id),
                 ),
+                LogVerdict::NotHashed { digest } => (
+                    Weight::NotValidated,
+                    format!(
+                        "{}: listed in {}, found only after the file was read: not hashed",
+                        log.id,
+                        name(*digest)
+                    ),
+                ),
             };
             placed.push(Placed {
                 weight,
@@ -231,7 +314,7 @@ pub fn conclude(inputs: &Inputs, mode: Mode, keys: &KeyRing) -> RunIntegrity {
             (log.id.clone(), verdict)
         })
         .collect();
-    let mut report = v.report(&checked, presence);
+    let mut report = v.report(&checked, |listed| presence(listed, &inputs.s3_listings));
     report.notes.extend(inputs.notes.iter().cloned());
     for m in &report.listed_but_missing {
         let named = crate::trail::file_time_range(&m.file);
@@ -271,10 +354,22 @@ pub fn conclude(inputs: &Inputs, mode: Mode, keys: &KeyRing) -> RunIntegrity {
 }
 
 /// Whether a log file a verified digest lists is there: on disk beside the digest's
-/// `AWSLogs` folder; objects in S3 are not looked for.
-fn presence(listed: &ListedLog) -> Presence {
-    match listed.local_path() {
-        Some(p) if p.is_file() => Presence::Present,
+/// `AWSLogs` folder; in S3, in the folder listings the download made (an object in no folder
+/// listed is not looked for).
+fn presence(listed: &ListedLog, s3: &[S3Listing]) -> Presence {
+    if let Some(p) = listed.local_path() {
+        return match p.is_file() {
+            true => Presence::Present,
+            false => Presence::Missing,
+        };
+    }
+    let (bucket, key) = (&listed.entry.bucket, &listed.entry.object);
+    let listing = s3
+        .iter()
+        .filter(|l| &l.bucket == bucket)
+        .find(|l| l.prefixes.iter().any(|p| key.starts_with(p.as_str())));
+    match listing {
+        Some(l) if l.keys.contains(key) => Presence::Present,
         Some(_) => Presence::Missing,
         None => Presence::NotLookedFor,
     }
@@ -344,14 +439,20 @@ pub fn for_job(run: &RunIntegrity, window: Option<&TimeWindow>) -> JobIntegrity 
     job
 }
 
-/// Reads `--cloudtrail-public-keys FILE`.
-pub fn load_keys(path: Option<&PathBuf>) -> anyhow::Result<KeyRing> {
-    let Some(path) = path else {
-        return Ok(KeyRing::default());
-    };
-    let mut bytes = Vec::new();
-    crate::input::read_regular(path, 16 << 20, &mut bytes)
-        .map_err(|e| anyhow::anyhow!("--cloudtrail-public-keys {}: {e}", path.display()))?;
-    let inputs = super::parse_list_public_keys(&bytes, &path.display().to_string())?;
+/// The trusted keys: `--cloudtrail-public-keys FILE` and the keys trusted sources handed in.
+pub fn load_keys(
+    path: Option<&PathBuf>,
+    handed_in: &[super::PublicKeyInput],
+) -> anyhow::Result<KeyRing> {
+    let mut inputs = handed_in.to_vec();
+    if let Some(path) = path {
+        let mut bytes = Vec::new();
+        crate::input::read_regular(path, 16 << 20, &mut bytes)
+            .map_err(|e| anyhow::anyhow!("--cloudtrail-public-keys {}: {e}", path.display()))?;
+        inputs.extend(super::parse_list_public_keys(
+            &bytes,
+            &path.display().to_string(),
+        )?);
+    }
     Ok(KeyRing::build(inputs))
 }

@@ -2,17 +2,21 @@
 //! bundle, the signature file, and its verification with a public key the user trusts.
 //!
 //! A bundle's manifest lists the SHA-256 of every evidence file, so signing the manifest
-//! signs the bundle; `bundle seal` can re-seal an edited manifest, but not re-sign it. The
-//! signed message is a short statement naming the manifest's SHA-256, not the manifest
-//! itself, so that it stays under `kms:Sign`'s 4096-byte limit for `MessageType: RAW` and a
-//! signature over some other document can never be taken for a bundle signature. KMS signs
-//! with RSASSA-PSS (salt as long as the hash), RSASSA-PKCS1-v1_5 or ECDSA (DER signature,
-//! ANSI X9.62 / RFC 3279); `kms:GetPublicKey` gives the key as DER SubjectPublicKeyInfo.
-//! The public key must come from outside the bundle: one inside it proves nothing.
+//! signs the bundle; `bundle seal` can re-seal an edited manifest, but not re-sign it (it
+//! removes the signature file). The signed message is a short statement naming the key, the
+//! algorithm, the signing time and the manifest's SHA-256 (see [`BundleSignature::statement`]),
+//! not the manifest itself, so that it stays under `kms:Sign`'s 4096-byte limit for
+//! `MessageType: RAW`, a signature over some other document can never be taken for a bundle
+//! signature, and none of the signature file's fields can be changed without breaking it.
+//! KMS signs with RSASSA-PSS (salt as long as the hash), RSASSA-PKCS1-v1_5 or ECDSA (DER
+//! signature, ANSI X9.62 / RFC 3279); `kms:GetPublicKey` gives the key as DER
+//! SubjectPublicKeyInfo. The public key must come from outside the bundle: one inside it
+//! proves nothing.
 
 use aws_lc_rs::signature::{self, ParsedPublicKey, VerificationAlgorithm};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::sha256;
@@ -23,24 +27,17 @@ pub const SIGNATURE_FILE: &str = "manifest.sig.json";
 pub const SIGNATURE_SCHEMA: &str = "textract-audit-bundle-signature/v1";
 const STATEMENT_HEADER: &str = "textract-audit evidence bundle signature v1";
 
-/// The message to sign for a manifest (`kms:Sign` with `MessageType: RAW`).
-pub fn statement(manifest: &[u8]) -> Vec<u8> {
-    format!(
-        "{STATEMENT_HEADER}\nmanifest.json sha256 {}\n",
-        hex::encode(sha256(manifest))
-    )
-    .into_bytes()
-}
-
 /// `manifest.sig.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BundleSignature {
     pub schema: String,
-    /// The KMS key that signed, as `kms:Sign` answered (key ARN).
+    /// The KMS key that signed (key ARN).
     pub key_id: String,
-    /// The KMS signing algorithm (`RSASSA_PSS_SHA_256`, `ECDSA_SHA_384`, …).
+    /// The KMS signing algorithm (`RSASSA_PKCS1_V1_5_SHA_256`, `ECDSA_SHA_256`, …).
     pub signing_algorithm: String,
+    /// When the bundle was signed (whole seconds, UTC).
+    pub signed_at: DateTime<Utc>,
     /// SHA-256 of `manifest.json` (hex), as in the signed statement.
     pub manifest_sha256: String,
     /// The signature, base64 (as the KMS HTTP API and the AWS CLI print it).
@@ -48,20 +45,79 @@ pub struct BundleSignature {
 }
 
 impl BundleSignature {
-    /// The signature file for a manifest and a signature KMS returned.
-    pub fn new(
+    /// The signature file for a manifest, before it is signed (`signature` empty): its
+    /// [`statement`](Self::statement) is what `kms:Sign` is given.
+    pub fn unsigned(
         manifest: &[u8],
         key_id: &str,
         algorithm: SigningAlgorithm,
-        signature: &[u8],
+        signed_at: DateTime<Utc>,
     ) -> BundleSignature {
+        use chrono::SubsecRound;
         BundleSignature {
             schema: SIGNATURE_SCHEMA.to_owned(),
             key_id: key_id.to_owned(),
             signing_algorithm: algorithm.kms_name().to_owned(),
+            signed_at: signed_at.trunc_subsecs(0),
             manifest_sha256: hex::encode(sha256(manifest)),
-            signature: BASE64.encode(signature),
+            signature: String::new(),
         }
+    }
+
+    /// With the signature KMS returned.
+    pub fn signed(self, signature: &[u8]) -> BundleSignature {
+        BundleSignature {
+            signature: BASE64.encode(signature),
+            ..self
+        }
+    }
+
+    /// The message signed (`kms:Sign` with `MessageType: RAW`), rebuilt from the file's
+    /// fields, every one of them covered:
+    ///
+    /// ```text
+    /// textract-audit evidence bundle signature v1
+    /// key arn:aws:kms:…
+    /// signing-algorithm ECDSA_SHA_256
+    /// signed-at 2026-12-03T12:00:00Z
+    /// manifest.json sha256 <hex>
+    /// ```
+    pub fn statement(&self) -> Vec<u8> {
+        format!(
+            "{STATEMENT_HEADER}\nkey {}\nsigning-algorithm {}\nsigned-at {}\nmanifest.json sha256 {}\n",
+            self.key_id,
+            self.signing_algorithm,
+            crate::model::rfc3339(self.signed_at),
+            self.manifest_sha256.to_ascii_lowercase()
+        )
+        .into_bytes()
+    }
+
+    /// The signature's bytes.
+    pub fn signature_bytes(&self) -> Result<Vec<u8>, BundleSignatureError> {
+        BASE64
+            .decode(self.signature.trim())
+            .map_err(|e| BundleSignatureError::File(format!("signature is not base64: {e}")))
+    }
+
+    /// Checks that the file speaks of these manifest bytes and names an algorithm this
+    /// version knows; returns the algorithm.
+    pub fn check_manifest(
+        &self,
+        manifest: &[u8],
+    ) -> Result<SigningAlgorithm, BundleSignatureError> {
+        let algorithm =
+            SigningAlgorithm::from_kms_name(&self.signing_algorithm).ok_or_else(|| {
+                BundleSignatureError::UnknownAlgorithm(self.signing_algorithm.clone())
+            })?;
+        let actual = hex::encode(sha256(manifest));
+        if !self.manifest_sha256.eq_ignore_ascii_case(&actual) {
+            return Err(BundleSignatureError::ManifestChanged {
+                claimed: self.manifest_sha256.clone(),
+                actual,
+            });
+        }
+        Ok(algorithm)
     }
 }
 
@@ -155,7 +211,7 @@ pub enum BundleSignatureError {
     #[error("the signature file names manifest SHA-256 {claimed}, but manifest.json has {actual}")]
     ManifestChanged { claimed: String, actual: String },
     #[error(
-        "signature does not verify with the trusted public key: the manifest was changed after signing, or another key signed it"
+        "signature does not verify with the trusted key: the manifest was changed after signing, or another key signed it"
     )]
     Invalid,
 }
@@ -230,6 +286,36 @@ impl TrustedPublicKey {
     }
 }
 
+/// Where `verify`/`audit` take a bundle's trust from: the user, never the bundle.
+#[derive(Debug, Clone)]
+pub enum TrustAnchor {
+    /// `--trust-key ARN`: checked with `kms:Verify`.
+    Kms { key_arn: String },
+    /// `--trust-public-key FILE`: checked offline.
+    PublicKey {
+        file: std::path::PathBuf,
+        key: TrustedPublicKey,
+    },
+}
+
+impl std::fmt::Display for TrustAnchor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TrustAnchor::Kms { key_arn } => write!(f, "--trust-key {key_arn} (kms:Verify)"),
+            TrustAnchor::PublicKey { file, .. } => {
+                write!(f, "--trust-public-key {}", file.display())
+            }
+        }
+    }
+}
+
+/// `manifest.sig.json`'s bytes.
+pub fn to_file(sig: &BundleSignature) -> Vec<u8> {
+    let mut text = serde_json::to_string_pretty(sig).expect("the signature file serializes");
+    text.push('\n');
+    text.into_bytes()
+}
+
 /// Reads `manifest.sig.json`.
 pub fn parse_signature_file(bytes: &[u8]) -> Result<BundleSignature, BundleSignatureError> {
     let sig: BundleSignature =
@@ -250,91 +336,41 @@ pub fn verify(
     sig: &BundleSignature,
     key: &TrustedPublicKey,
 ) -> Result<(), BundleSignatureError> {
-    let algorithm = SigningAlgorithm::from_kms_name(&sig.signing_algorithm)
-        .ok_or_else(|| BundleSignatureError::UnknownAlgorithm(sig.signing_algorithm.clone()))?;
+    let algorithm = sig.check_manifest(manifest)?;
     let verifier =
         key.algorithm(algorithm)
             .ok_or_else(|| BundleSignatureError::AlgorithmDoesNotFitKey {
                 algorithm: sig.signing_algorithm.clone(),
                 key: key.kind,
             })?;
-    let actual = hex::encode(sha256(manifest));
-    if !sig.manifest_sha256.eq_ignore_ascii_case(&actual) {
-        return Err(BundleSignatureError::ManifestChanged {
-            claimed: sig.manifest_sha256.clone(),
-            actual,
-        });
-    }
-    let signature = BASE64
-        .decode(sig.signature.trim())
-        .map_err(|e| BundleSignatureError::File(format!("signature is not base64: {e}")))?;
+    let signature = sig.signature_bytes()?;
     ParsedPublicKey::new(verifier, &key.der)
         .map_err(|e| BundleSignatureError::PublicKey(e.to_string()))?
-        .verify_sig(&statement(manifest), &signature)
+        .verify_sig(&sig.statement(), &signature)
         .map_err(|_| BundleSignatureError::Invalid)
 }
 
 #[cfg(test)]
 mod tests {
-    use aws_lc_rs::encoding::AsDer;
-    use aws_lc_rs::rand::SystemRandom;
-    use aws_lc_rs::rsa::KeySize;
-    use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair, RsaKeyPair};
-
     use super::*;
+    use crate::integrity::synth::BundleKey;
 
     const MANIFEST: &[u8] = b"{\n  \"schema\": \"textract-audit-bundle/v1\",\n  \"files\": {\"cloudtrail/a.json.gz\": \"9f86d0\"}\n}\n";
 
-    /// A stand-in for a KMS key: signs as `kms:Sign` does, gives its public key as
-    /// `kms:GetPublicKey` does (DER SubjectPublicKeyInfo).
-    enum KmsLike {
-        Rsa(RsaKeyPair),
-        Ec(EcdsaKeyPair),
+    fn rsa() -> BundleKey {
+        BundleKey::rsa()
     }
 
-    impl KmsLike {
-        fn sign(&self, alg: SigningAlgorithm, msg: &[u8]) -> Vec<u8> {
-            let rng = SystemRandom::new();
-            match self {
-                KmsLike::Rsa(k) => {
-                    let enc: &'static dyn signature::RsaEncoding = match alg {
-                        SigningAlgorithm::RsaPss(Hash::Sha256) => &signature::RSA_PSS_SHA256,
-                        SigningAlgorithm::RsaPss(Hash::Sha512) => &signature::RSA_PSS_SHA512,
-                        SigningAlgorithm::RsaPkcs1(Hash::Sha256) => &signature::RSA_PKCS1_SHA256,
-                        SigningAlgorithm::RsaPkcs1(Hash::Sha384) => &signature::RSA_PKCS1_SHA384,
-                        other => panic!("not used here: {other:?}"),
-                    };
-                    let mut sig = vec![0; k.public_modulus_len()];
-                    k.sign(enc, &rng, msg, &mut sig).unwrap();
-                    sig
-                }
-                KmsLike::Ec(k) => k.sign(&rng, msg).unwrap().as_ref().to_vec(),
-            }
-        }
-
-        fn public_der(&self) -> Vec<u8> {
-            match self {
-                KmsLike::Rsa(k) => k.public_key().as_der().unwrap().as_ref().to_vec(),
-                KmsLike::Ec(k) => k.public_key().as_der().unwrap().as_ref().to_vec(),
-            }
-        }
+    fn ec(alg: &'static signature::EcdsaSigningAlgorithm) -> BundleKey {
+        BundleKey::ec(alg)
     }
 
-    fn rsa() -> KmsLike {
-        KmsLike::Rsa(RsaKeyPair::generate(KeySize::Rsa2048).unwrap())
-    }
-
-    fn ec(alg: &'static signature::EcdsaSigningAlgorithm) -> KmsLike {
-        KmsLike::Ec(EcdsaKeyPair::generate(alg).unwrap())
-    }
-
-    fn signed(key: &KmsLike, alg: SigningAlgorithm, manifest: &[u8]) -> BundleSignature {
-        let sig = key.sign(alg, &statement(manifest));
-        BundleSignature::new(
+    fn signed(key: &BundleKey, alg: SigningAlgorithm, manifest: &[u8]) -> BundleSignature {
+        key.sign_manifest(
             manifest,
             "arn:aws:kms:us-east-1:111122223333:key/k",
             alg,
-            &sig,
+            Utc::now(),
         )
     }
 
@@ -407,6 +443,22 @@ mod tests {
             verify(&edited, &forged, &trusted),
             Err(BundleSignatureError::Invalid)
         );
+        // Any other field of the file changed: it is part of the statement signed.
+        for changed in [
+            BundleSignature {
+                key_id: "arn:aws:kms:us-east-1:111122223333:key/other".into(),
+                ..sig.clone()
+            },
+            BundleSignature {
+                signed_at: sig.signed_at + chrono::Duration::days(1),
+                ..sig.clone()
+            },
+        ] {
+            assert_eq!(
+                verify(MANIFEST, &changed, &trusted),
+                Err(BundleSignatureError::Invalid)
+            );
+        }
         // Signed by another key, trusted key unchanged.
         let other = signed(&rsa(), alg, MANIFEST);
         assert_eq!(
@@ -453,11 +505,8 @@ mod tests {
         let key = ec(&signature::ECDSA_P384_SHA384_ASN1_SIGNING);
         let der = key.public_der();
         let b64 = BASE64.encode(&der);
-        let pem = format!(
-            "-----BEGIN PUBLIC KEY-----\n{}\n{}\n-----END PUBLIC KEY-----\n",
-            &b64[..64],
-            &b64[64..]
-        );
+        let pem = key.public_pem();
+        assert!(pem.lines().all(|l| l.len() <= 64), "{pem}");
         for input in [der.clone(), b64.clone().into_bytes(), pem.into_bytes()] {
             assert_eq!(
                 TrustedPublicKey::parse(&input).unwrap().kind,
@@ -477,9 +526,16 @@ mod tests {
     fn signature_files_round_trip_and_refuse_other_schemas() {
         let r = rsa();
         let sig = signed(&r, SigningAlgorithm::RsaPss(Hash::Sha256), MANIFEST);
-        let text = serde_json::to_vec(&sig).unwrap();
-        assert_eq!(parse_signature_file(&text), Ok(sig));
+        assert_eq!(parse_signature_file(&to_file(&sig)), Ok(sig.clone()));
         assert!(parse_signature_file(b"{\"schema\": \"x\"}").is_err());
-        assert!(statement(MANIFEST).len() < 4096);
+        // The longest key ARN (alias names do not appear: the key's ARN is recorded).
+        let long = BundleSignature {
+            key_id: format!(
+                "arn:aws-us-gov:kms:us-gov-west-1:111122223333:key/mrk-{}",
+                "f".repeat(32)
+            ),
+            ..sig
+        };
+        assert!(long.statement().len() < 4096);
     }
 }

@@ -5,7 +5,7 @@
 //! Each hour can be bent the way an attacker or a fault would: signed by another key,
 //! claiming another key's fingerprint, chaining with a forged `previousDigestHashValue`,
 //! starting a new chain. What tests then change on disk (a byte of a log file, a removed
-//! file) they change themselves.
+//! file) they change themselves. [`BundleKey`] stands in for a KMS key signing bundles.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -76,6 +76,106 @@ pub fn write_public_keys(
     let list: Vec<_> = signers.iter().map(|s| s.list_entry(from, until)).collect();
     let text = serde_json::to_string_pretty(&serde_json::json!({ "PublicKeyList": list }))?;
     write_file(path, text.as_bytes())
+}
+
+/// A stand-in for a KMS asymmetric key, for signed-bundle tests: signs a bundle's
+/// statement as `kms:Sign` does and gives its public key as `kms:GetPublicKey` does (DER
+/// SubjectPublicKeyInfo).
+pub enum BundleKey {
+    Rsa(RsaKeyPair),
+    Ec(aws_lc_rs::signature::EcdsaKeyPair),
+}
+
+impl BundleKey {
+    /// A fresh RSA 2048 key (KMS `RSA_2048`).
+    pub fn rsa() -> BundleKey {
+        BundleKey::Rsa(RsaKeyPair::generate(KeySize::Rsa2048).expect("RSA key generation"))
+    }
+
+    /// A fresh ECC key on the curve of `alg` (KMS `ECC_NIST_P256`, …).
+    pub fn ec(alg: &'static aws_lc_rs::signature::EcdsaSigningAlgorithm) -> BundleKey {
+        BundleKey::Ec(aws_lc_rs::signature::EcdsaKeyPair::generate(alg).expect("EC key generation"))
+    }
+
+    /// The signature of `message` with `alg` (which must fit the key, as KMS requires).
+    pub fn sign(&self, alg: super::signed_bundle::SigningAlgorithm, message: &[u8]) -> Vec<u8> {
+        use super::signed_bundle::{Hash, SigningAlgorithm as A};
+        use aws_lc_rs::signature as sig;
+        let rng = SystemRandom::new();
+        match self {
+            BundleKey::Rsa(k) => {
+                let enc: &'static dyn sig::RsaEncoding = match alg {
+                    A::RsaPss(Hash::Sha256) => &sig::RSA_PSS_SHA256,
+                    A::RsaPss(Hash::Sha384) => &sig::RSA_PSS_SHA384,
+                    A::RsaPss(Hash::Sha512) => &sig::RSA_PSS_SHA512,
+                    A::RsaPkcs1(Hash::Sha256) => &RSA_PKCS1_SHA256,
+                    A::RsaPkcs1(Hash::Sha384) => &sig::RSA_PKCS1_SHA384,
+                    A::RsaPkcs1(Hash::Sha512) => &sig::RSA_PKCS1_SHA512,
+                    A::Ecdsa(_) => panic!("an RSA key does not sign {alg:?}"),
+                };
+                let mut out = vec![0; k.public_modulus_len()];
+                k.sign(enc, &rng, message, &mut out).expect("RSA signing");
+                out
+            }
+            BundleKey::Ec(k) => k
+                .sign(&rng, message)
+                .expect("ECDSA signing")
+                .as_ref()
+                .to_vec(),
+        }
+    }
+
+    /// The public key as DER SubjectPublicKeyInfo.
+    pub fn public_der(&self) -> Vec<u8> {
+        use aws_lc_rs::encoding::AsDer;
+        match self {
+            BundleKey::Rsa(k) => k.public_key().as_der().expect("DER").as_ref().to_vec(),
+            BundleKey::Ec(k) => k.public_key().as_der().expect("DER").as_ref().to_vec(),
+        }
+    }
+
+    /// The public key as PEM (`-----BEGIN PUBLIC KEY-----`).
+    pub fn public_pem(&self) -> String {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(self.public_der());
+        let lines: Vec<&str> = b64
+            .as_bytes()
+            .chunks(64)
+            .map(|c| std::str::from_utf8(c).expect("base64 is ASCII"))
+            .collect();
+        format!(
+            "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
+            lines.join("\n")
+        )
+    }
+
+    /// The signature file for `manifest`, as `collect --sign-key` writes it.
+    pub fn sign_manifest(
+        &self,
+        manifest: &[u8],
+        key_id: &str,
+        alg: super::signed_bundle::SigningAlgorithm,
+        signed_at: DateTime<Utc>,
+    ) -> super::signed_bundle::BundleSignature {
+        let unsigned =
+            super::signed_bundle::BundleSignature::unsigned(manifest, key_id, alg, signed_at);
+        let signature = self.sign(alg, &unsigned.statement());
+        unsigned.signed(&signature)
+    }
+
+    /// Signs the bundle in `dir`: writes `manifest.sig.json` for its `manifest.json`.
+    pub fn sign_bundle(
+        &self,
+        dir: &Path,
+        key_id: &str,
+        alg: super::signed_bundle::SigningAlgorithm,
+    ) -> std::io::Result<()> {
+        let manifest = std::fs::read(dir.join("manifest.json"))?;
+        let sig = self.sign_manifest(&manifest, key_id, alg, Utc::now());
+        std::fs::write(
+            dir.join(super::signed_bundle::SIGNATURE_FILE),
+            super::signed_bundle::to_file(&sig),
+        )
+    }
 }
 
 /// Where a trail delivers.

@@ -98,7 +98,7 @@ impl Lab {
             .map(|p| {
                 let inflated = synth::inflate(&std::fs::read(&p).unwrap()).unwrap();
                 let id = ObjectId::Local(p);
-                let verdict = v.check_log(&id, &sha256(&inflated));
+                let verdict = v.check_log(&id, Some(&sha256(&inflated)));
                 (id, verdict)
             })
             .collect();
@@ -455,21 +455,31 @@ fn s3_objects_match_only_their_exact_bucket_and_key() {
         key: key.into(),
     };
     assert!(matches!(
-        v.check_log(&s3("lab-trail", &key), &sha),
+        v.check_log(&s3("lab-trail", &key), Some(&sha)),
         LogVerdict::Validated { .. }
     ));
     assert_eq!(
-        v.check_log(&s3("other-bucket", &key), &sha),
+        v.check_log(&s3("other-bucket", &key), Some(&sha)),
         LogVerdict::NotCovered
     );
     assert_eq!(
-        v.check_log(&s3("lab-trail", &format!("p/{key}")), &sha),
+        v.check_log(&s3("lab-trail", &format!("p/{key}")), Some(&sha)),
         LogVerdict::NotCovered
     );
     assert!(matches!(
-        v.check_log(&s3("lab-trail", &key), &[0; 32]),
+        v.check_log(&s3("lab-trail", &key), Some(&[0; 32])),
         LogVerdict::HashMismatch { .. }
     ));
+    // Listed but not hashed (found after it was read): not validated, never a pass.
+    assert!(matches!(
+        v.check_log(&s3("lab-trail", &key), None),
+        LogVerdict::NotHashed { .. }
+    ));
+    // Not listed: not covered, hashed or not.
+    assert_eq!(
+        v.check_log(&s3("other-bucket", &key), None),
+        LogVerdict::NotCovered
+    );
 }
 
 #[test]
@@ -694,4 +704,29 @@ fn the_aws_cli_validator_agrees_case_by_case() {
             );
         }
     }
+}
+
+/// A source's keys and bucket listings join the run's inputs with its digests and log files
+/// (a trail bucket's listing is what tells a log file its digest lists but the bucket lacks).
+#[test]
+fn inputs_from_several_sources_keep_their_keys_and_listings() {
+    let part = run::Inputs {
+        keys: vec![PublicKeyInput {
+            fingerprint: "ab".into(),
+            value: b"MIIB".to_vec(),
+            validity_start: None,
+            validity_end: None,
+            origin: "live".into(),
+        }],
+        s3_listings: vec![run::S3Listing {
+            bucket: "trail".into(),
+            prefixes: vec!["AWSLogs/".into()],
+            keys: ["AWSLogs/a.json.gz".to_owned()].into(),
+        }],
+        ..run::Inputs::default()
+    };
+    let mut all = run::Inputs::default();
+    all.extend(&part);
+    all.extend(&part);
+    assert_eq!(all, part, "kept once");
 }

@@ -1,4 +1,5 @@
-//! An evidence bundle: read once, the base of every round.
+//! An evidence bundle: read once (its signature checked first when the run trusts a key,
+//! docs/integrity.md "Signed bundles"), the base of every round.
 
 use std::path::PathBuf;
 
@@ -19,12 +20,16 @@ impl Bundle {
 }
 
 impl Source for Bundle {
-    fn gather(&mut self, _: &Known, _: &Settings) -> Result<Gathering> {
+    fn gather(&mut self, _: &Known, settings: &Settings) -> Result<Gathering> {
         let loaded = match &self.loaded {
             Some(e) => e.clone(),
             None => self
                 .loaded
-                .insert(crate::evidence::bundle::load(&self.dir)?)
+                .insert(crate::evidence::bundle::load_checked(
+                    &self.dir,
+                    settings.trust.as_ref(),
+                    &settings.aws,
+                )?)
                 .clone(),
         };
         Ok(Gathering::Base(loaded))

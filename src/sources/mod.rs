@@ -96,8 +96,10 @@ pub struct Settings {
     /// `--dry-run`: the query sources plan their queries but do not run them.
     pub dry_run: bool,
     pub integrity: Mode,
-    /// How AWS is reached for the trail buckets.
+    /// How AWS is reached for the trail buckets (and KMS for `--trust-key`).
     pub aws: crate::evidence::live::Options,
+    /// What a bundle's signature must verify with (`--trust-key`, `--trust-public-key`).
+    pub trust: Option<crate::integrity::signed_bundle::TrustAnchor>,
 }
 
 /// What one source hands back for a round.
@@ -176,6 +178,7 @@ pub fn settings(plan: &Plan) -> Settings {
         dry_run: plan.dry_run,
         integrity: plan.integrity,
         aws: plan.aws.clone(),
+        trust: plan.trust.clone(),
     }
 }
 

@@ -12,7 +12,6 @@ use super::{Gathering, Known, Settings, Source};
 use crate::evidence::Part;
 use crate::evidence::live::trail_s3::{self, TrailLocation};
 use crate::evidence::local::Wanted;
-use crate::integrity::ObjectId;
 use crate::model::TimeWindow;
 
 pub struct TrailBucket {
@@ -66,6 +65,7 @@ impl Source for TrailBucket {
                 std::slice::from_ref(&self.loc),
                 window,
                 folder.path(),
+                settings.integrity != crate::integrity::run::Mode::Off,
             ))?
             .remove(0);
         // No log file in the window (yet): an empty trail, not a missing folder.
@@ -82,17 +82,9 @@ impl Source for TrailBucket {
             };
         }
         e.problems.splice(0..0, got.problems);
-        // The copies are gone after this run: name the objects they came from.
-        for log in &mut e.integrity_inputs.logs {
-            if let ObjectId::Local(path) = &log.id
-                && let Ok(rel) = path.strip_prefix(&root)
-            {
-                log.id = ObjectId::S3 {
-                    bucket: self.loc.bucket.clone(),
-                    key: rel.to_string_lossy().into_owned(),
-                };
-            }
-        }
+        // The copies are gone after this run: name the objects they came from (digests too).
+        e.integrity_inputs
+            .name_s3_objects((0, 0), &root, got.listing);
         for s in &mut e.provenance.sources {
             *s = s.replace(
                 &format!("trail-dir {}", root.display()),

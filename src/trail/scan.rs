@@ -68,9 +68,10 @@ pub struct ScanOutcome {
     pub events: Vec<TrailEvent>,
     pub stats: ScanStats,
     pub problems: Vec<EvidenceProblem>,
-    /// From [`scan_files_hashing`] with `hash`: each inflated file's index in the scanned list and the
-    /// SHA-256 of its inflated bytes, computed while the worker held them (sorted by index).
-    pub hashes: Vec<(usize, [u8; 32])>,
+    /// From [`scan_files_hashing`] with `hash`: each inflated file's index in the scanned
+    /// list and, when asked for, the SHA-256 of its inflated bytes, computed while the worker
+    /// held them (sorted by index).
+    pub hashes: Vec<(usize, Option<[u8; 32]>)>,
 }
 
 /// How to scan.
@@ -122,16 +123,17 @@ pub fn scan_files(
     filter: &RecordFilter,
     options: &ScanOptions,
 ) -> ScanOutcome {
-    scan_files_hashing(files, filter, options, false)
+    scan_files_hashing(files, filter, options, None)
 }
 
-/// As [`scan_files`]; with `hash`, each file's inflated bytes are hashed for integrity
-/// validation (src/integrity) while the worker holds them.
+/// As [`scan_files`]; with `hash`, every file inflated is reported in `hashes`, and the
+/// inflated bytes of those `hash` says (by index) are hashed for integrity validation
+/// (src/integrity) while the worker holds them.
 pub fn scan_files_hashing(
     files: &[TrailFile],
     filter: &RecordFilter,
     options: &ScanOptions,
-    hash: bool,
+    hash: Option<&(dyn Fn(usize) -> bool + Sync)>,
 ) -> ScanOutcome {
     let started = Instant::now();
     let threads = match options.threads {
@@ -193,14 +195,14 @@ struct WorkerResult {
     stats: ScanStats,
     kept: Vec<(usize, Vec<TrailEvent>)>,
     problems: Vec<(usize, EvidenceProblem)>,
-    hashes: Vec<(usize, [u8; 32])>,
+    hashes: Vec<(usize, Option<[u8; 32]>)>,
 }
 
 fn worker(
     files: &[TrailFile],
     filter: &RecordFilter,
     options: &ScanOptions,
-    hashing: bool,
+    hashing: Option<&(dyn Fn(usize) -> bool + Sync)>,
     next: &AtomicU64,
 ) -> WorkerResult {
     let mut result = WorkerResult::default();
@@ -221,7 +223,7 @@ fn worker(
             &mut inflater,
             &mut result.stats,
             &mut uncompressed,
-            hashing.then_some(&mut hash),
+            hashing.map(|wanted| (wanted(index), &mut hash)),
         );
         result.hashes.extend(hash.map(|h| (index, h)));
         match scanned {
@@ -242,8 +244,10 @@ fn worker(
     }
 }
 
-/// Reads one file; `Err` is why the whole file is unusable. When given, `hash` receives the SHA-256 of the inflated bytes (also for a file whose JSON is then refused:
-/// a digest can still say whether it is the file CloudTrail wrote).
+/// Reads one file; `Err` is why the whole file is unusable. When given, `hash` receives,
+/// once the file is inflated, the SHA-256 of the inflated bytes if its flag says so (also
+/// for a file whose JSON is then refused: a digest can still say whether it is the file
+/// CloudTrail wrote), `None` otherwise.
 #[allow(clippy::too_many_arguments)]
 fn scan_file(
     file: &TrailFile,
@@ -253,15 +257,15 @@ fn scan_file(
     inflater: &mut Inflater,
     stats: &mut ScanStats,
     uncompressed: &mut u64,
-    hash: Option<&mut Option<[u8; 32]>>,
+    hash: Option<(bool, &mut Option<Option<[u8; 32]>>)>,
 ) -> Result<Vec<TrailEvent>, TrailFileError> {
     let limits = &options.limits;
     read_regular(&file.path, limits.max_file_bytes, raw).map_err(TrailFileError::Read)?;
     stats.files_read += 1;
     stats.bytes_compressed += raw.len() as u64;
     let json = log_json(&file.path.to_string_lossy(), raw, inflater, limits)?;
-    if let Some(hash) = hash {
-        *hash = Some(crate::integrity::sha256(json));
+    if let Some((wanted, hash)) = hash {
+        *hash = Some(wanted.then(|| crate::integrity::sha256(json)));
     }
     *uncompressed = json.len() as u64;
     stats.bytes_uncompressed += json.len() as u64;

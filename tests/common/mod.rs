@@ -347,6 +347,12 @@ impl Lab {
     }
 
     pub fn run(&self, args: &[&str]) -> Run {
+        self.run_env(args, &[])
+    }
+
+    /// [`run`](Self::run) with more environment variables (e.g. `AWS_ENDPOINT_URL` for a
+    /// command that takes no `--endpoint-url`).
+    pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         let out = Command::new(env!("CARGO_BIN_EXE_textract-audit"))
             .args(args)
             .env_clear()
@@ -359,6 +365,7 @@ impl Lab {
                 "AWS_SHARED_CREDENTIALS_FILE",
                 "/nonexistent/textract-audit-lab-credentials",
             )
+            .envs(env.iter().copied())
             .output()
             .expect("the binary runs");
         Run {

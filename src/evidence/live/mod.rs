@@ -22,7 +22,9 @@
 //!    `ListGrants` of customer keys, `ListAliases` (paged).
 //! 5. CloudTrail: `DescribeTrails`, then `GetTrailStatus` and `GetEventSelectors` per trail.
 
+pub mod bundle_key;
 mod policies;
+pub mod public_keys;
 pub(crate) mod shapes;
 pub mod submit;
 pub mod trail_s3;
@@ -401,6 +403,16 @@ pub(crate) async fn sdk_config(options: &Options) -> aws_config::SdkConfig {
         .build()
 }
 
+/// The SDK configuration for `options` and its Region, the profile and credentials checked
+/// first (one message for a broken chain, not one per call).
+async fn checked_config(options: &Options) -> Result<(aws_config::SdkConfig, String), LiveError> {
+    check_profile(options).await?;
+    let config = sdk_config(options).await;
+    let region = config.region().ok_or(LiveError::NoRegion)?.to_string();
+    check_credentials(&config).await?;
+    Ok((config, region))
+}
+
 /// Refuses a profile name (`--profile`, else `AWS_PROFILE`) that no shared AWS file defines:
 /// the SDK would otherwise go on with other credentials and no Region from it.
 async fn check_profile(options: &Options) -> Result<(), LiveError> {
@@ -497,10 +509,7 @@ macro_rules! get_job {
 
 impl Collector {
     async fn new(options: &Options) -> Result<Collector, LiveError> {
-        check_profile(options).await?;
-        let config = sdk_config(options).await;
-        let region = config.region().ok_or(LiveError::NoRegion)?.to_string();
-        check_credentials(&config).await?;
+        let (config, region) = checked_config(options).await?;
         // Path-style addressing: an endpoint such as 127.0.0.1 has no bucket subdomains.
         let path_style = options.endpoint_url.is_some() || config.endpoint_url().is_some();
         let s3 = aws_sdk_s3::config::Builder::from(&config)

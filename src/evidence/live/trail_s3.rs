@@ -14,6 +14,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use super::{Collector, LiveError, Options};
+use crate::integrity::{DigestMetadata, sidecar_path};
 use crate::model::{EvidenceProblem, ProblemScope, TimeWindow};
 use crate::trail;
 
@@ -63,6 +64,9 @@ pub struct Downloaded {
     pub objects: usize,
     pub bytes: u64,
     pub problems: Vec<EvidenceProblem>,
+    /// The folders listed in full and the objects in them (a digest's listed log file that
+    /// is not among them is missing from the bucket).
+    pub listing: crate::integrity::run::S3Listing,
 }
 
 /// The day folders (`YYYY/MM/DD/`) whose log files can hold events of `window`: a file is
@@ -145,12 +149,14 @@ impl Collector {
         }
     }
 
-    /// The `…/CloudTrail/{region}/` folders of every account (and organization) in the bucket.
+    /// The `…/{tree}/{region}/` folders (`trees`: `CloudTrail`, `CloudTrail-Digest`) of
+    /// every account (and organization) in the bucket, with the index of their tree.
     async fn region_folders(
         &self,
         loc: &TrailLocation,
+        trees: &[&str],
         problems: &mut Vec<EvidenceProblem>,
-    ) -> Vec<String> {
+    ) -> Vec<(usize, String)> {
         let mut accounts = Vec::new();
         match self.folders(loc, &loc.logs_root()).await {
             Ok(top) => {
@@ -174,26 +180,61 @@ impl Collector {
         }
         let mut regions = Vec::new();
         for account in accounts {
-            match self.folders(loc, &format!("{account}CloudTrail/")).await {
-                Ok(r) => regions.extend(r),
-                Err(p) => problems.push(p),
+            // A Region found in either tree is listed in both: the log files of a Region
+            // whose digests list them are looked for even when none is left.
+            let mut names = std::collections::BTreeSet::new();
+            for tree in trees {
+                let folder = format!("{account}{tree}/");
+                match self.folders(loc, &folder).await {
+                    Ok(r) => names.extend(
+                        r.into_iter()
+                            .filter_map(|r| r.strip_prefix(&folder).map(str::to_owned)),
+                    ),
+                    Err(p) => problems.push(p),
+                }
+            }
+            for (t, tree) in trees.iter().enumerate() {
+                regions.extend(names.iter().map(|n| (t, format!("{account}{tree}/{n}"))));
             }
         }
         regions
     }
 
     /// Downloads the trail's log files that can hold events of `window` (all of them when
-    /// `None`) into `dest`, mirroring their keys.
+    /// `None`) into `dest`, mirroring their keys. With `digests`, also the digest files
+    /// around the window (docs/integrity.md), each with its S3 user metadata (`signature`,
+    /// `signature-algorithm`, which a plain download loses) written as the
+    /// `NAME.json.gz.metadata.json` sidecar the trail-dir reader understands.
     pub async fn download_trail(
         &self,
         loc: &TrailLocation,
         window: Option<TimeWindow>,
         dest: &Path,
+        digests: bool,
     ) -> Downloaded {
         let mut problems = Vec::new();
         let mut keys = Vec::new();
-        for region in self.region_folders(loc, &mut problems).await {
-            let prefixes: Vec<String> = match &window {
+        let mut listing = crate::integrity::run::S3Listing {
+            bucket: loc.bucket.clone(),
+            ..Default::default()
+        };
+        let trees: &[&str] = if digests {
+            &["CloudTrail", "CloudTrail-Digest"]
+        } else {
+            &["CloudTrail"]
+        };
+        for (tree, region) in self.region_folders(loc, trees, &mut problems).await {
+            // A digest follows its log files by up to an hour, and the one after it (which
+            // records its signature) by another: the reader keeps those ending from an hour
+            // before the first log file read to three hours after the last.
+            let around = window.map(|w| match tree {
+                0 => w,
+                _ => TimeWindow {
+                    from: w.from - Duration::hours(2),
+                    until: w.until + Duration::hours(4),
+                },
+            });
+            let prefixes: Vec<String> = match &around {
                 Some(w) => days(w)
                     .into_iter()
                     .map(|d| format!("{region}{}/", d.format("%Y/%m/%d")))
@@ -202,66 +243,127 @@ impl Collector {
             };
             for p in prefixes {
                 match self.keys_under(loc, &p).await {
-                    Ok(k) => keys.extend(k.into_iter().filter(|(k, _)| k.ends_with(".json.gz"))),
+                    Ok(k) => {
+                        listing.keys.extend(k.iter().map(|(k, _)| k.clone()));
+                        listing.prefixes.push(p);
+                        keys.extend(
+                            k.into_iter()
+                                .filter(|(k, _)| k.ends_with(".json.gz"))
+                                .map(|(k, size)| (k, size, tree == 1)),
+                        );
+                    }
                     Err(e) => problems.push(e),
                 }
             }
         }
-        let permits = Arc::new(Semaphore::new(DOWNLOAD_CONCURRENCY));
-        let mut tasks = JoinSet::new();
         let objects = keys.len();
-        for (key, size) in keys {
-            let path: PathBuf = dest.join(&key);
+        let fetches = keys
+            .into_iter()
+            .map(|(key, size, digest)| Fetch {
+                bucket: loc.bucket.clone(),
+                path: dest.join(&key),
+                key,
+                sidecar: digest,
+                size,
+            })
             // Fetched before into this folder (a later round, the next poll of
-            // `submit --wait-for-evidence`): CloudTrail writes a log file once.
-            if std::fs::metadata(&path).is_ok_and(|m| m.is_file() && m.len() == size as u64) {
-                continue;
-            }
-            let s3 = self.s3.clone();
-            let bucket = loc.bucket.clone();
-            let permits = permits.clone();
-            tasks.spawn(async move {
-                let _permit = permits.acquire_owned().await.expect("semaphore open");
-                let got = match s3.get_object().bucket(&bucket).key(&key).send().await {
-                    Ok(out) => out
-                        .body
-                        .collect()
-                        .await
-                        .map(|b| b.into_bytes())
-                        .map_err(|e| e.to_string()),
-                    Err(e) => Err(super::shapes::wire_error(&e).to_string()),
-                };
-                let written = got.and_then(|bytes| {
-                    let dir = path.parent().expect("keys have folders");
-                    std::fs::create_dir_all(dir)
-                        .and_then(|()| std::fs::write(&path, &bytes))
-                        .map(|()| bytes.len() as u64)
-                        .map_err(|e| e.to_string())
-                });
-                (key, written)
-            });
-        }
-        let mut bytes = 0;
-        while let Some(done) = tasks.join_next().await {
-            let (key, written) = done.expect("download task does not panic");
-            match written {
-                Ok(n) => bytes += n,
-                Err(reason) => {
-                    let (from, until) = trail::file_time_range(&key).unzip();
-                    problems.push(EvidenceProblem {
-                        subject: loc.uri(&key),
-                        reason: format!("download failed: {reason}"),
-                        scope: ProblemScope::CloudTrail { from, until },
-                    });
-                }
-            }
-        }
+            // `submit --wait-for-evidence`): CloudTrail writes a log file (and a digest) once.
+            .filter(|f| {
+                !std::fs::metadata(&f.path).is_ok_and(|m| m.is_file() && m.len() == f.size as u64)
+            })
+            .collect();
+        let (bytes, mut failed) = fetch_all(&self.s3, fetches).await;
+        problems.append(&mut failed);
         Downloaded {
             objects,
             bytes,
             problems,
+            listing,
         }
     }
+}
+
+/// One object to download to `path`; `sidecar`: a digest, whose user metadata is written
+/// beside it; `size`: its listed size (`-1`: unknown).
+pub struct Fetch {
+    pub bucket: String,
+    pub key: String,
+    pub path: PathBuf,
+    pub sidecar: bool,
+    pub size: i64,
+}
+
+/// Downloads `fetches` with bounded concurrency; the bytes written, and a problem for each
+/// object that could not be had, scoped to the time its name says.
+async fn fetch_all(s3: &aws_sdk_s3::Client, fetches: Vec<Fetch>) -> (u64, Vec<EvidenceProblem>) {
+    let permits = Arc::new(Semaphore::new(DOWNLOAD_CONCURRENCY));
+    let mut tasks = JoinSet::new();
+    for f in fetches {
+        let s3 = s3.clone();
+        let permits = permits.clone();
+        tasks.spawn(async move {
+            let _permit = permits.acquire_owned().await.expect("semaphore open");
+            let got = match s3.get_object().bucket(&f.bucket).key(&f.key).send().await {
+                Ok(out) => {
+                    let metadata = out.metadata().cloned().unwrap_or_default();
+                    out.body
+                        .collect()
+                        .await
+                        .map(|b| (b.into_bytes(), metadata))
+                        .map_err(|e| e.to_string())
+                }
+                Err(e) => Err(super::shapes::wire_error(&e).to_string()),
+            };
+            let written = got.and_then(|(bytes, metadata)| {
+                let dir = f.path.parent().expect("keys have folders");
+                std::fs::create_dir_all(dir)
+                    .and_then(|()| std::fs::write(&f.path, &bytes))
+                    .and_then(|()| match f.sidecar && !metadata.is_empty() {
+                        true => std::fs::write(
+                            sidecar_path(&f.path),
+                            DigestMetadata::from_map(metadata).to_sidecar_json(),
+                        ),
+                        false => Ok(()),
+                    })
+                    .map(|()| bytes.len() as u64)
+                    .map_err(|e| e.to_string())
+            });
+            (f.bucket, f.key, written)
+        });
+    }
+    let mut bytes = 0;
+    let mut problems = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        let (bucket, key, written) = done.expect("download task does not panic");
+        match written {
+            Ok(n) => bytes += n,
+            Err(reason) => {
+                // A digest covers the hour before its end time.
+                let (from, until) = match crate::integrity::DigestName::parse(&key) {
+                    Some(d) => (Some(d.end - Duration::hours(1)), Some(d.end)),
+                    None => trail::file_time_range(&key).unzip(),
+                };
+                problems.push(EvidenceProblem {
+                    subject: format!("s3://{bucket}/{key}"),
+                    reason: format!("download failed: {reason}"),
+                    scope: ProblemScope::CloudTrail { from, until },
+                });
+            }
+        }
+    }
+    (bytes, problems)
+}
+
+/// Downloads these objects (`collect` copying a trail's files into a bundle).
+pub async fn download_objects(
+    options: &Options,
+    fetches: Vec<Fetch>,
+) -> Result<Vec<EvidenceProblem>, LiveError> {
+    if fetches.is_empty() {
+        return Ok(Vec::new());
+    }
+    let collector = Collector::new(options).await?;
+    Ok(fetch_all(&collector.s3, fetches).await.1)
 }
 
 fn listing_problem(loc: &TrailLocation, prefix: &str, reason: &str) -> EvidenceProblem {
@@ -275,19 +377,20 @@ fn listing_problem(loc: &TrailLocation, prefix: &str, reason: &str) -> EvidenceP
     }
 }
 
-/// Downloads every trail location's log files for `window` under `dest`, one sub-folder per
-/// location (`dest/{n}/…`, keys mirrored).
+/// Downloads every trail location's log files (and with `digests` its digest files) for
+/// `window` under `dest`, one sub-folder per location (`dest/{n}/…`, keys mirrored).
 pub async fn download_all(
     options: &Options,
     locations: &[TrailLocation],
     window: Option<TimeWindow>,
     dest: &Path,
+    digests: bool,
 ) -> Result<Vec<(PathBuf, Downloaded)>, LiveError> {
     let collector = Collector::new(options).await?;
     let mut out = Vec::new();
     for (i, loc) in locations.iter().enumerate() {
         let root = dest.join(i.to_string());
-        let got = collector.download_trail(loc, window, &root).await;
+        let got = collector.download_trail(loc, window, &root, digests).await;
         out.push((root, got));
     }
     Ok(out)
