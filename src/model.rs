@@ -173,16 +173,21 @@ pub fn bucket_arn(partition: &str, bucket: &str) -> String {
 /// The AWS partitions whose ARNs this tool reads and builds.
 pub const PARTITIONS: [&str; 3] = ["aws", "aws-cn", "aws-us-gov"];
 
-/// The partition a Region belongs to (`cn-north-1` is `aws-cn`, `us-gov-west-1`
-/// `aws-us-gov`, every other Region `aws`).
+/// The partition a Region belongs to: `cn-*` is `aws-cn`, `us-gov-*` is `aws-us-gov`, the
+/// ISO Regions have their own, everything else is `aws`.
 pub fn partition_of_region(region: &str) -> &'static str {
-    if region.starts_with("cn-") {
-        "aws-cn"
-    } else if region.starts_with("us-gov-") {
-        "aws-us-gov"
-    } else {
-        "aws"
-    }
+    const BY_PREFIX: [(&str, &str); 6] = [
+        ("cn-", "aws-cn"),
+        ("us-gov-", "aws-us-gov"),
+        ("us-isob-", "aws-iso-b"),
+        ("us-iso-", "aws-iso"),
+        ("eu-isoe-", "aws-iso-e"),
+        ("us-isof-", "aws-iso-f"),
+    ];
+    BY_PREFIX
+        .iter()
+        .find(|(p, _)| region.starts_with(p))
+        .map_or("aws", |(_, partition)| partition)
 }
 
 /// `arn:{partition}:s3:::bucket[/key]` split into partition, bucket and key, for the three

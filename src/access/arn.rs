@@ -68,23 +68,6 @@ pub fn is_partition(s: &str) -> bool {
         })
 }
 
-/// The partition of a Region name: `cn-*` is `aws-cn`, `us-gov-*` is `aws-us-gov`, the ISO
-/// Regions have their own, everything else is `aws`.
-pub fn partition_of_region(region: &str) -> &'static str {
-    const BY_PREFIX: [(&str, &str); 6] = [
-        ("cn-", "aws-cn"),
-        ("us-gov-", "aws-us-gov"),
-        ("us-isob-", "aws-iso-b"),
-        ("us-iso-", "aws-iso"),
-        ("eu-isoe-", "aws-iso-e"),
-        ("us-isof-", "aws-iso-f"),
-    ];
-    BY_PREFIX
-        .iter()
-        .find(|(p, _)| region.starts_with(p))
-        .map_or("aws", |(_, partition)| partition)
-}
-
 /// The parts of an ARN: `arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE` (the resource may
 /// hold further `:`).
 pub(crate) fn split_arn(arn: &str) -> Option<[&str; 5]> {
@@ -208,6 +191,7 @@ impl fmt::Display for PrincipalArn {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::partition_of_region;
 
     #[test]
     fn every_form_round_trips_in_every_partition() {

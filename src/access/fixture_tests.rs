@@ -8,12 +8,13 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::allowlist::{AllowList, ReadScope};
-use super::arn::{PrincipalArn, partition_of_region};
+use super::arn::PrincipalArn;
 use super::observed::ReadOperation;
 use super::policy::Grantee;
 use super::possible::{Answer, Flag, JobScope, possible_readers};
 use crate::evidence::bundle;
 use crate::model::TimeWindow;
+use crate::model::partition_of_region;
 
 fn fixtures() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");

@@ -46,7 +46,7 @@ const GRANT_DECRYPT: &str = "Decrypt";
 /// What the reading needs to know about the job.
 #[derive(Debug, Clone, Copy)]
 pub struct JobScope<'a> {
-    /// The partition of the job's account (see [`super::arn::partition_of_region`]).
+    /// The partition of the job's account (see [`crate::model::partition_of_region`]).
     pub partition: &'a str,
     /// The account that owns the output bucket (the job's account); `None`: unknown, and
     /// principals of other accounts cannot be told apart in the bucket policy.

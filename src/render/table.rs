@@ -74,17 +74,7 @@ impl Names {
 /// The name an ARN goes by within one job: a role session's `role/session`, an IAM user's or
 /// role's `user/name` / `role/name`, a KMS key's `key/id`; `None` for anything else.
 fn short_name(arn: &str) -> Option<String> {
-    let mut parts = arn.splitn(6, ':');
-    let (Some("arn"), Some(_), Some(service), Some(_), Some(_), Some(resource)) = (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) else {
-        return None;
-    };
+    let [_, service, _, _, resource] = crate::access::arn::split_arn(arn)?;
     match service {
         "sts" => resource.strip_prefix("assumed-role/").map(str::to_owned),
         "iam" if resource.starts_with("user/") || resource.starts_with("role/") => {
