@@ -574,6 +574,7 @@ fn run_submit(args: SubmitArgs, rules: &RuleSet, quiet: bool) -> Result<u8> {
         quiet,
         dry_run: false,
         integrity: args.trail.integrity,
+        public_keys: args.trail.cloudtrail_public_keys.clone(),
         aws: aws.clone(),
         trust: None,
     };

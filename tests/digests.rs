@@ -379,3 +379,33 @@ fn a_trail_dir_with_digests_is_validated_like_a_bundle() {
             .starts_with(copy.path().to_str().unwrap())
     );
 }
+
+/// Issue 12, speed: a file that a digest verified with the keys known before the scan lists
+/// has its whole-file check left to its hash. A broken file there is then not a parse
+/// problem but a hash mismatch, and the job is INCONCLUSIVE all the same.
+#[test]
+fn a_broken_file_a_verified_digest_lists_is_a_hash_mismatch() {
+    let c = chained(FIXTURE, 4, |_| {});
+    let log = c.log_at("1005");
+    let copy = tempfile::tempdir().unwrap();
+    fixture::copy_dir(&c.bundle.join("cloudtrail"), copy.path());
+    let in_copy = copy
+        .path()
+        .join(log.strip_prefix(c.bundle.join("cloudtrail")).unwrap());
+    // Cut off, and with none of the job's records left for the prefilter to find.
+    fs::write(&in_copy, synth::gzip(br#"{"Records":[{"eventID":"x"},"#)).unwrap();
+    let (report, code) = c.verify(&["--trail-dir", copy.path().to_str().unwrap()]);
+    assert_eq!((code, verdict(&report)), (4, "inconclusive"), "{report:#}");
+    let mismatches = report["integrity"]["hash_mismatches"].to_string();
+    assert!(
+        mismatches.contains(in_copy.file_name().unwrap().to_str().unwrap()),
+        "{mismatches}"
+    );
+    assert_eq!(statuses(&report), ["inconclusive"]);
+    // The scanner did not read it as broken: its digest stood in for that check.
+    assert_eq!(
+        report["evidence"]["skipped"],
+        serde_json::json!([]),
+        "{report:#}"
+    );
+}

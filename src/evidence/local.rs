@@ -4,7 +4,7 @@
 //! trail log files) to whatever a bundle or live AWS gave; every file that could not be used is an
 //! [`EvidenceProblem`] naming it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 
@@ -15,7 +15,7 @@ use crate::integrity::{
 };
 use crate::model::rfc3339;
 use crate::model::{Evidence, EvidenceProblem, JobId, ProblemScope, TimeWindow};
-use crate::trail::scan::HashWanted;
+use crate::trail::scan::{HashWanted, Hashing};
 use crate::trail::{
     self, FileKind, Listing, RecordFilter, ScanOptions, ScanOutcome, ScanProgress, TrailFile,
 };
@@ -60,13 +60,15 @@ pub struct Place<'a> {
 /// Scans every trail directory, with every unusable file as a problem. `window` (the user's)
 /// limits the files read; `progress` receives the counters. Unless `integrity` is off, the
 /// digests around the files to read are kept for validation, with every file read, hashed as
-/// it is scanned when a digest lists it.
+/// it is scanned when a digest lists it; `keys` (`--cloudtrail-public-keys`) lets a digest
+/// that verifies with them stand in for the whole-file check of the files it lists.
 pub fn scan_trail_dirs(
     dirs: &[PathBuf],
     window: Option<TimeWindow>,
     wanted: &Wanted,
     progress: Option<&ScanProgress>,
     integrity: Mode,
+    keys: Option<&Path>,
     captured_at: DateTime<Utc>,
 ) -> anyhow::Result<Part> {
     let windows: Vec<TimeWindow> = window.into_iter().collect();
@@ -89,6 +91,7 @@ pub fn scan_trail_dirs(
         wanted,
         progress,
         integrity,
+        keys,
         captured_at,
     ))
 }
@@ -100,6 +103,7 @@ pub fn scan_places(
     wanted: &Wanted,
     progress: Option<&ScanProgress>,
     integrity: Mode,
+    keys: Option<&Path>,
     captured_at: DateTime<Utc>,
 ) -> Part {
     let mut evidence = Evidence::new(crate::model::Provenance {
@@ -154,8 +158,11 @@ pub fn scan_places(
             place.scan,
         ));
     }
-    let wanted =
-        (integrity != Mode::Off).then(|| integrity::run::hash_wanted(&evidence.integrity_inputs));
+    // A keys file that cannot be read is named when the run concludes its validation; here
+    // it only means no file's whole-file check is left to its digest.
+    let keys = keys.and_then(|p| integrity::run::load_keys(Some(&p.to_path_buf()), &[]).ok());
+    let hashing = (integrity != Mode::Off)
+        .then(|| integrity::run::HashPlan::new(&evidence.integrity_inputs, keys.as_ref()));
     for (label, subject, listing, id, scan) in listed {
         let options = ScanOptions {
             windows: &windows,
@@ -181,19 +188,15 @@ pub fn scan_places(
                 },
             });
         }
-        let hash_file = |i: usize| {
-            let listed = |w: &std::collections::HashSet<String>| {
-                id(&listing.files[i])
-                    .delivery_key()
-                    .is_some_and(|k| w.contains(&k))
-            };
-            wanted.as_ref().is_some_and(listed)
+        let hash_file = |i: usize| match &hashing {
+            Some(plan) => plan.for_file(&id(&listing.files[i])),
+            None => Hashing::Skip,
         };
         let outcome = scan(
             &listing.files,
             &filter,
             &options,
-            wanted.is_some().then_some(&hash_file as HashWanted),
+            hashing.is_some().then_some(&hash_file as HashWanted),
         );
         if integrity != Mode::Off {
             let inputs = &mut evidence.integrity_inputs;

@@ -192,14 +192,11 @@ impl Part {
     /// Adds the scan to `evidence`. The window file names cover fills an unknown CloudTrail
     /// window only: file names do not prove that no file is missing, so they never widen
     /// what another source proves.
-    pub fn add_to(&self, evidence: &mut Evidence) {
-        let part = &self.evidence;
-        evidence
-            .provenance
-            .sources
-            .extend(part.provenance.sources.iter().cloned());
-        evidence.add_records(part.events.iter().cloned());
-        evidence.problems.extend(part.problems.iter().cloned());
+    pub fn add_to(self, evidence: &mut Evidence) {
+        let part = self.evidence;
+        evidence.provenance.sources.extend(part.provenance.sources);
+        evidence.add_records(part.events);
+        evidence.problems.extend(part.problems);
         let inputs = &mut evidence.integrity_inputs;
         inputs.extend(&part.integrity_inputs);
         let Some(covered) = self.covered else {

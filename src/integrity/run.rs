@@ -15,6 +15,7 @@ use super::{
     LogVerdict, ObjectId, Presence, locate, validate,
 };
 use crate::model::TimeWindow;
+use crate::trail::scan::Hashing;
 
 /// `--integrity`: what digest validation does to verdicts.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -183,6 +184,38 @@ pub fn hash_wanted(inputs: &Inputs) -> HashSet<String> {
             .delivery_key()
         })
         .collect()
+}
+
+/// What a scan does with each log file for validation: the files [`hash_wanted`] names are
+/// hashed; of those, the ones that digests already verified with the keys known before the
+/// scan list consistently have the prefilter's whole-file check left to their digest
+/// ([`Hashing::HashProves`]).
+pub struct HashPlan {
+    listed: HashSet<String>,
+    verified: Option<super::Validation>,
+}
+
+impl HashPlan {
+    /// For the digests in `inputs`; `keys`: the keys trusted before the scan
+    /// (`--cloudtrail-public-keys`), if any.
+    pub fn new(inputs: &Inputs, keys: Option<&KeyRing>) -> HashPlan {
+        let listed = hash_wanted(inputs);
+        let verified = keys
+            .filter(|_| !listed.is_empty())
+            .map(|k| validate(inputs.digests.clone(), k));
+        HashPlan { listed, verified }
+    }
+
+    pub fn for_file(&self, id: &ObjectId) -> Hashing {
+        if !id.delivery_key().is_some_and(|k| self.listed.contains(&k)) {
+            return Hashing::Skip;
+        }
+        match self.verified.as_ref().map(|v| v.check_log(id, None)) {
+            // Listed, with one hash, in verified digests: the hash decides.
+            Some(LogVerdict::NotHashed { .. }) => Hashing::HashProves,
+            _ => Hashing::Hash,
+        }
+    }
 }
 
 /// How one result bears on the jobs whose window it overlaps.

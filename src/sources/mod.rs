@@ -96,6 +96,8 @@ pub struct Settings {
     /// `--dry-run`: the query sources plan their queries but do not run them.
     pub dry_run: bool,
     pub integrity: Mode,
+    /// `--cloudtrail-public-keys`: known before any trail is scanned.
+    pub public_keys: Option<std::path::PathBuf>,
     /// How AWS is reached for the trail buckets (and KMS for `--trust-key`).
     pub aws: crate::evidence::live::Options,
     /// What a bundle's signature must verify with (`--trust-key`, `--trust-public-key`).
@@ -131,6 +133,48 @@ pub trait Source {
     /// Forgets what it read, so the next [`gather`] reads again (only what is new, where the
     /// source can tell): `submit --wait-for-evidence` polls this way.
     fn refresh(&mut self) {}
+}
+
+/// What a source read last, for a later round that asks the same again (another source
+/// grew): kept whole only while it is small, so that a big scan is never held twice (once
+/// here, once in the evidence); a big one is read again when asked again.
+pub struct LastRead<K> {
+    read: Option<(K, Option<Part>)>,
+}
+
+impl<K> Default for LastRead<K> {
+    fn default() -> Self {
+        LastRead { read: None }
+    }
+}
+
+/// The most records [`LastRead`] keeps a copy of.
+pub const KEEP_RECORDS: usize = 20_000;
+
+impl<K: PartialEq> LastRead<K> {
+    /// What the last read was for.
+    pub fn key(&self) -> Option<&K> {
+        self.read.as_ref().map(|(k, _)| k)
+    }
+
+    /// A copy of the last read, when it was for `key` and was kept.
+    pub fn get(&self, key: &K) -> Option<Part> {
+        match &self.read {
+            Some((k, Some(part))) if k == key => Some(part.clone()),
+            _ => None,
+        }
+    }
+
+    /// Remembers that `part` was read for `key` (keeping a copy when small) and hands it on.
+    pub fn keep(&mut self, key: K, part: Part) -> Part {
+        let small = part.evidence.events.len() <= KEEP_RECORDS;
+        self.read = Some((key, small.then(|| part.clone())));
+        part
+    }
+
+    pub fn forget(&mut self) {
+        self.read = None;
+    }
 }
 
 /// The registry: the plan's source as a [`Source`].
@@ -177,6 +221,7 @@ pub fn settings(plan: &Plan) -> Settings {
         quiet: plan.quiet,
         dry_run: plan.dry_run,
         integrity: plan.integrity,
+        public_keys: plan.public_keys.clone(),
         aws: plan.aws.clone(),
         trust: plan.trust.clone(),
     }
@@ -275,4 +320,50 @@ pub fn empty(now: DateTime<Utc>) -> Evidence {
         region: None,
         captured_at: now,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn part(records: usize) -> Part {
+        let mut evidence = empty(crate::evidence::now());
+        evidence.events = (0..records)
+            .map(|i| {
+                serde_json::from_value(serde_json::json!({
+                    "eventID": format!("e{i}"),
+                    "eventTime": "2026-11-20T10:00:00Z",
+                    "eventSource": "s3.amazonaws.com",
+                    "eventName": "GetObject",
+                }))
+                .unwrap()
+            })
+            .collect();
+        Part {
+            evidence,
+            covered: None,
+        }
+    }
+
+    #[test]
+    fn a_small_read_is_kept_for_the_next_round_a_big_one_is_read_again() {
+        let mut last = LastRead::default();
+        let handed = last.keep(1, part(3));
+        assert_eq!(handed.evidence.events.len(), 3);
+        assert_eq!(last.key(), Some(&1));
+        assert_eq!(last.get(&1).map(|p| p.evidence.events.len()), Some(3));
+        assert!(
+            last.get(&2).is_none(),
+            "asked for something else: read again"
+        );
+
+        let handed = last.keep(2, part(KEEP_RECORDS + 1));
+        assert_eq!(handed.evidence.events.len(), KEEP_RECORDS + 1);
+        // What it was read for is remembered (the source does not grow), not the records.
+        assert_eq!(last.key(), Some(&2));
+        assert!(last.get(&2).is_none());
+
+        last.forget();
+        assert_eq!(last.key(), None);
+    }
 }

@@ -14,8 +14,7 @@ use anyhow::Result;
 
 use super::live::runtime;
 use super::trail_dir::{wanted, with_progress};
-use super::{Gathering, Known, Settings, Source};
-use crate::evidence::Part;
+use super::{Gathering, Known, LastRead, Settings, Source};
 use crate::evidence::live::trail_s3::{Streamed, TrailLocation, TrailReader};
 use crate::evidence::local::{self, Place, Wanted};
 use crate::integrity::ObjectId;
@@ -34,7 +33,7 @@ pub struct TrailBucket {
     /// Log files downloaded this run, by key.
     cache: Mutex<Cache>,
     /// The window listed for (`None` inside: back to the oldest files), and the scan.
-    read: Option<(Option<TimeWindow>, Wanted, Part)>,
+    read: LastRead<(Option<TimeWindow>, Wanted)>,
     /// Searching back to the oldest files (job ids whose Start record is unknown).
     back_to_oldest: bool,
 }
@@ -51,7 +50,7 @@ impl TrailBucket {
             loc,
             reader: None,
             cache: Mutex::default(),
-            read: None,
+            read: LastRead::default(),
             back_to_oldest: false,
         }
     }
@@ -84,12 +83,11 @@ impl Source for TrailBucket {
     fn gather(&mut self, known: &Known, settings: &Settings) -> Result<Gathering> {
         let window = self.window(known, settings);
         let want = wanted(known);
-        if let Some((w, wa, part)) = &self.read
-            && *w == window
-            && *wa == want
-        {
-            return Ok(Gathering::Records(part.clone()));
+        let asked = (window, want);
+        if let Some(part) = self.read.get(&asked) {
+            return Ok(Gathering::Records(part));
         }
+        let (window, want) = asked;
         if self.reader.is_none() {
             let rt = runtime()?;
             let reader = rt.block_on(TrailReader::new(&settings.aws))?;
@@ -186,6 +184,7 @@ impl Source for TrailBucket {
                 &want,
                 Some(progress),
                 settings.integrity,
+                settings.public_keys.as_deref(),
                 settings.now,
             )
         });
@@ -203,12 +202,11 @@ impl Source for TrailBucket {
                 " ({downloaded} bytes downloaded, {from_cache} files from this run's earlier reads)"
             ));
         }
-        self.read = Some((window, want, part.clone()));
-        Ok(Gathering::Records(part))
+        Ok(Gathering::Records(self.read.keep((window, want), part)))
     }
 
     fn grows(&mut self, next: &Known, settings: &Settings) -> bool {
-        let Some((window, want, _)) = &self.read else {
+        let Some((window, want)) = self.read.key() else {
             return true;
         };
         if next.unstarted().next().is_some() && settings.window.is_none() && window.is_some() {
@@ -229,6 +227,6 @@ impl Source for TrailBucket {
     }
 
     fn refresh(&mut self) {
-        self.read = None;
+        self.read.forget();
     }
 }

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Result;
 
-use super::{Gathering, Known, Settings, Source};
+use super::{Gathering, Known, LastRead, Settings, Source};
 use crate::evidence::Part;
 use crate::evidence::local::{self, Wanted};
 use crate::model::TimeWindow;
@@ -15,14 +15,14 @@ use crate::trail::ScanProgress;
 
 pub struct TrailDirs {
     dirs: Vec<PathBuf>,
-    scanned: Option<(Wanted, Part)>,
+    scanned: LastRead<Wanted>,
 }
 
 impl TrailDirs {
     pub fn new(dirs: Vec<PathBuf>) -> TrailDirs {
         TrailDirs {
             dirs,
-            scanned: None,
+            scanned: LastRead::default(),
         }
     }
 }
@@ -30,24 +30,19 @@ impl TrailDirs {
 impl Source for TrailDirs {
     fn gather(&mut self, known: &Known, settings: &Settings) -> Result<Gathering> {
         let want = wanted(known);
-        if let Some((w, part)) = &self.scanned
-            && *w == want
-        {
-            return Ok(Gathering::Records(part.clone()));
+        if let Some(part) = self.scanned.get(&want) {
+            return Ok(Gathering::Records(part));
         }
         let part = scan(&self.dirs, settings.window, &want, settings)?;
-        self.scanned = Some((want, part.clone()));
-        Ok(Gathering::Records(part))
+        Ok(Gathering::Records(self.scanned.keep(want, part)))
     }
 
     fn grows(&mut self, next: &Known, _: &Settings) -> bool {
-        self.scanned
-            .as_ref()
-            .is_none_or(|(w, _)| *w != wanted(next))
+        self.scanned.key() != Some(&wanted(next))
     }
 
     fn refresh(&mut self) {
-        self.scanned = None;
+        self.scanned.forget();
     }
 }
 
@@ -78,6 +73,7 @@ pub(super) fn scan(
             wanted,
             Some(progress),
             settings.integrity,
+            settings.public_keys.as_deref(),
             settings.now,
         )
     })

@@ -372,7 +372,7 @@ mod tests {
             {"eventID":"c","eventTime":"2026-11-20T10:00:32Z","eventSource":"iam.amazonaws.com",
              "eventName":"DisableKey","awsRegion":"us-east-1"}]}"#;
         let kept = |f: &RecordFilter| -> Vec<String> {
-            crate::trail::scan::select_records(file, f, &mut Default::default())
+            crate::trail::scan::select_records(file, f, &mut Default::default(), false)
                 .unwrap()
                 .into_iter()
                 .map(|e| e.event_id)

@@ -98,7 +98,7 @@ fn decode(
     match log_json(name, bytes, &mut inflater, &crate::input::Limits::current()) {
         Ok(json) => (
             hash.then(|| crate::integrity::sha256(json)),
-            scan::select_records(json, &RecordFilter::all(), &mut ScanStats::default()),
+            scan::select_records(json, &RecordFilter::all(), &mut ScanStats::default(), false),
         ),
         Err(e) => (None, Err(e)),
     }

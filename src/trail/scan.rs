@@ -126,8 +126,23 @@ pub fn scan_files(
     scan_files_hashing(files, filter, options, None)
 }
 
-/// Which files' inflated bytes to hash, by index in the scanned list.
-pub type HashWanted<'a> = &'a (dyn Fn(usize) -> bool + Sync);
+/// What to do for integrity validation with each file's inflated bytes, by index in the
+/// scanned list.
+pub type HashWanted<'a> = &'a (dyn Fn(usize) -> Hashing + Sync);
+
+/// What a scan does with one file's inflated bytes for integrity validation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hashing {
+    /// Not hashed: no digest lists the file.
+    Skip,
+    /// Hashed, for the digest that lists it.
+    Hash,
+    /// Hashed, and a digest whose signature already verified lists it. Its hash proves the
+    /// file is the one CloudTrail wrote, whole, or fails validation by name (every job it
+    /// overlaps is then INCONCLUSIVE): the prefilter's own whole-file check of a file it skips
+    /// is left to the digest.
+    HashProves,
+}
 
 /// As [`scan_files`]; with `hash`, every file inflated is reported in `hashes`, and the
 /// inflated bytes of those `hash` says (by index) are hashed for integrity validation
@@ -302,17 +317,19 @@ fn scan_bytes(
     inflater: &mut Inflater,
     stats: &mut ScanStats,
     uncompressed: &mut u64,
-    hash: Option<(bool, &mut Option<Option<[u8; 32]>>)>,
+    hash: Option<(Hashing, &mut Option<Option<[u8; 32]>>)>,
 ) -> Result<Vec<TrailEvent>, TrailFileError> {
     stats.files_read += 1;
     stats.bytes_compressed += raw.len() as u64;
     let json = log_json(&file.path.to_string_lossy(), raw, inflater, &options.limits)?;
+    let mut proven = false;
     if let Some((wanted, hash)) = hash {
-        *hash = Some(wanted.then(|| crate::integrity::sha256(json)));
+        *hash = Some((wanted != Hashing::Skip).then(|| crate::integrity::sha256(json)));
+        proven = wanted == Hashing::HashProves;
     }
     *uncompressed = json.len() as u64;
     stats.bytes_uncompressed += json.len() as u64;
-    select_records(json, filter, stats)
+    select_records(json, filter, stats, proven)
 }
 
 /// A log file with its records left as raw JSON text.
@@ -382,11 +399,14 @@ impl<'de> serde::de::Visitor<'de> for StrictVisitor {
     }
 }
 
-/// The records of one log file's JSON that `filter` keeps.
+/// The records of one log file's JSON that `filter` keeps. `digest_proves`: a verified
+/// digest's hash will prove the file whole (see [`Hashing::HashProves`]), so a file without a
+/// candidate record is skipped without the whole-file check.
 pub(crate) fn select_records(
     json: &[u8],
     filter: &RecordFilter,
     stats: &mut ScanStats,
+    digest_proves: bool,
 ) -> Result<Vec<TrailEvent>, TrailFileError> {
     let text = std::str::from_utf8(json).map_err(|e| TrailFileError::Utf8(e.valid_up_to()))?;
     if text.trim_ascii().is_empty() {
@@ -397,7 +417,7 @@ pub(crate) fn select_records(
     // The shortcut proves the common case; anything else is split into raw records (one
     // validating pass, no trees), which names the defect.
     let candidate = filter.may_match(json);
-    if !candidate && super::validate::is_plain_log_file(text) {
+    if !candidate && (digest_proves || super::validate::is_plain_log_file(text)) {
         stats.files_prefiltered += 1;
         return Ok(Vec::new());
     }
