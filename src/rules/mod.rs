@@ -4,6 +4,19 @@
 //! rule, exactly one documented table with all four rows); evaluators only ever see the
 //! validated form. Evaluators say *what* happened ([`Outcome`]); this module alone turns that
 //! into a [`Finding`] with the rule's severity.
+//!
+//! Adding a rule `my-rule` is, and nothing else needs to be kept in sync:
+//!
+//! 1. `rules/my-rule.toml`: id, title, severity, rationale, remediation, references;
+//! 2. `src/rules/eval/my_rule.rs`: `pub(super) fn evaluate(Option<&Expected>, &JobTimeline) ->
+//!    Vec<Outcome>`, pure, with its own wording (shared helpers are in `eval/mod.rs`);
+//! 3. one line `my_rule => "my-rule",` in `register_rules!` (`src/rules/eval/mod.rs`), from
+//!    which the file name, its compiled-in text, the evaluator and the list of ids derive;
+//! 4. a fixture under `fixtures/` that makes it fail or go inconclusive, with its
+//!    `expected.json` (the CLI tests check that every rule both passes and fires somewhere).
+//!
+//! A registered rule without its file does not compile; a file in `rules/` that is not
+//! registered fails `every_file_in_rules_dir_is_compiled_in`.
 
 mod eval;
 
@@ -16,68 +29,6 @@ use sha2::{Digest, Sha256};
 use crate::access::readers_allowed::{self, Checker};
 use crate::model::EvidenceRef;
 use crate::timeline::{JobTimeline, ResolvedKey};
-
-/// The rule files, compiled in so the binary is self-contained. Adding a rule: a file in
-/// `rules/`, a line here, an evaluator in `eval.rs`, a fixture that exercises it.
-const RULE_FILES: &[(&str, &str)] = &[
-    (
-        "documented-mode.toml",
-        include_str!("../../rules/documented-mode.toml"),
-    ),
-    (
-        "requested-cmk.toml",
-        include_str!("../../rules/requested-cmk.toml"),
-    ),
-    (
-        "row2-aws-managed-key.toml",
-        include_str!("../../rules/row2-aws-managed-key.toml"),
-    ),
-    (
-        "bucket-default-override.toml",
-        include_str!("../../rules/bucket-default-override.toml"),
-    ),
-    (
-        "output-integrity.toml",
-        include_str!("../../rules/output-integrity.toml"),
-    ),
-    (
-        "results-present.toml",
-        include_str!("../../rules/results-present.toml"),
-    ),
-    (
-        "evidence-start-event.toml",
-        include_str!("../../rules/evidence-start-event.toml"),
-    ),
-    (
-        "evidence-data-events.toml",
-        include_str!("../../rules/evidence-data-events.toml"),
-    ),
-    (
-        "evidence-kms-events.toml",
-        include_str!("../../rules/evidence-kms-events.toml"),
-    ),
-    (
-        "evidence-window.toml",
-        include_str!("../../rules/evidence-window.toml"),
-    ),
-    (
-        "evidence-readable.toml",
-        include_str!("../../rules/evidence-readable.toml"),
-    ),
-    ("cmk-state.toml", include_str!("../../rules/cmk-state.toml")),
-    (
-        "evidence-consistent.toml",
-        include_str!("../../rules/evidence-consistent.toml"),
-    ),
-    (
-        "evidence-integrity.toml",
-        include_str!("../../rules/evidence-integrity.toml"),
-    ),
-    (
-        "readers-allowed.toml",
-        include_str!("../../rules/readers-allowed.toml"),
-    ),
-];
 
 /// Ordered severities (SARIF and `--fail-on` map from these).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -219,9 +170,9 @@ impl RuleSet {
     /// The rules compiled into this binary.
     pub fn builtin() -> Result<RuleSet, RuleError> {
         Self::from_files(
-            RULE_FILES
+            eval::REGISTRY
                 .iter()
-                .map(|(f, t)| (f.to_string(), t.to_string())),
+                .map(|r| (r.file.to_owned(), r.text.to_owned())),
         )
     }
 
@@ -286,8 +237,8 @@ impl RuleSet {
                 file,
             });
         }
-        for id in eval::EVALUATOR_IDS {
-            if !ids.contains(*id) {
+        for id in eval::REGISTRY.iter().map(|r| r.id) {
+            if !ids.contains(id) {
                 return Err(RuleError::Invalid {
                     file: format!("{id}.toml"),
                     message: "an evaluator exists but its rule file does not".into(),
@@ -354,7 +305,7 @@ impl RuleSet {
             let evaluate = eval::evaluator(&rule.id).expect("validated at load");
             let outcomes = match readers.as_deref_mut() {
                 Some(checker) if rule.id == readers_allowed::RULE_ID => {
-                    eval::readers_allowed_with(t, Some(checker))
+                    eval::readers_allowed::with_checker(t, Some(checker))
                 }
                 _ => evaluate(expected.as_ref(), t),
             };
@@ -436,7 +387,7 @@ mod tests {
     #[test]
     fn builtin_rules_load_and_ids_are_unique() {
         let set = RuleSet::builtin().unwrap();
-        assert_eq!(set.rules.len(), RULE_FILES.len());
+        assert_eq!(set.rules.len(), eval::REGISTRY.len());
         assert_eq!(set.table.len(), 4);
     }
 
@@ -448,15 +399,15 @@ mod tests {
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         on_disk.sort();
-        let mut compiled: Vec<String> = RULE_FILES.iter().map(|(f, _)| f.to_string()).collect();
+        let mut compiled: Vec<String> = eval::REGISTRY.iter().map(|r| r.file.to_owned()).collect();
         compiled.sort();
         assert_eq!(on_disk, compiled);
     }
 
     fn files_with(replace: &str, with: &str) -> Vec<(String, String)> {
-        RULE_FILES
+        eval::REGISTRY
             .iter()
-            .map(|(f, t)| (f.to_string(), t.replacen(replace, with, 1)))
+            .map(|r| (r.file.to_owned(), r.text.replacen(replace, with, 1)))
             .collect()
     }
 
@@ -486,10 +437,21 @@ mod tests {
         let mut files = files_with("", "");
         files.push((
             "made-up.toml".into(),
-            RULE_FILES[1].1.replace("requested-cmk", "made-up"),
+            eval::REGISTRY[1].text.replace("requested-cmk", "made-up"),
         ));
         let err = RuleSet::from_files(files).unwrap_err().to_string();
         assert!(err.contains("no evaluator"), "{err}");
+    }
+
+    #[test]
+    fn a_registered_rule_without_its_file_is_refused() {
+        let files = eval::REGISTRY
+            .iter()
+            .filter(|r| r.id != "cmk-state")
+            .map(|r| (r.file.to_owned(), r.text.to_owned()));
+        let err = RuleSet::from_files(files).unwrap_err().to_string();
+        assert!(err.contains("cmk-state.toml"), "{err}");
+        assert!(err.contains("its rule file does not"), "{err}");
     }
 
     #[test]

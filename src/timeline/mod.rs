@@ -8,6 +8,7 @@
 //! without touching evidence.
 
 pub mod keys;
+mod problems;
 mod reads;
 pub mod selectors;
 
@@ -22,11 +23,12 @@ use crate::facts::{self, Context, Fact, Index, InvokedBy, S3Op, SseApplied};
 use crate::model::rfc3339;
 use crate::model::{
     ACCESS_CHECK_OBJECT, BucketSettings, CallError, Conflict, ConflictAbout, DEFAULT_OUTPUT_PREFIX,
-    Evidence, EvidenceProblem, EvidenceRef, HeadFacts, JobId, JobStatusFacts, KmsKey, ProblemScope,
-    Reading, S3Object, Sse, TextractApi, TimeWindow, TrailEvent, bucket_arn, is_key_state_change,
+    Evidence, EvidenceProblem, EvidenceRef, HeadFacts, JobId, JobStatusFacts, KmsKey, Reading,
+    S3Object, Sse, TextractApi, TimeWindow, TrailEvent, bucket_arn, is_key_state_change,
     job_output_prefix, partition_of_region, str_ci,
 };
 pub use keys::ResolvedKey;
+use problems::ProblemIndex;
 use selectors::EventShape;
 
 /// What the `Start*` call asked for, read from its CloudTrail record.
@@ -371,7 +373,7 @@ pub fn jobs_started_in(
 
 /// Builds the timeline of one job (see [`build_all`] for many).
 pub fn build(evidence: &Evidence, job: &JobId) -> JobTimeline {
-    Index::new(evidence).timeline(job)
+    Index::new(evidence).timeline(job, &ProblemIndex::new(&evidence.problems))
 }
 
 /// Builds the timelines of many jobs (see [`correlate_all`]).
@@ -388,22 +390,26 @@ pub fn correlate_all<T: Send>(
     then: impl Fn(JobTimeline) -> T + Sync,
 ) -> Vec<T> {
     let ix = Index::new(evidence);
+    let problems = ProblemIndex::new(&evidence.problems);
     let threads = std::thread::available_parallelism()
         .map(usize::from)
         .unwrap_or(1)
         .min(jobs.len().max(1));
     if threads <= 1 {
-        return jobs.iter().map(|j| then(ix.timeline(j))).collect();
+        return jobs
+            .iter()
+            .map(|j| then(ix.timeline(j, &problems)))
+            .collect();
     }
     let chunk = jobs.len().div_ceil(threads);
     std::thread::scope(|s| {
-        let (ix, then) = (&ix, &then);
+        let (ix, problems, then) = (&ix, &problems, &then);
         let handles: Vec<_> = jobs
             .chunks(chunk)
             .map(|part| {
                 s.spawn(move || {
                     part.iter()
-                        .map(|j| then(ix.timeline(j)))
+                        .map(|j| then(ix.timeline(j, problems)))
                         .collect::<Vec<_>>()
                 })
             })
@@ -517,7 +523,7 @@ fn writer(invoked_by: &InvokedBy, principal: Option<&str>, caller: Option<&str>)
 
 impl Index<'_> {
     /// The timeline of one job, from lookups.
-    pub fn timeline(&self, job: &JobId) -> JobTimeline {
+    fn timeline(&self, job: &JobId, problems: &ProblemIndex) -> JobTimeline {
         let evidence = self.evidence;
         let starts = self.starts(job);
         let request = starts.first().map(|&i| self.read_request(i, &starts[1..]));
@@ -571,7 +577,13 @@ impl Index<'_> {
             .cloned();
         self.collect_kms(&mut t);
         let window = job_window(evidence, &t);
-        t.problems = relevant_problems(evidence, &t, &window);
+        let kms_involved = t.request.as_ref().is_some_and(|r| r.kms_key.is_some())
+            || t.objects.iter().any(|o| o.head_key.is_some());
+        t.problems = problems.for_job(
+            &window,
+            t.output.as_ref().map(|o| o.bucket.as_str()),
+            kms_involved,
+        );
         t.integrity = evidence
             .integrity
             .as_ref()
@@ -580,7 +592,7 @@ impl Index<'_> {
         t.conflicts = self.conflicts_of(&t);
         t.coverage = coverage(evidence, &t, window);
         t.reads = self.reads_of(&t);
-        t.read_coverage = reads::coverage(evidence, &t);
+        t.read_coverage = reads::coverage(evidence, problems, &t);
         t
     }
 
@@ -1268,40 +1280,6 @@ fn trail_state(
     } else {
         TrailState::Unknown(unknown)
     }
-}
-
-/// Problems that may hide evidence about this job.
-fn relevant_problems(
-    evidence: &Evidence,
-    t: &JobTimeline,
-    window: &Result<TimeWindow, String>,
-) -> Vec<EvidenceProblem> {
-    let kms_involved = t.request.as_ref().is_some_and(|r| r.kms_key.is_some())
-        || t.objects.iter().any(|o| o.head_key.is_some());
-    evidence
-        .problems
-        .iter()
-        .filter(|p| match &p.scope {
-            ProblemScope::CloudTrail { from, until } => match window {
-                // Widened for late delivery: a file named after the job may still hold it.
-                Ok(w) => TimeWindow {
-                    from: w.from - Duration::minutes(15),
-                    until: w.until + Duration::minutes(15),
-                }
-                .overlaps(*from, *until),
-                Err(_) => true,
-            },
-            ProblemScope::S3 { bucket } => match (&t.output, bucket) {
-                (None, _) => false,
-                (Some(_), None) => true,
-                (Some(o), Some(b)) => &o.bucket == b,
-            },
-            ProblemScope::Kms => kms_involved,
-            ProblemScope::Textract | ProblemScope::TrailConfig => true,
-            ProblemScope::Unrelated => false,
-        })
-        .cloned()
-        .collect()
 }
 
 fn enc_label(sse: &Sse, key: Option<&ResolvedKey>, bucket_key: bool) -> (String, Option<String>) {

@@ -5,16 +5,17 @@
 //! it, the KMS calls whose context is one of its objects, the `Get*` calls naming the job):
 //! its cost is what it returns, never a pass over all records.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 
+use super::problems::{LATE_DELIVERY, ProblemIndex};
 use super::selectors::EventShape;
 use super::{JobTimeline, Request, TrailState, job_span, trail_state};
 use crate::access::observed::{ReadEvent, ReadOperation};
 use crate::access::readers_allowed::{ReadCoverage, ReadLogging};
 use crate::facts::{Context, Fact, Index};
 use crate::model::{
-    Evidence, ProblemScope, S3Object, TextractApi, TimeWindow, TrailEvent, bucket_arn,
-    partition_of_region, str_ci,
+    Evidence, S3Object, TextractApi, TimeWindow, TrailEvent, bucket_arn, partition_of_region,
+    str_ci,
 };
 
 /// The S3 object-level reads this audit counts, by event name.
@@ -161,7 +162,11 @@ fn logging(
 /// Whether the CloudTrail evidence could show every read of the job's results since it
 /// started: S3 read data events on its folder, Textract's read-only `Get*` events, the window,
 /// and the CloudTrail evidence that could not be read from the job's start on.
-pub(super) fn coverage(evidence: &Evidence, t: &JobTimeline) -> ReadCoverage {
+pub(super) fn coverage(
+    evidence: &Evidence,
+    problems: &ProblemIndex,
+    t: &JobTimeline,
+) -> ReadCoverage {
     let region = t
         .request
         .as_ref()
@@ -204,17 +209,9 @@ pub(super) fn coverage(evidence: &Evidence, t: &JobTimeline) -> ReadCoverage {
     });
     // Reads may come any time after the start: any unreadable CloudTrail evidence from then
     // on (widened for late delivery, as for the job's own records) may hide one.
-    let since = start.map(|s| s - Duration::minutes(15));
-    let gaps = evidence
-        .problems
-        .iter()
-        .filter(|p| match &p.scope {
-            ProblemScope::CloudTrail { until, .. } => {
-                since.is_none_or(|s| until.is_none_or(|u| u >= s))
-            }
-            ProblemScope::TrailConfig => true,
-            _ => false,
-        })
+    let gaps = problems
+        .since(start.map(|s| s - LATE_DELIVERY))
+        .into_iter()
         .map(|p| format!("{} could not be used ({})", p.subject, p.reason))
         .collect();
     ReadCoverage {

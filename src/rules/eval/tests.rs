@@ -5,7 +5,7 @@ use super::*;
 use crate::evidence::bundle;
 use crate::model::{CallError, JobId, Sse};
 use crate::rules::{RuleSet, Severity};
-use crate::timeline::{self, JobTimeline, Logging};
+use crate::timeline::{self, JobTimeline, Logging, ObjectKind};
 
 fn timeline_of(fixture: &str) -> JobTimeline {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -73,7 +73,7 @@ fn set_head(t: &mut JobTimeline, sse: Sse, key: Option<ResolvedKey>) {
 fn mutations_of_a_passing_row4_job() {
     let rules = RuleSet::builtin().unwrap();
     let base = timeline_of("row4-sse-kms");
-    for rule in crate::rules::eval::EVALUATOR_IDS {
+    for rule in REGISTRY.iter().map(|r| r.id) {
         let (s, _) = worst(&statuses(&rules, &base, rule));
         assert!(s <= Status::Pass, "baseline {rule} is {s}");
     }
