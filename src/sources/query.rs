@@ -543,7 +543,11 @@ async fn days_covered(
         }
     }
     let midnight = |d: chrono::NaiveDate| d.and_time(chrono::NaiveTime::MIN).and_utc();
-    let wanted = window.from.date_naive()..=window.until.date_naive();
+    // A window that ends at midnight does not reach into the day that starts there.
+    let last_day = (window.until - chrono::Duration::nanoseconds(1))
+        .date_naive()
+        .max(window.from.date_naive());
+    let wanted = window.from.date_naive()..=last_day;
     let with: Vec<chrono::NaiveDate> = days.into_iter().filter(|d| wanted.contains(d)).collect();
     let (Some(&first), Some(&last)) = (with.first(), with.last()) else {
         return Ok((None, vec![window]));
