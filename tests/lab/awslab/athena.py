@@ -260,6 +260,8 @@ class Query:
     submitted: float = field(default_factory=time.time)
     elapsed_ms: int = 0
     polls: int = 0
+    #: when a poll first saw it ended (0: not yet): until then the client holds it in flight
+    seen_ended: float = 0.0
     output: str = ""
     database: str = ""
     workgroup: str = "primary"
@@ -717,6 +719,8 @@ class Engines:
             query.polls += 1
             if query.polls == 1 and query.state not in ("RUNNING", "QUEUED"):
                 return "RUNNING"
+            if query.state not in ("RUNNING", "QUEUED") and not query.seen_ended:
+                query.seen_ended = time.time()
         return "RUNNING" if query.state == "QUEUED" else query.state
 
     def _stop(self, params: dict[str, Any], _region: str) -> Reply:
@@ -739,7 +743,8 @@ class Engines:
             queries = list(self._queries.values())
         return [{"QueryId": q.query_id, "Engine": q.engine, "Sql": q.sql, "State": q.state,
                  "Reason": q.reason, "Partitions": q.partitions, "ScannedBytes": q.scanned_bytes,
-                 "Rows": len(q.rows)} for q in sorted(queries, key=lambda q: q.submitted)]
+                 "Rows": len(q.rows), "Submitted": q.submitted, "SeenEnded": q.seen_ended}
+                for q in sorted(queries, key=lambda q: q.submitted)]
 
 
 #: CloudTrail Lake's event schema (the columns the lab's event data store has).
