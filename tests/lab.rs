@@ -1014,3 +1014,86 @@ fn cloudtrail_lake_judges_as_the_downloaded_trail_does() {
         same_as_downloaded(&lab, &seed, &job, &lake, scenario);
     }
 }
+
+#[test]
+#[cfg_attr(no_lab, ignore = "needs the AWS lab (TEXTRACT_AUDIT_NO_LAB is set)")]
+fn many_jobs_through_athena_run_batches_at_once_and_judge_as_the_files_do() {
+    use textract_audit::trail::synth::{JobsSpec, write_jobs_corpus};
+    let lab = lab();
+    // 450 jobs: three record queries under Athena's 262,144 bytes (about 200 jobs each).
+    let dir =
+        std::env::temp_dir().join(format!("textract-audit-athena-many-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let spec = JobsSpec {
+        jobs: 450,
+        pages: 1,
+        noise: 0,
+        ..JobsSpec::default()
+    };
+    let corpus = write_jobs_corpus(&dir, &spec).unwrap();
+    let seed = lab.seed("row1");
+    let a = &seed["athena"];
+    lab.control(
+        "POST",
+        "deliver-logs",
+        &json!({"dir": dir, "bucket": seed["trail"]["bucket"], "prefix": seed["trail"]["prefix"],
+                "table": {"database": a["database"], "table": a["table"]}}),
+    );
+    let ids: Vec<&str> = corpus.targets.iter().map(|t| t.job_id.as_str()).collect();
+    let window = [
+        "--from",
+        "2026-11-20T00:00:00Z",
+        "--until",
+        "2026-11-21T00:00:00Z",
+    ];
+    let mut flags = athena_flags(&seed);
+    flags.extend(window.map(String::from));
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let athena = lab.verify(&ids, &flags);
+    let queries = lab.control("GET", "queries", &json!({}))["queries"].clone();
+    let mut local = vec!["--trail-dir", dir.to_str().unwrap()];
+    local.extend(window);
+    let files = lab.verify(&ids, &local);
+    let _ = std::fs::remove_dir_all(&dir);
+    let judged = |run: &Run| -> std::collections::BTreeMap<String, (Value, _)> {
+        run.report()["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|j| {
+                (
+                    j["job_id"].as_str().unwrap().to_owned(),
+                    (j["verdict"].clone(), statuses(j)),
+                )
+            })
+            .collect()
+    };
+    let by_athena = judged(&athena);
+    assert_eq!(by_athena.len(), 450, "{}", athena.stderr);
+    assert_eq!(
+        by_athena,
+        judged(&files),
+        "the same verdicts and findings as from the files"
+    );
+    assert_eq!(athena.code, files.code);
+    // The record queries (three batches, then the per-day count), each under the limit, and
+    // in flight together: one was submitted before an earlier one was seen ended.
+    let queries = queries.as_array().unwrap();
+    let records: Vec<&Value> = queries
+        .iter()
+        .filter(|q| !q["Sql"].as_str().unwrap().contains("count("))
+        .collect();
+    assert_eq!(records.len(), 3, "{queries:?}");
+    assert!(
+        records
+            .iter()
+            .all(|q| q["State"] == "SUCCEEDED" && q["Sql"].as_str().unwrap().len() <= 262_144)
+    );
+    let overlapped = records
+        .windows(2)
+        .any(|w| w[1]["Submitted"].as_f64().unwrap() < w[0]["SeenEnded"].as_f64().unwrap());
+    assert!(
+        overlapped,
+        "the batches ran one after the other: {records:?}"
+    );
+}

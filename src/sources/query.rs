@@ -41,6 +41,12 @@ const USD_PER_TB: f64 = 5.0;
 const ATHENA_MIN_BILLED_BYTES: i64 = 10 * 1024 * 1024;
 /// How long one query may run before it is given up (and cancelled).
 const QUERY_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+/// Queries in flight at once. Athena's quota on active DML queries (running and queued,
+/// shared by every workgroup of the account) varies by Region and answers
+/// TooManyRequestsException beyond it (the SDK retries that, as throttling); Lake runs at most
+/// 10 queries at once (MaxConcurrentQueriesException). 4 leaves room for the account's other
+/// users.
+const QUERY_CONCURRENCY: usize = 4;
 /// Polling: first wait, and the longest.
 const POLL_FIRST: Duration = Duration::from_millis(200);
 const POLL_MAX: Duration = Duration::from_secs(5);
@@ -254,7 +260,36 @@ struct Ran {
     millis: i64,
 }
 
+/// Runs `queries`, at most [`QUERY_CONCURRENCY`] at a time; the outcomes in the order of
+/// `queries`, whatever order they finish in, so the report does not depend on it.
+async fn run_all(ready: &Ready, queries: Vec<String>) -> Vec<Result<Ran, String>> {
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(QUERY_CONCURRENCY));
+    let tasks: Vec<_> = queries
+        .into_iter()
+        .map(|sql| {
+            let slots = slots.clone();
+            let ready = ready.clone();
+            tokio::spawn(async move {
+                let _slot = slots.acquire_owned().await;
+                match &ready {
+                    Ready::Athena { client, table, .. } => run_athena(client, table, &sql).await,
+                    Ready::Lake { client } => run_lake(client, &sql).await,
+                }
+            })
+        })
+        .collect();
+    let mut out = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        out.push(
+            task.await
+                .unwrap_or_else(|e| Err(format!("a query's task ended: {e}"))),
+        );
+    }
+    out
+}
+
 /// The engine to query with, ready: the SQL dialect, the partitions (Athena), the client.
+#[derive(Clone)]
 enum Ready {
     Athena {
         client: aws_sdk_athena::Client,
@@ -389,11 +424,7 @@ async fn read(
             }
         };
         let mut found = Vec::new();
-        for sql in queries {
-            let ran = match &ready {
-                Ready::Athena { client, table, .. } => run_athena(client, table, &sql).await,
-                Ready::Lake { client } => run_lake(client, &sql).await,
-            };
+        for ran in run_all(&ready, queries).await {
             match ran {
                 Ok(ran) => {
                     let before = found.len();
@@ -543,7 +574,11 @@ async fn days_covered(
         }
     }
     let midnight = |d: chrono::NaiveDate| d.and_time(chrono::NaiveTime::MIN).and_utc();
-    let wanted = window.from.date_naive()..=window.until.date_naive();
+    // A window that ends at midnight does not reach into the day that starts there.
+    let last_day = (window.until - chrono::Duration::nanoseconds(1))
+        .date_naive()
+        .max(window.from.date_naive());
+    let wanted = window.from.date_naive()..=last_day;
     let with: Vec<chrono::NaiveDate> = days.into_iter().filter(|d| wanted.contains(d)).collect();
     let (Some(&first), Some(&last)) = (with.first(), with.last()) else {
         return Ok((None, vec![window]));

@@ -24,11 +24,14 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
+import tempfile
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from collections.abc import Iterable
 from typing import Any, Callable
 
 import duckdb
@@ -41,6 +44,8 @@ from .common import ACCOUNT_ID, DEFAULT_REGION, Faults, Reply, aws_json_error, j
 ATHENA_QUERY_MAX_BYTES = 262_144
 LAKE_QUERY_MAX_CHARS = 10_000
 RESULTS_PAGE_MAX = 1000
+#: The column of the lab's tables that names each row's partition (``account/region/day``).
+PARTITION_COLUMN = "__partition"
 
 #: The lab's event data store (moto has no CloudTrail Lake).
 LAKE_EDS_ID = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
@@ -255,6 +260,8 @@ class Query:
     submitted: float = field(default_factory=time.time)
     elapsed_ms: int = 0
     polls: int = 0
+    #: when a poll first saw it ended (0: not yet): until then the client holds it in flight
+    seen_ended: float = 0.0
     output: str = ""
     database: str = ""
     workgroup: str = "primary"
@@ -289,10 +296,53 @@ class Engines:
         self._workgroup, self._faults = workgroup, faults
         self._queries: dict[str, Query] = {}
         self._lock = threading.Lock()
+        #: One DuckDB database for every query; each query runs on its own connection
+        #: (``cursor()``) over per-query temporary views of the shared tables.
+        self._db = duckdb.connect()
+        #: what each table is built from (its key), its name and its statistics
+        self._tables: dict[tuple[str, ...], tuple[Any, str, dict[str, int]]] = {}
+        self._tables_lock = threading.Lock()
+        self._serial = 0
 
     def reset(self) -> None:
         with self._lock:
             self._queries.clear()
+
+    def _table(self, slot: tuple[str, ...], key: Any, columns: list[tuple[str, str]],
+               rows: Callable[[], Iterable[dict[str, Any]]]) -> tuple[str, dict[str, int]]:
+        """The shared table for ``slot``, built from ``rows()`` (dicts of column values,
+        ``columns`` as ``(name, DuckDB type)``) unless it was built for the same ``key``:
+        the records are loaded once per lab state, not once per query. Returns its name and
+        its statistics: ``events`` and ``bytes`` (of the rows as JSON lines)."""
+        with self._tables_lock:
+            held = self._tables.get(slot)
+            if held is not None and held[0] == key:
+                return held[1], held[2]
+            self._serial += 1
+            name = f"__table_{self._serial}"
+            stats = {"events": 0, "bytes": 0}
+            with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as out:
+                for row in rows():
+                    line = json.dumps(row, default=str) + "\n"
+                    out.write(line)
+                    stats["events"] += 1
+                    stats["bytes"] += len(line)
+            connection = self._db.cursor()
+            try:
+                ddl = ", ".join(f'"{n}" {t}' for n, t in columns)
+                connection.execute(f'CREATE TABLE "{name}" ({ddl})')
+                if stats["events"]:
+                    spec = ", ".join(f"'{n}': '{t}'" for n, t in columns)
+                    connection.execute(
+                        f'INSERT INTO "{name}" SELECT * FROM read_json(?, '
+                        f"format='newline_delimited', columns={{{spec}}})", [out.name])
+                if held is not None:
+                    connection.execute(f'DROP TABLE IF EXISTS "{held[1]}"')
+            finally:
+                connection.close()
+                os.unlink(out.name)
+            self._tables[slot] = (key, name, stats)
+            return name, stats
 
     # -- Athena ------------------------------------------------------------------------
 
@@ -411,16 +461,18 @@ class Engines:
                     f"TABLE_NOT_FOUND: line 1:1: Table 'awsdatacatalog.{database}.{name}' "
                     "does not exist")
             glue_tables[(database, name)] = found
-        connection = duckdb.connect()
+        connection = self._db.cursor()
         try:
-            for (database, name), table in glue_tables.items():
-                self._load_athena_table(connection, query, tree, database, name, table)
-            self._execute(connection, query, tree, default_schema=query.database.lower())
+            views = {place: self._athena_view(connection, query, tree, place, table)
+                     for place, table in glue_tables.items()}
+            self._execute(connection, query, tree, views, query.database.lower())
         finally:
             connection.close()
 
-    def _load_athena_table(self, connection: Any, query: Query, tree: exp.Expression,
-                           database: str, name: str, table: dict[str, Any]) -> None:
+    def _athena_view(self, connection: Any, query: Query, tree: exp.Expression,
+                     place: tuple[str, str], table: dict[str, Any]) -> str:
+        """A temporary view of the table over the partitions the query keeps (their log
+        files' size is what it scans); returns its name."""
         columns = [(c["Name"].lower(), HiveType.parse(c["Type"]))
                    for c in table["StorageDescriptor"]["Columns"]]
         keys = [k["Name"].lower() for k in table.get("PartitionKeys") or []]
@@ -433,7 +485,7 @@ class Engines:
             value = _date_pattern(fmt) if fmt else r"[^/]+"
             pattern = pattern.replace(re.escape("${" + key + "}"), f"(?P<{key}>{value})")
         location = re.compile(f"^{pattern}/")
-        files: dict[tuple[str, ...], list[tuple[int, list[dict[str, Any]]]]] = {}
+        files: dict[tuple[str, ...], list[tuple[str, int, list[dict[str, Any]]]]] = {}
         for bucket, key, size, records in self._logs():
             match = location.match(f"s3://{bucket}/{key}")
             if match is None:
@@ -441,24 +493,32 @@ class Engines:
             values = tuple(match.group(k) for k in keys)
             if not self._projected(parameters, keys, values):
                 continue
-            files.setdefault(values, []).append((size, records))
+            files.setdefault(values, []).append((f"{bucket}/{key}", size, records))
         kept = self._prune(connection, tree, keys, sorted(files))
         query.partitions = [dict(zip(keys, p)) for p in kept]
-        schema_columns = [(n, t.duckdb()) for n, t in columns] + [(k, "VARCHAR") for k in keys]
-        connection.execute(f'CREATE SCHEMA IF NOT EXISTS "{database}"')
-        ddl = ", ".join(f'"{n}" {t}' for n, t in schema_columns)
-        connection.execute(f'CREATE TABLE "{database}"."{name}" ({ddl})')
-        rows = []
-        for partition in kept:
-            for size, records in files[partition]:
-                query.scanned_bytes += size
-                for record in records:
-                    lowered = {k.lower(): v for k, v in record.items()}
-                    rows.append(tuple(t.value(lowered.get(n)) for n, t in columns)
-                                + tuple(partition))
-        if rows:
-            marks = ", ".join("?" for _ in schema_columns)
-            connection.executemany(f'INSERT INTO "{database}"."{name}" VALUES ({marks})', rows)
+        query.scanned_bytes += sum(size for p in kept for _, size, _ in files[p])
+
+        def rows() -> Iterable[dict[str, Any]]:
+            for partition, logs in sorted(files.items()):
+                for _, _, records in logs:
+                    for record in records:
+                        lowered = {k.lower(): v for k, v in record.items()}
+                        row = {n: t.value(lowered.get(n)) for n, t in columns}
+                        row.update(zip(keys, partition))
+                        row[PARTITION_COLUMN] = "/".join(partition)
+                        yield row
+
+        built = tuple(sorted(name for logs in files.values() for name, _, _ in logs))
+        schema = ([(n, t.duckdb()) for n, t in columns] + [(k, "VARCHAR") for k in keys]
+                  + [(PARTITION_COLUMN, "VARCHAR")])
+        name, _ = self._table(("athena", *place), (built, json.dumps(parameters, sort_keys=True)),
+                              schema, rows)
+        wanted = ", ".join(_literal("/".join(p)) for p in kept) or "NULL"
+        view = f"__view_{len(place[0])}_{place[1]}"
+        connection.execute(
+            f'CREATE TEMP VIEW "{view}" AS SELECT * EXCLUDE ("{PARTITION_COLUMN}") FROM "{name}" '
+            f'WHERE "{PARTITION_COLUMN}" IN ({wanted})')
+        return view
 
     @staticmethod
     def _projected(parameters: dict[str, str], keys: list[str], values: tuple[str, ...]) -> bool:
@@ -586,21 +646,21 @@ class Engines:
             LAKE_EDS_ID, f'"{LAKE_EDS_ID}"')
         tree = self._parse(text)
         columns = [(n, HiveType.parse(t)) for n, t in LAKE_COLUMNS]
-        connection = duckdb.connect()
-        try:
-            ddl = ", ".join(f'"{n}" {t.duckdb()}' for n, t in columns)
-            connection.execute(f'CREATE TABLE "{LAKE_EDS_ID}" ({ddl})')
-            records = self._records()
-            rows = []
+        records = self._records()
+
+        def rows() -> Iterable[dict[str, Any]]:
             for record in records:
                 lowered = {k.lower(): v for k, v in record.items()}
-                rows.append(tuple(t.value(lowered.get(n.lower())) for n, t in columns))
-                query.scanned_bytes += len(json.dumps(record))
-            query.events_scanned = len(records)
-            if rows:
-                marks = ", ".join("?" for _ in columns)
-                connection.executemany(f'INSERT INTO "{LAKE_EDS_ID}" VALUES ({marks})', rows)
-            self._execute(connection, query, tree, default_schema=None)
+                yield {n: t.value(lowered.get(n.lower())) for n, t in columns}
+
+        key = (len(records), id(records[0]), id(records[-1])) if records else (0,)
+        name, built = self._table(("lake",), key, [(n, t.duckdb()) for n, t in columns], rows)
+        query.scanned_bytes, query.events_scanned = built["bytes"], built["events"]
+        connection = self._db.cursor()
+        try:
+            connection.execute(f'CREATE TEMP VIEW "__view_lake" AS SELECT * FROM "{name}"')
+            self._execute(connection, query, tree, {("", LAKE_EDS_ID.lower()): "__view_lake"},
+                          "")
         finally:
             connection.close()
 
@@ -619,12 +679,18 @@ class Engines:
         return statements[0]
 
     def _execute(self, connection: Any, query: Query, tree: exp.Expression,
-                 default_schema: str | None) -> None:
-        if default_schema:
-            connection.execute(f'CREATE SCHEMA IF NOT EXISTS "{default_schema}"')
-            connection.execute(f'USE "{default_schema}"')
+                 views: dict[tuple[str, str], str], default_schema: str) -> None:
+        """Runs the query with each table it names read from its view."""
+
+        def to_view(node: exp.Expression) -> exp.Expression:
+            if isinstance(node, exp.Table):
+                place = ((node.db or default_schema).lower(), node.name.lower())
+                if place in views:
+                    return exp.to_table(f'"{views[place]}"')
+            return _to_duckdb(node)
+
         try:
-            sql = tree.copy().transform(_to_duckdb).sql(dialect="duckdb")
+            sql = tree.copy().transform(to_view).sql(dialect="duckdb")
             cursor = connection.execute(sql)
         except duckdb.Error as exc:
             raise QueryFailed(f"SYNTAX_ERROR: {str(exc).splitlines()[0]}") from exc
@@ -653,6 +719,8 @@ class Engines:
             query.polls += 1
             if query.polls == 1 and query.state not in ("RUNNING", "QUEUED"):
                 return "RUNNING"
+            if query.state not in ("RUNNING", "QUEUED") and not query.seen_ended:
+                query.seen_ended = time.time()
         return "RUNNING" if query.state == "QUEUED" else query.state
 
     def _stop(self, params: dict[str, Any], _region: str) -> Reply:
@@ -675,7 +743,8 @@ class Engines:
             queries = list(self._queries.values())
         return [{"QueryId": q.query_id, "Engine": q.engine, "Sql": q.sql, "State": q.state,
                  "Reason": q.reason, "Partitions": q.partitions, "ScannedBytes": q.scanned_bytes,
-                 "Rows": len(q.rows)} for q in sorted(queries, key=lambda q: q.submitted)]
+                 "Rows": len(q.rows), "Submitted": q.submitted, "SeenEnded": q.seen_ended}
+                for q in sorted(queries, key=lambda q: q.submitted)]
 
 
 #: CloudTrail Lake's event schema (the columns the lab's event data store has).
@@ -734,6 +803,10 @@ def _trino_type(duck: str) -> str:
     return {"varchar": "varchar", "boolean": "boolean", "bigint": "bigint",
             "integer": "integer", "timestamp": "timestamp", "json": "json",
             "double": "double"}.get(lowered, lowered)
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _token(query_id: str, offset: int) -> str:

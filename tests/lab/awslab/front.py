@@ -17,6 +17,7 @@ import io
 import json
 import sys
 import traceback
+from pathlib import Path
 from urllib.parse import parse_qs
 from typing import Any, Callable
 
@@ -43,6 +44,10 @@ from .s3 import SSE, SSE_KEY, MotoBridge, S3Front, classify
 from .textract import Textract
 from .trail import Recorder
 
+#: Who writes trail log files and digests (CloudTrail's delivery; not itself logged).
+_DELIVERY = Actor("AKIACLOUDTRAILDELIVER", DEFAULT_REGION, "cloudtrail.amazonaws.com",
+                  "cloudtrail.amazonaws.com")
+
 #: ``seed(endpoint, scenario, run_job)`` -> description of what was created.
 Seeder = Callable[[str, str, bool], dict[str, Any]]
 
@@ -61,7 +66,11 @@ class LabApp:
         self.digests = Digests()
         #: every delivered trail log file: ``(bucket, key, gzip size, records)``
         self.delivered_logs: list[tuple[str, str, int, list[dict[str, Any]]]] = []
-        self.engines = Engines(lambda: list(self.delivered_logs), self.recorder.all,
+        #: the records of log files delivered from outside (``POST /_lab/deliver-logs``):
+        #: events the lab did not make, in the event data store too
+        self.imported: list[dict[str, Any]] = []
+        self.engines = Engines(lambda: list(self.delivered_logs),
+                               lambda: self.recorder.all() + self.imported,
                                _glue_table, _workgroup_output, self.faults)
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
@@ -149,6 +158,7 @@ class LabApp:
             ("POST", "faults"): lambda: {"faults": self.faults.update(document)},
             ("DELETE", "faults"): lambda: self.faults.clear() or {"faults": {}},
             ("POST", "flush-trail"): self.flush_trail,
+            ("POST", "deliver-logs"): lambda: self.deliver_logs(document),
             ("GET", "events"): lambda: {"Records": self.recorder.all()},
             ("GET", "jobs"): self.jobs,
             ("GET", "queries"): lambda: {"queries": self.engines.history()},
@@ -174,30 +184,34 @@ class LabApp:
         self.s3.reset()
         self.digests.reset()
         self.delivered_logs.clear()
+        self.imported.clear()
         self.engines.reset()
         readers.reset()
         return {"reset": True}
 
+    def deliver_log(self, bucket: str, key: str, body: bytes, kms_key: str | None) -> None:
+        """Write one gzip log file to ``bucket`` as CloudTrail's delivery does (not itself
+        logged); the Athena engine reads it from there."""
+        headers = {SSE: "aws:kms", SSE_KEY: kms_key} if kms_key else {}
+        reply = self.s3.put_object(bucket, key, body, headers, _DELIVERY, "cloudtrail",
+                                   record=False)
+        if not reply.ok:
+            raise ValueError(f"log delivery to s3://{bucket}/{key} failed: {reply.body!r}")
+        records = json.loads(gzip.decompress(body))["Records"]
+        self.delivered_logs.append((bucket, key, len(body), records))
+
     def flush_trail(self) -> dict[str, Any]:
         """Deliver pending records to every logging trail's bucket."""
-        delivery = Actor("AKIACLOUDTRAILDELIVER", DEFAULT_REGION, "cloudtrail.amazonaws.com",
-                         "cloudtrail.amazonaws.com")
 
         bodies: dict[str, bytes] = {}
 
         def deliver(bucket: str, key: str, body: bytes, kms_key: str | None) -> None:
-            headers = {SSE: "aws:kms", SSE_KEY: kms_key} if kms_key else {}
-            reply = self.s3.put_object(bucket, key, body, headers, delivery, "cloudtrail",
-                                       record=False)
-            if not reply.ok:
-                raise ValueError(f"log delivery to s3://{bucket}/{key} failed: {reply.body!r}")
+            self.deliver_log(bucket, key, body, kms_key)
             bodies[key] = body
-            records = json.loads(gzip.decompress(body))["Records"]
-            self.delivered_logs.append((bucket, key, len(body), records))
 
         def put_digest(bucket: str, key: str, body: bytes, metadata: dict[str, str]) -> None:
             headers = {f"x-amz-meta-{k}": v for k, v in metadata.items()}
-            reply = self.s3.put_object(bucket, key, body, headers, delivery, "cloudtrail",
+            reply = self.s3.put_object(bucket, key, body, headers, _DELIVERY, "cloudtrail",
                                        record=False)
             if not reply.ok:
                 raise ValueError(f"digest delivery to s3://{bucket}/{key} failed: {reply.body!r}")
@@ -207,6 +221,33 @@ class LabApp:
             region = log["key"].split("/CloudTrail/", 1)[1].split("/", 1)[0]
             self.digests.note_log(log["trail"], region, log["bucket"], log["key"], bodies[log["key"]])
         return {"delivered": written, "digests": self.digests.deliver(put_digest)}
+
+    def deliver_logs(self, document: dict[str, Any]) -> dict[str, Any]:
+        """``POST /_lab/deliver-logs {"dir", "bucket", "prefix", "table"}``: the trail log
+        files under a local directory (an ``AWSLogs/...`` tree, e.g. a generated corpus),
+        delivered to ``s3://bucket/prefix/`` at their relative paths as the lab's own are
+        (:meth:`deliver_log`), their records put in the event data store too. With
+        ``table`` (``{"database", "table"}``), the accounts of those files are added to the
+        Glue table's account projection, as an organization table lists its accounts."""
+        root = Path(str(document["dir"]))
+        bucket = str(document["bucket"])
+        prefix = str(document.get("prefix") or "").strip("/")
+        files = sorted(p for p in root.rglob("*.json.gz") if "AWSLogs" in p.parts)
+        accounts: set[str] = set()
+        records = 0
+        for path in files:
+            relative = path.relative_to(root).as_posix()
+            key = f"{prefix}/{relative}" if prefix else relative
+            self.deliver_log(bucket, key, path.read_bytes(), None)
+            added = self.delivered_logs[-1][3]
+            self.imported.extend(added)
+            records += len(added)
+            parts = path.relative_to(root).parts
+            accounts.add(parts[parts.index("AWSLogs") + 1])
+        table = document.get("table")
+        if table:
+            _add_projected_accounts(str(table["database"]), str(table["table"]), sorted(accounts))
+        return {"files": len(files), "records": records, "accounts": sorted(accounts)}
 
     def jobs(self) -> dict[str, Any]:
         """A summary of every Textract job (for test assertions)."""
@@ -250,6 +291,17 @@ def _glue_table(database: str, name: str, region: str) -> dict[str, Any] | None:
     except Exception:  # moto raises its own not-found errors
         return None
     return table.versions[str(table._current_version)]
+
+
+def _add_projected_accounts(database: str, name: str, accounts: list[str]) -> None:
+    """Adds ``accounts`` to the enum projection of the table's ``account`` partition key."""
+    table = _glue_table(database, name, DEFAULT_REGION)
+    if table is None:
+        raise ValueError(f"no Glue table {database}.{name}")
+    parameters = table.setdefault("Parameters", {})
+    known = [a for a in parameters.get("projection.account.values", "").split(",") if a]
+    parameters["projection.account.values"] = ",".join(known + [a for a in accounts
+                                                                 if a not in known])
 
 
 def _workgroup_output(name: str, region: str) -> str | None:
