@@ -188,3 +188,125 @@ fn reading(
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::access::policy::PolicyDocument;
+    use crate::access::possible::DECRYPT;
+    use crate::model::AnalyzerReason;
+
+    const KEY: &str = "arn:aws:kms:us-east-1:111122223333:key/k";
+
+    fn answer(result: &str) -> Result<AnalyzerAnswer, CallError> {
+        Ok(AnalyzerAnswer {
+            result: result.into(),
+            message: None,
+            reasons: vec![AnalyzerReason {
+                description: Some("d".into()),
+                statement_index: Some(0),
+                statement_id: Some("Open".into()),
+            }],
+        })
+    }
+
+    fn read(policy: &str) -> Answer {
+        let doc = PolicyDocument::parse(policy).unwrap();
+        Answer::Read {
+            document: "key policy".into(),
+            access: doc.who_can(DECRYPT, crate::access::policy::Target::Resource(KEY)),
+            unreadable: doc.unreadable,
+        }
+    }
+
+    #[test]
+    fn a_pass_never_hides_a_static_flag_and_a_fail_is_flagged() {
+        let open = r#"{"Statement": [{"Sid": "Open", "Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*"}]}"#;
+        let static_flag = || {
+            let doc = PolicyDocument::parse(open).unwrap();
+            let g = doc.who_can(DECRYPT, crate::access::policy::Target::Resource(KEY));
+            vec![Flag::Everyone {
+                document: "key policy".into(),
+                grantee: g.grantees[0].clone(),
+                mitigated_by: None,
+            }]
+        };
+        let checks = |public: &str, granted: &str| PolicyChecks {
+            no_public_access: Some(answer(public)),
+            access_not_granted: Some(answer(granted)),
+        };
+        // PASS against a static `*`: both kept, a conflict said.
+        let mut flags = static_flag();
+        let r = compare(
+            "key policy",
+            &checks("PASS", "FAIL"),
+            &read(open),
+            DECRYPT,
+            KEY,
+            true,
+            &mut flags,
+        );
+        let kinds: Vec<&str> = flags.iter().map(Flag::kind).collect();
+        assert_eq!(kinds, ["everyone", "analyzer-conflict"]);
+        assert!(
+            r[0].line()
+                .starts_with("Access Analyzer's answer, CheckNoPublicAccess")
+        );
+        assert!(
+            r[1].line().contains("statement 1 (\"Open\"): d"),
+            "{}",
+            r[1].line()
+        );
+        // FAIL in agreement: flagged, no conflict.
+        let mut flags = static_flag();
+        compare(
+            "key policy",
+            &checks("FAIL", "FAIL"),
+            &read(open),
+            DECRYPT,
+            KEY,
+            true,
+            &mut flags,
+        );
+        let kinds: Vec<&str> = flags.iter().map(Flag::kind).collect();
+        assert_eq!(kinds, ["everyone", "analyzer-says-public"]);
+        // Not granted by the analyzer, granted by the static reading: a conflict.
+        let mut flags = static_flag();
+        compare(
+            "key policy",
+            &checks("FAIL", "PASS"),
+            &read(open),
+            DECRYPT,
+            KEY,
+            true,
+            &mut flags,
+        );
+        assert!(flags.iter().any(|f| matches!(
+            f,
+            Flag::AnalyzerConflict {
+                check: "CheckAccessNotGranted",
+                ..
+            }
+        )));
+        // A failed call: said by name, the static reading stands.
+        let failed = PolicyChecks {
+            no_public_access: Some(Err(CallError {
+                code: "AccessDeniedException".into(),
+                message: "no".into(),
+            })),
+            access_not_granted: None,
+        };
+        let mut flags = static_flag();
+        let r = compare(
+            "key policy",
+            &failed,
+            &read(open),
+            DECRYPT,
+            KEY,
+            true,
+            &mut flags,
+        );
+        assert_eq!(flags.len(), 1);
+        assert!(r[0].line().contains("CheckNoPublicAccess (key policy: can it grant public access) failed: AccessDeniedException: no; the static reading stands"), "{}", r[0].line());
+    }
+}

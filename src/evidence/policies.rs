@@ -521,6 +521,49 @@ mod tests {
     }
 
     #[test]
+    fn access_analyzer_answers_attach_to_the_policy_they_checked() {
+        let policy = r#"{"Statement":[]}"#;
+        let key_policy = json!({"Request": {"KeyId": KEY, "PolicyName": "default"},
+            "Response": {"Policy": policy}});
+        let public = |result: &str| {
+            json!({"Request": {"policyDocument": policy, "resourceType": "AWS::KMS::Key"},
+            "Response": {"result": result, "message": "m", "reasons": [{"description": "d", "statementIndex": 0}]}})
+        };
+        let asked = |action: &str| {
+            json!({"Request": {"policyDocument": policy,
+            "access": [{"actions": [action], "resources": [KEY]}], "policyType": "RESOURCE_POLICY"},
+            "Error": {"Code": "AccessDeniedException", "Message": "no"}})
+        };
+        let f = facts(&[
+            ("kms", "GetKeyPolicy", key_policy.clone()),
+            (ANALYZER, NO_PUBLIC_ACCESS, public("FAIL")),
+            (ANALYZER, ACCESS_NOT_GRANTED, asked("kms:Decrypt")),
+            // Another question about the same document is not this one's answer.
+            (ANALYZER, ACCESS_NOT_GRANTED, asked("kms:Encrypt")),
+        ]);
+        let checks = f.keys[0].access_analyzer.clone().unwrap();
+        let answer = checks.no_public_access.unwrap().unwrap();
+        assert_eq!(answer.result, "FAIL");
+        assert_eq!(answer.reasons[0].statement_index, Some(0));
+        assert_eq!(
+            checks.access_not_granted.unwrap().unwrap_err().code,
+            "AccessDeniedException"
+        );
+        // Two different answers are a conflict, not the first one's word.
+        let f = facts(&[
+            ("kms", "GetKeyPolicy", key_policy),
+            (ANALYZER, NO_PUBLIC_ACCESS, public("FAIL")),
+            (ANALYZER, NO_PUBLIC_ACCESS, public("PASS")),
+        ]);
+        let checks = f.keys[0].access_analyzer.clone().unwrap();
+        assert_eq!(
+            checks.no_public_access.unwrap().unwrap_err().code,
+            "ConflictingAnswers"
+        );
+        assert!(checks.access_not_granted.is_none());
+    }
+
+    #[test]
     fn bucket_policies_and_their_status() {
         let policy = r#"{"Version":"2012-10-17","Statement":[]}"#;
         let f = facts(&[
