@@ -292,6 +292,39 @@ fn trail_bucket_completes_the_evidence_and_every_row_passes() {
     assert_eq!(statuses(j)["output-integrity"], "pass");
 }
 
+/// Issue 10: the trail bucket's log files stream into the scanner; nothing is copied to a
+/// temporary folder first (an organization trail's day is many GB), so a run needs none.
+#[test]
+#[cfg_attr(no_lab, ignore = "needs the AWS lab (TEXTRACT_AUDIT_NO_LAB is set)")]
+fn a_trail_bucket_is_read_without_a_temporary_folder() {
+    let lab = lab();
+    let (seed, job) = lab.job("row4", &json!({}));
+    lab.control("POST", "flush-trail", &json!({}));
+    let trail = trail_uri(&seed);
+    let run = lab.run_env(
+        &[
+            "verify",
+            "--region",
+            "us-east-1",
+            "--endpoint-url",
+            &lab.endpoint,
+            "--job-id",
+            &job,
+            "--format",
+            "json",
+            "--trail",
+            &trail,
+        ],
+        &[("TMPDIR", "/nonexistent/textract-audit-no-tmp")],
+    );
+    let context = format!("exit {}\nstderr:\n{}", run.code, run.stderr);
+    assert_eq!(run.code, 0, "{context}");
+    let j = &run.report()["jobs"][0];
+    assert_eq!(statuses(j)["evidence-data-events"], "pass", "{context}");
+    let sources = run.report()["evidence"]["sources"].to_string();
+    assert!(sources.contains("bytes downloaded"), "{sources}");
+}
+
 #[test]
 #[cfg_attr(no_lab, ignore = "needs the AWS lab (TEXTRACT_AUDIT_NO_LAB is set)")]
 fn trail_delivery_faults_are_inconclusive_and_overwrites_fail() {
@@ -765,6 +798,12 @@ fn an_expired_job_is_verified_from_the_trail_in_a_second_round() {
     let sources = report["evidence"]["sources"].to_string();
     assert!(
         sources.contains("evidence gathered in 2 round(s)"),
+        "{sources}"
+    );
+    // The second round reads the log files again from memory: streamed, nothing on disk,
+    // nothing downloaded twice.
+    assert!(
+        sources.contains("(0 bytes downloaded, 1 files from this run's earlier reads)"),
         "{sources}"
     );
 }

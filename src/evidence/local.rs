@@ -11,11 +11,14 @@ use chrono::{DateTime, Utc};
 use super::Part;
 use crate::integrity::{
     self, ObjectId,
-    run::{Mode, ReadLog},
+    run::{Inputs, Mode, ReadLog},
 };
 use crate::model::rfc3339;
 use crate::model::{Evidence, EvidenceProblem, JobId, ProblemScope, TimeWindow};
-use crate::trail::{self, FileKind, RecordFilter, ScanOptions, ScanProgress};
+use crate::trail::scan::HashWanted;
+use crate::trail::{
+    self, FileKind, Listing, RecordFilter, ScanOptions, ScanOutcome, ScanProgress, TrailFile,
+};
 
 /// Which records a trail scan keeps.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +30,31 @@ pub enum Wanted {
     },
     /// Every Textract job's records (for `audit` and for `verify` without job ids).
     Discovery,
+}
+
+/// A time range of records (`from`, `until`).
+type Span = (DateTime<Utc>, DateTime<Utc>);
+
+/// Hands in a place's digests around a span.
+type DigestsFn<'a> = dyn FnOnce(Option<Span>, &mut Inputs) + 'a;
+
+/// Scans a place's listed files (`trail::scan_files_hashing` for files on disk).
+type ScanFn<'a> =
+    dyn FnOnce(&[TrailFile], &RecordFilter, &ScanOptions, Option<HashWanted>) -> ScanOutcome + 'a;
+
+/// Trail log files from one place, listed, with how to read them.
+pub struct Place<'a> {
+    /// How the provenance names the place (`trail-dir DIR`, `trail s3://BUCKET/PREFIX`).
+    pub label: String,
+    /// What a problem about the place as a whole names.
+    pub subject: String,
+    pub listing: Listing,
+    /// The name integrity validation knows a file by.
+    pub id: Box<dyn Fn(&TrailFile) -> ObjectId + Sync + 'a>,
+    /// Hands in the place's digests whose files can hold records of the time range given (its
+    /// log files' span, else the window; `None`: every digest).
+    pub digests: Box<DigestsFn<'a>>,
+    pub scan: Box<ScanFn<'a>>,
 }
 
 /// Scans every trail directory, with every unusable file as a problem. `window` (the user's)
@@ -41,6 +69,39 @@ pub fn scan_trail_dirs(
     integrity: Mode,
     captured_at: DateTime<Utc>,
 ) -> anyhow::Result<Part> {
+    let windows: Vec<TimeWindow> = window.into_iter().collect();
+    let mut places = Vec::new();
+    for dir in dirs {
+        places.push(Place {
+            label: format!("trail-dir {}", dir.display()),
+            subject: dir.display().to_string(),
+            listing: trail::list_trail_dir(dir, &windows)?,
+            id: Box::new(|f: &TrailFile| ObjectId::Local(f.path.clone())),
+            digests: Box::new(move |around, inputs: &mut Inputs| {
+                integrity::run::local_digests(dir, around, inputs)
+            }),
+            scan: Box::new(trail::scan::scan_files_hashing),
+        });
+    }
+    Ok(scan_places(
+        places,
+        window,
+        wanted,
+        progress,
+        integrity,
+        captured_at,
+    ))
+}
+
+/// Scans the places' files for what is `wanted`, as [`scan_trail_dirs`] says.
+pub fn scan_places(
+    places: Vec<Place>,
+    window: Option<TimeWindow>,
+    wanted: &Wanted,
+    progress: Option<&ScanProgress>,
+    integrity: Mode,
+    captured_at: DateTime<Utc>,
+) -> Part {
     let mut evidence = Evidence::new(crate::model::Provenance {
         sources: Vec::new(),
         account: None,
@@ -55,37 +116,47 @@ pub fn scan_trail_dirs(
         Wanted::Discovery => RecordFilter::discovery(),
     };
     let windows: Vec<TimeWindow> = window.into_iter().collect();
-    let mut span: Option<(DateTime<Utc>, DateTime<Utc>)> = None;
-    // Every directory is listed, and its digests read (around the files to read; with none,
+    let mut span: Option<Span> = None;
+    // Every place is listed, and its digests read (around the files to read; with none,
     // around the window; every digest when there is none either), before any is scanned:
-    // only the files some digest lists are worth hashing, whichever directory holds it.
-    let mut listings = Vec::new();
-    for dir in dirs {
-        let listing = trail::list_trail_dir(dir, &windows)?;
-        let mut dir_span: Option<(DateTime<Utc>, DateTime<Utc>)> = None;
-        for f in listing.files.iter().filter(|f| f.kind == FileKind::Log) {
+    // only the files some digest lists are worth hashing, whichever place holds it.
+    let mut listed = Vec::new();
+    for place in places {
+        let mut place_span: Option<Span> = None;
+        for f in place
+            .listing
+            .files
+            .iter()
+            .filter(|f| f.kind == FileKind::Log)
+        {
             if let (Some(from), Some(until)) = f.time_range() {
-                dir_span = Some(match dir_span {
+                place_span = Some(match place_span {
                     Some((a, b)) => (a.min(from), b.max(until)),
                     None => (from, until),
                 });
             }
         }
-        if let Some((from, until)) = dir_span {
+        if let Some((from, until)) = place_span {
             span = Some(match span {
                 Some((a, b)) => (a.min(from), b.max(until)),
                 None => (from, until),
             });
         }
         if integrity != Mode::Off {
-            let around = dir_span.or(window.map(|w| (w.from, w.until)));
-            integrity::run::local_digests(dir, around, &mut evidence.integrity_inputs);
+            let around = place_span.or(window.map(|w| (w.from, w.until)));
+            (place.digests)(around, &mut evidence.integrity_inputs);
         }
-        listings.push((dir, listing));
+        listed.push((
+            place.label,
+            place.subject,
+            place.listing,
+            place.id,
+            place.scan,
+        ));
     }
     let wanted =
         (integrity != Mode::Off).then(|| integrity::run::hash_wanted(&evidence.integrity_inputs));
-    for (dir, listing) in listings {
+    for (label, subject, listing, id, scan) in listed {
         let options = ScanOptions {
             windows: &windows,
             threads: 0,
@@ -95,7 +166,7 @@ pub fn scan_trail_dirs(
         if listing.files.iter().all(|f| f.kind != FileKind::Log) {
             // Nothing to read is not the same as nothing happened.
             evidence.problems.push(EvidenceProblem {
-                subject: dir.display().to_string(),
+                subject,
                 reason: match window {
                     Some(w) => format!(
                         "no CloudTrail log file here can hold events from {} to {}",
@@ -112,19 +183,17 @@ pub fn scan_trail_dirs(
         }
         let hash_file = |i: usize| {
             let listed = |w: &std::collections::HashSet<String>| {
-                ObjectId::Local(listing.files[i].path.clone())
+                id(&listing.files[i])
                     .delivery_key()
                     .is_some_and(|k| w.contains(&k))
             };
             wanted.as_ref().is_some_and(listed)
         };
-        let outcome = trail::scan::scan_files_hashing(
+        let outcome = scan(
             &listing.files,
             &filter,
             &options,
-            wanted
-                .is_some()
-                .then_some(&hash_file as &(dyn Fn(usize) -> bool + Sync)),
+            wanted.is_some().then_some(&hash_file as HashWanted),
         );
         if integrity != Mode::Off {
             let inputs = &mut evidence.integrity_inputs;
@@ -134,7 +203,7 @@ pub fn scan_trail_dirs(
                     let file = &listing.files[i];
                     let (from, until) = file.time_range();
                     ReadLog {
-                        id: ObjectId::Local(file.path.clone()),
+                        id: id(file),
                         sha256,
                         from,
                         until,
@@ -143,8 +212,7 @@ pub fn scan_trail_dirs(
         }
         let s = &outcome.stats;
         evidence.provenance.sources.push(format!(
-            "trail-dir {}: {} files listed, {} pruned by time, {} read, {} skipped, {} unusable; {} of {} records kept",
-            dir.display(),
+            "{label}: {} files listed, {} pruned by time, {} read, {} skipped, {} unusable; {} of {} records kept",
             listing.files_listed,
             listing.files_pruned,
             s.files_read,
@@ -167,5 +235,5 @@ pub fn scan_trail_dirs(
             Some(w) => s.intersect(&w),
             None => Some(s),
         });
-    Ok(Part { evidence, covered })
+    Part { evidence, covered }
 }

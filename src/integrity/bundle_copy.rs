@@ -117,7 +117,6 @@ pub async fn copy_into(
                     bucket,
                     key,
                     path,
-                    sidecar: false,
                     size: -1,
                 });
                 continue;

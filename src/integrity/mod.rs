@@ -46,7 +46,7 @@ pub fn sha256(bytes: &[u8]) -> [u8; 32] {
 }
 
 /// The largest digest file read from disk (compressed); see [`digest::MAX_DIGEST_BYTES`].
-const MAX_DIGEST_FILE: u64 = 16 << 20;
+pub const MAX_DIGEST_FILE: u64 = 16 << 20;
 
 /// One digest file as a source found it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -65,37 +65,6 @@ pub struct S3Listing {
 }
 
 impl Inputs {
-    /// How many log files and digests were handed in so far.
-    pub fn counts(&self) -> (usize, usize) {
-        (self.logs.len(), self.digests.len())
-    }
-
-    /// The log files and digests handed in since `counts` were downloaded from the bucket of
-    /// `listing` into `root`, keys mirrored: they are named as those S3 objects (the copies
-    /// do not outlive the run, and a digest is in place when its bucket and key are the ones
-    /// it names), and the listing is kept to tell the objects digests list but the bucket
-    /// lacks.
-    pub fn name_s3_objects(&mut self, since: (usize, usize), root: &Path, listing: S3Listing) {
-        let bucket = listing.bucket.clone();
-        let ids = self.logs[since.0..]
-            .iter_mut()
-            .map(|l| &mut l.id)
-            .chain(self.digests[since.1..].iter_mut().map(|d| &mut d.id));
-        for id in ids {
-            if let ObjectId::Local(path) = id
-                && let Ok(rel) = path.strip_prefix(root)
-            {
-                *id = ObjectId::S3 {
-                    bucket: bucket.clone(),
-                    key: rel.to_string_lossy().into_owned(),
-                };
-            }
-        }
-        self.s3_listings.push(listing);
-    }
-}
-
-impl Inputs {
     /// Adds what another source handed in; the same digest, log file or note handed in twice
     /// (a bundle and a trail directory holding one file) is kept once.
     pub fn extend(&mut self, other: &Inputs) {
@@ -141,12 +110,6 @@ pub fn local_digests(
     around: Option<(DateTime<Utc>, DateTime<Utc>)>,
     inputs: &mut Inputs,
 ) {
-    let wanted = around.map(|(from, until)| {
-        (
-            from - Duration::hours(DIGEST_LEAD),
-            until + Duration::hours(DIGEST_TRAIL),
-        )
-    });
     let mut visited = HashSet::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
@@ -167,7 +130,7 @@ pub fn local_digests(
             if std::fs::metadata(&path).is_ok_and(|m| m.is_dir()) {
                 stack.push(path);
             } else if let Some(end) = digest_end(&path)
-                && wanted.is_none_or(|(from, until)| from <= end && end <= until)
+                && digest_around(around, end)
             {
                 match DigestSource::read_local(&path) {
                     Ok(source) => inputs.digests.push(source),
@@ -180,10 +143,23 @@ pub fn local_digests(
     }
 }
 
+/// Whether the digest ending at `end` is read for log files whose records span `around`
+/// (widened by the hours above; every digest when `None`).
+pub fn digest_around(around: Option<(DateTime<Utc>, DateTime<Utc>)>, end: DateTime<Utc>) -> bool {
+    around.is_none_or(|(from, until)| {
+        from - Duration::hours(DIGEST_LEAD) <= end && end <= until + Duration::hours(DIGEST_TRAIL)
+    })
+}
+
 /// The end time a digest file's path names, when it is one (`None` for sidecars, log files
 /// and other files).
 pub fn digest_end(path: &Path) -> Option<DateTime<Utc>> {
-    let key = ObjectId::Local(path.to_path_buf()).delivery_key()?;
+    digest_end_of(&ObjectId::Local(path.to_path_buf()))
+}
+
+/// The end time a digest's name says, when the object is one in CloudTrail's digest tree.
+pub fn digest_end_of(id: &ObjectId) -> Option<DateTime<Utc>> {
+    let key = id.delivery_key()?;
     if locate::tree(&key) != locate::Tree::Digests {
         return None;
     }

@@ -1,45 +1,82 @@
-//! A trail's bucket (`--trail s3://…`): the window's log files are downloaded into a folder
-//! kept for the run and scanned like a trail directory; problems, sources and integrity name
-//! the S3 objects, not the copies. Without a window from the user the recorded evidence's
-//! window bounds the download; job ids whose Start record is still unknown widen it back to
-//! the oldest files.
+//! A trail's bucket (`--trail s3://…`): the window's log files stream from S3 into the
+//! scanner (no copy on disk), with their digests when integrity is on; problems, sources and
+//! integrity name the S3 objects. Without a window from the user the recorded evidence's
+//! window bounds the listing; job ids whose Start record is still unknown widen it back to
+//! the oldest files. The files downloaded are kept in memory for the run's later rounds and
+//! polls while they fit [`CACHE_BYTES`]; beyond it a later round downloads them again.
 
-use anyhow::{Context as _, Result};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use anyhow::Result;
 
 use super::live::runtime;
-use super::trail_dir::{scan, wanted};
+use super::trail_dir::{wanted, with_progress};
 use super::{Gathering, Known, Settings, Source};
 use crate::evidence::Part;
-use crate::evidence::live::trail_s3::{self, TrailLocation};
-use crate::evidence::local::Wanted;
-use crate::model::TimeWindow;
+use crate::evidence::live::trail_s3::{Streamed, TrailLocation, TrailReader};
+use crate::evidence::local::{self, Place, Wanted};
+use crate::integrity::ObjectId;
+use crate::integrity::run::{Mode, digest_around, digest_end_of};
+use crate::model::{EvidenceProblem, TimeWindow};
+use crate::trail::{self, Feed, TrailFile, TrailFileError};
+
+/// Compressed bytes of log files kept for the run's later rounds, at most.
+pub const CACHE_BYTES: u64 = 256 << 20;
 
 pub struct TrailBucket {
     loc: TrailLocation,
-    /// Where the log files are downloaded to, for the whole run.
-    folder: Option<tempfile::TempDir>,
-    /// The window downloaded for (`None` inside: back to the oldest files), and the scan.
+    /// The runtime and the client, for the whole run (a client's connections belong to the
+    /// runtime they were made on).
+    reader: Option<(tokio::runtime::Runtime, TrailReader)>,
+    /// Log files downloaded this run, by key.
+    cache: Mutex<Cache>,
+    /// The window listed for (`None` inside: back to the oldest files), and the scan.
     read: Option<(Option<TimeWindow>, Wanted, Part)>,
     /// Searching back to the oldest files (job ids whose Start record is unknown).
     back_to_oldest: bool,
+}
+
+#[derive(Default)]
+struct Cache {
+    files: HashMap<String, Arc<Vec<u8>>>,
+    bytes: u64,
 }
 
 impl TrailBucket {
     pub fn new(loc: TrailLocation) -> TrailBucket {
         TrailBucket {
             loc,
-            folder: None,
+            reader: None,
+            cache: Mutex::default(),
             read: None,
             back_to_oldest: false,
         }
     }
 
-    /// The window to download for.
+    /// The window to list for.
     fn window(&self, known: &Known, settings: &Settings) -> Option<TimeWindow> {
         match self.back_to_oldest {
             true => None,
             false => settings.window.or(known.recorded_window),
         }
+    }
+}
+
+/// Log files handed to the scanner's workers as they arrive.
+struct Arriving(Mutex<tokio::sync::mpsc::UnboundedReceiver<Streamed>>);
+
+impl Feed for Arriving {
+    fn next(&self, raw: &mut Vec<u8>) -> Option<(usize, Result<(), TrailFileError>)> {
+        let (index, got, _budget) = self.0.lock().expect("no worker panics").blocking_recv()?;
+        raw.clear();
+        Some((
+            index,
+            got.map(|bytes| raw.extend_from_slice(&bytes))
+                .map_err(TrailFileError::Download),
+        ))
     }
 }
 
@@ -53,43 +90,118 @@ impl Source for TrailBucket {
         {
             return Ok(Gathering::Records(part.clone()));
         }
-        let folder = match &self.folder {
-            Some(f) => f,
-            None => self.folder.insert(
-                tempfile::tempdir().context("creating a folder for the downloaded trail files")?,
-            ),
-        };
-        let (root, got) = runtime()?
-            .block_on(trail_s3::download_all(
-                &settings.aws,
-                std::slice::from_ref(&self.loc),
-                window,
-                folder.path(),
-                settings.integrity != crate::integrity::run::Mode::Off,
-            ))?
-            .remove(0);
-        // No log file in the window (yet): an empty trail, not a missing folder.
-        std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
-        let mut part = scan(std::slice::from_ref(&root), window, &want, settings)?;
-        let e = &mut part.evidence;
-        let local = format!("{}/", root.display());
-        let remote = self.loc.uri("");
-        for p in &mut e.problems {
-            p.subject = if p.subject == root.display().to_string() {
-                self.loc.uri(&self.loc.prefix)
-            } else {
-                p.subject.replace(&local, &remote)
-            };
+        if self.reader.is_none() {
+            let rt = runtime()?;
+            let reader = rt.block_on(TrailReader::new(&settings.aws))?;
+            self.reader = Some((rt, reader));
         }
-        e.problems.splice(0..0, got.problems);
-        // The copies are gone after this run: name the objects they came from (digests too).
-        e.integrity_inputs
-            .name_s3_objects((0, 0), &root, got.listing);
+        let (rt, reader) = self.reader.as_ref().expect("made above");
+        let (loc, cache) = (&self.loc, &self.cache);
+        let bucket = loc.bucket.as_str();
+        let integrity = settings.integrity != Mode::Off;
+        let keys = rt.block_on(reader.list(loc, window, integrity));
+        let windows: Vec<TimeWindow> = window.into_iter().collect();
+        let listing = trail::layout::list_objects(
+            keys.logs
+                .iter()
+                .map(|(key, size)| (PathBuf::from(loc.uri(key)), *size)),
+            &windows,
+        );
+        let root = format!("s3://{bucket}/");
+        let key_of = |f: &TrailFile| -> String {
+            let path = f.path.to_string_lossy();
+            path.strip_prefix(&root).unwrap_or(&path).to_owned()
+        };
+        let digest_problems = Mutex::new(Vec::<EvidenceProblem>::new());
+        let (downloaded, from_cache) = (AtomicU64::new(0), AtomicU64::new(0));
+        let cap = crate::input::Limits::current().max_file_bytes;
+        let place = Place {
+            label: format!("trail {}", loc.uri(&loc.prefix)),
+            subject: loc.uri(&loc.prefix),
+            listing,
+            id: Box::new(|f: &TrailFile| ObjectId::S3 {
+                bucket: bucket.to_owned(),
+                key: key_of(f),
+            }),
+            digests: Box::new(|around, inputs| {
+                let near: Vec<(String, u64)> = keys
+                    .digests
+                    .iter()
+                    .filter(|(key, _)| {
+                        let id = ObjectId::S3 {
+                            bucket: bucket.to_owned(),
+                            key: key.clone(),
+                        };
+                        digest_end_of(&id).is_some_and(|end| digest_around(around, end))
+                    })
+                    .cloned()
+                    .collect();
+                let (sources, problems) = rt.block_on(reader.digests(bucket, near));
+                inputs.digests.extend(sources);
+                digest_problems
+                    .lock()
+                    .expect("not poisoned")
+                    .extend(problems);
+            }),
+            scan: Box::new(|files, filter, options, hash| {
+                let (to, arriving) = tokio::sync::mpsc::unbounded_channel();
+                let mut fetch = Vec::new();
+                {
+                    let cache = cache.lock().expect("not poisoned");
+                    for (index, f) in files.iter().enumerate() {
+                        let key = key_of(f);
+                        // An object listed at another size than the bytes kept was
+                        // replaced since: read again.
+                        match cache.files.get(&key).filter(|b| b.len() as u64 == f.size) {
+                            Some(bytes) => {
+                                from_cache.fetch_add(1, Ordering::Relaxed);
+                                let _ = to.send((index, Ok(bytes.clone()), None));
+                            }
+                            None => fetch.push((index, key, f.size)),
+                        }
+                    }
+                }
+                let keep = |key: &str, bytes: &Arc<Vec<u8>>| {
+                    downloaded.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                    let mut cache = cache.lock().expect("not poisoned");
+                    let len = bytes.len() as u64;
+                    if cache.bytes + len <= CACHE_BYTES {
+                        cache.bytes += len;
+                        cache.files.insert(key.to_owned(), bytes.clone());
+                    }
+                };
+                let feed = Arriving(Mutex::new(arriving));
+                std::thread::scope(|s| {
+                    let scan = s.spawn(|| trail::scan_fed(files, filter, options, hash, &feed));
+                    rt.block_on(reader.stream(bucket, fetch, cap, to, &keep));
+                    scan.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+            }),
+        };
+        let mut part = with_progress(settings, |progress| {
+            local::scan_places(
+                vec![place],
+                window,
+                &want,
+                Some(progress),
+                settings.integrity,
+                settings.now,
+            )
+        });
+        let e = &mut part.evidence;
+        let mut listed = keys.problems;
+        listed.append(&mut digest_problems.into_inner().expect("not poisoned"));
+        e.problems.splice(0..0, listed);
+        if integrity {
+            // To tell a digest's listed log file that the bucket lacks.
+            e.integrity_inputs.s3_listings.push(keys.listing);
+        }
+        let (downloaded, from_cache) = (downloaded.into_inner(), from_cache.into_inner());
         for s in &mut e.provenance.sources {
-            *s = s.replace(
-                &format!("trail-dir {}", root.display()),
-                &format!("trail {}", self.loc.uri(&self.loc.prefix)),
-            ) + &format!(" ({} objects, {} bytes downloaded)", got.objects, got.bytes);
+            s.push_str(&format!(
+                " ({downloaded} bytes downloaded, {from_cache} files from this run's earlier reads)"
+            ));
         }
         self.read = Some((window, want, part.clone()));
         Ok(Gathering::Records(part))

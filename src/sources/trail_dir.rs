@@ -71,6 +71,20 @@ pub(super) fn scan(
     wanted: &Wanted,
     settings: &Settings,
 ) -> Result<Part> {
+    with_progress(settings, |progress| {
+        local::scan_trail_dirs(
+            dirs,
+            window,
+            wanted,
+            Some(progress),
+            settings.integrity,
+            settings.now,
+        )
+    })
+}
+
+/// Runs a scan with its counters drawn on standard error when it is a terminal.
+pub(super) fn with_progress<T>(settings: &Settings, scan: impl FnOnce(&ScanProgress) -> T) -> T {
     let progress = ScanProgress::default();
     let show = !settings.quiet && std::io::stderr().is_terminal();
     let done = AtomicBool::new(false);
@@ -78,14 +92,7 @@ pub(super) fn scan(
         if show {
             s.spawn(|| draw_progress(&progress, &done));
         }
-        let result = local::scan_trail_dirs(
-            dirs,
-            window,
-            wanted,
-            Some(&progress),
-            settings.integrity,
-            settings.now,
-        );
+        let result = scan(&progress);
         done.store(true, Ordering::Relaxed);
         result
     })

@@ -383,7 +383,33 @@ fn visit_file(path: PathBuf, meta: &std::fs::Metadata, windows: &[TimeWindow], o
         out.problems.push(problem);
         return;
     }
-    match kind {
+    place(file, windows, out);
+}
+
+/// Lists objects that are not on disk (a trail bucket's keys, as `(name, size)`; the name
+/// is what problems call the object) as [`list_trail_dir`] lists files, pruned by `windows`.
+pub fn list_objects(
+    objects: impl IntoIterator<Item = (PathBuf, u64)>,
+    windows: &[TimeWindow],
+) -> Listing {
+    let mut listing = Listing::default();
+    for (path, size) in objects {
+        listing.files_listed += 1;
+        let file = TrailFile {
+            kind: classify(&path),
+            name: parse_log_name(&path.to_string_lossy()),
+            path,
+            size,
+        };
+        place(file, windows, &mut listing);
+    }
+    listing.files.sort_by(|a, b| a.path.cmp(&b.path));
+    listing
+}
+
+/// Files a log file to read, pruned, or skipped with the reason.
+fn place(file: TrailFile, windows: &[TimeWindow], out: &mut Listing) {
+    match file.kind {
         FileKind::Log => match &file.name {
             Some(n) if !wanted(windows, n.time_range().0, n.time_range().1) => {
                 out.files_pruned += 1;

@@ -17,7 +17,9 @@ use chrono::{DateTime, Utc};
 
 pub use filter::RecordFilter;
 pub use layout::{FileKind, Listing, LogName, TrailDirError, TrailFile, list_trail_dir};
-pub use scan::{ScanOptions, ScanOutcome, ScanProgress, ScanStats, scan_files, scan_trail_dir};
+pub use scan::{
+    Feed, ScanOptions, ScanOutcome, ScanProgress, ScanStats, scan_fed, scan_files, scan_trail_dir,
+};
 
 use crate::model::TrailEvent;
 
@@ -26,6 +28,9 @@ use crate::model::TrailEvent;
 pub enum TrailFileError {
     #[error("{0}")]
     Read(crate::input::ReadError),
+    /// An object that could not be had from S3 (`--trail s3://`).
+    #[error("download failed: {0}")]
+    Download(String),
     #[error("empty file")]
     Empty,
     #[error("named .json.gz but not gzip data")]

@@ -126,6 +126,9 @@ pub fn scan_files(
     scan_files_hashing(files, filter, options, None)
 }
 
+/// Which files' inflated bytes to hash, by index in the scanned list.
+pub type HashWanted<'a> = &'a (dyn Fn(usize) -> bool + Sync);
+
 /// As [`scan_files`]; with `hash`, every file inflated is reported in `hashes`, and the
 /// inflated bytes of those `hash` says (by index) are hashed for integrity validation
 /// (src/integrity) while the worker holds them.
@@ -133,7 +136,50 @@ pub fn scan_files_hashing(
     files: &[TrailFile],
     filter: &RecordFilter,
     options: &ScanOptions,
-    hash: Option<&(dyn Fn(usize) -> bool + Sync)>,
+    hash: Option<HashWanted>,
+) -> ScanOutcome {
+    let disk = Disk {
+        files,
+        next: AtomicU64::new(0),
+        cap: options.limits.max_file_bytes,
+    };
+    scan_fed(files, filter, options, hash, &disk)
+}
+
+/// Where a scan's bytes come from: the files on disk, or objects as they are downloaded.
+pub trait Feed: Sync {
+    /// The next file to scan: its index in the scanned list, with its bytes put in `raw`, or
+    /// why they could not be had; `None` when every file was handed out.
+    fn next(&self, raw: &mut Vec<u8>) -> Option<(usize, Result<(), TrailFileError>)>;
+}
+
+/// Files read from disk in list order, each at most `cap` bytes.
+struct Disk<'a> {
+    files: &'a [TrailFile],
+    next: AtomicU64,
+    cap: u64,
+}
+
+impl Feed for Disk<'_> {
+    fn next(&self, raw: &mut Vec<u8>) -> Option<(usize, Result<(), TrailFileError>)> {
+        let index = self.next.fetch_add(1, Ordering::Relaxed) as usize;
+        let file = self.files.get(index)?;
+        Some((
+            index,
+            read_regular(&file.path, self.cap, raw).map_err(TrailFileError::Read),
+        ))
+    }
+}
+
+/// Scans `files` (the list `feed`'s indices point into) in parallel, their bytes taken from
+/// `feed`; as [`scan_files_hashing`] otherwise. Results are in list order whatever order
+/// the feed hands the files out in.
+pub fn scan_fed(
+    files: &[TrailFile],
+    filter: &RecordFilter,
+    options: &ScanOptions,
+    hash: Option<HashWanted>,
+    feed: &dyn Feed,
 ) -> ScanOutcome {
     let started = Instant::now();
     let threads = match options.threads {
@@ -147,10 +193,9 @@ pub fn scan_files_hashing(
         let bytes: u64 = files.iter().map(|f| f.size).sum();
         p.bytes_compressed_total.fetch_add(bytes, Ordering::Relaxed);
     }
-    let next = AtomicU64::new(0);
     let parts: Vec<WorkerResult> = std::thread::scope(|s| {
         let workers: Vec<_> = (0..threads)
-            .map(|_| s.spawn(|| worker(files, filter, options, hash, &next)))
+            .map(|_| s.spawn(|| worker(files, filter, options, hash, feed)))
             .collect();
         workers
             .into_iter()
@@ -202,29 +247,28 @@ fn worker(
     files: &[TrailFile],
     filter: &RecordFilter,
     options: &ScanOptions,
-    hashing: Option<&(dyn Fn(usize) -> bool + Sync)>,
-    next: &AtomicU64,
+    hashing: Option<HashWanted>,
+    feed: &dyn Feed,
 ) -> WorkerResult {
     let mut result = WorkerResult::default();
     let mut raw = Vec::new();
     let mut inflater = Inflater::default();
-    loop {
-        let index = next.fetch_add(1, Ordering::Relaxed) as usize;
-        let Some(file) = files.get(index) else {
-            return result;
-        };
+    while let Some((index, read)) = feed.next(&mut raw) {
+        let file = &files[index];
         let mut uncompressed = 0;
         let mut hash = None;
-        let scanned = scan_file(
-            file,
-            filter,
-            options,
-            &mut raw,
-            &mut inflater,
-            &mut result.stats,
-            &mut uncompressed,
-            hashing.map(|wanted| (wanted(index), &mut hash)),
-        );
+        let scanned = read.and_then(|()| {
+            scan_bytes(
+                file,
+                filter,
+                options,
+                &raw,
+                &mut inflater,
+                &mut result.stats,
+                &mut uncompressed,
+                hashing.map(|wanted| (wanted(index), &mut hash)),
+            )
+        });
         result.hashes.extend(hash.map(|h| (index, h)));
         match scanned {
             Ok(events) if !events.is_empty() => result.kept.push((index, events)),
@@ -242,28 +286,27 @@ fn worker(
                 .fetch_add(uncompressed, Ordering::Relaxed);
         }
     }
+    result
 }
 
-/// Reads one file; `Err` is why the whole file is unusable. When given, `hash` receives,
-/// once the file is inflated, the SHA-256 of the inflated bytes if its flag says so (also
-/// for a file whose JSON is then refused: a digest can still say whether it is the file
-/// CloudTrail wrote), `None` otherwise.
+/// Scans one file's bytes (`raw`, as read); `Err` is why the whole file is unusable. When
+/// given, `hash` receives, once the file is inflated, the SHA-256 of the inflated bytes if
+/// its flag says so (also for a file whose JSON is then refused: a digest can still say
+/// whether it is the file CloudTrail wrote), `None` otherwise.
 #[allow(clippy::too_many_arguments)]
-fn scan_file(
+fn scan_bytes(
     file: &TrailFile,
     filter: &RecordFilter,
     options: &ScanOptions,
-    raw: &mut Vec<u8>,
+    raw: &[u8],
     inflater: &mut Inflater,
     stats: &mut ScanStats,
     uncompressed: &mut u64,
     hash: Option<(bool, &mut Option<Option<[u8; 32]>>)>,
 ) -> Result<Vec<TrailEvent>, TrailFileError> {
-    let limits = &options.limits;
-    read_regular(&file.path, limits.max_file_bytes, raw).map_err(TrailFileError::Read)?;
     stats.files_read += 1;
     stats.bytes_compressed += raw.len() as u64;
-    let json = log_json(&file.path.to_string_lossy(), raw, inflater, limits)?;
+    let json = log_json(&file.path.to_string_lossy(), raw, inflater, &options.limits)?;
     if let Some((wanted, hash)) = hash {
         *hash = Some(wanted.then(|| crate::integrity::sha256(json)));
     }
@@ -478,6 +521,77 @@ mod tests {
         format!(
             r#"{{"eventID":"{name}","eventTime":"2026-11-20T10:00:00Z","eventSource":"s3.amazonaws.com","eventName":"{name}","requestParameters":{{"key":"{key}"}}}}"#
         )
+    }
+
+    /// Hands out files in reverse order from memory, the one at `lost` as a failed download.
+    struct Backwards {
+        bytes: std::sync::Mutex<Vec<(usize, Vec<u8>)>>,
+        lost: usize,
+    }
+
+    impl Feed for Backwards {
+        fn next(&self, raw: &mut Vec<u8>) -> Option<(usize, Result<(), TrailFileError>)> {
+            let (index, bytes) = self.bytes.lock().unwrap().pop()?;
+            raw.clear();
+            raw.extend_from_slice(&bytes);
+            Some((
+                index,
+                match index == self.lost {
+                    true => Err(TrailFileError::Download("AccessDenied".into())),
+                    false => Ok(()),
+                },
+            ))
+        }
+    }
+
+    #[test]
+    fn a_fed_scan_keeps_list_order_whatever_order_files_arrive_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = "AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/20";
+        for (i, stamp) in ["20261120T1000Z", "20261120T1005Z", "20261120T1010Z"]
+            .iter()
+            .enumerate()
+        {
+            let body = format!(
+                r#"{{"Records":[{}]}}"#,
+                record(&format!("Put{i}"), &format!("out/{JOB}/{i}"))
+            );
+            put(
+                dir.path(),
+                &format!("{base}/111122223333_CloudTrail_us-east-1_{stamp}_u.json.gz"),
+                &gzip(body.as_bytes()),
+            );
+        }
+        let files = list_trail_dir(dir.path(), &[]).unwrap().files;
+        let filter = RecordFilter::needles(&[JOB.to_owned()]);
+        let from_disk = scan_files(&files, &filter, &options());
+        let arriving = |lost| Backwards {
+            bytes: std::sync::Mutex::new(
+                files
+                    .iter()
+                    .enumerate()
+                    .map(|(i, f)| (i, std::fs::read(&f.path).unwrap()))
+                    .collect(),
+            ),
+            lost,
+        };
+        let fed = scan_fed(&files, &filter, &options(), None, &arriving(usize::MAX));
+        let names = |o: &ScanOutcome| -> Vec<String> {
+            o.events.iter().map(|e| e.event_name.clone()).collect()
+        };
+        assert_eq!(names(&fed), ["Put0", "Put1", "Put2"]);
+        assert_eq!(names(&fed), names(&from_disk));
+        assert_eq!(fed.stats.files_read, 3);
+        // A file that could not be downloaded loses its records and is named.
+        let lost = scan_fed(&files, &filter, &options(), None, &arriving(1));
+        assert_eq!(names(&lost), ["Put0", "Put2"]);
+        assert_eq!(lost.stats.files_bad, 1);
+        assert_eq!(lost.problems.len(), 1);
+        assert_eq!(
+            lost.problems[0].subject,
+            files[1].path.display().to_string()
+        );
+        assert_eq!(lost.problems[0].reason, "download failed: AccessDenied");
     }
 
     #[test]

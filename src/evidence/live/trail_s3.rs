@@ -2,19 +2,19 @@
 //!
 //! The bucket is walked level by level (`AWSLogs/`, organization id, account, `CloudTrail/`,
 //! Region) and, when a window is known, only the day folders that can hold its events are
-//! listed. Objects are downloaded with bounded concurrency into a local folder that mirrors
-//! their keys, where the same scanner as `--trail-dir` reads them. Every listing or download
-//! that fails is an [`EvidenceProblem`] naming the S3 object or prefix.
+//! listed. Log files stream from S3 into the same scanner as `--trail-dir`'s, with bounded
+//! concurrency and a bounded number of bytes between download and scan; nothing is written
+//! to disk (`collect` alone writes the files it copies into a bundle). Every listing or
+//! download that fails is an [`EvidenceProblem`] naming the S3 object or prefix.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::{Duration, NaiveDate};
 use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
 
 use super::{Collector, LiveError, Options};
-use crate::integrity::{DigestMetadata, sidecar_path};
+use crate::integrity::{DigestMetadata, DigestSource};
 use crate::model::{EvidenceProblem, ProblemScope, TimeWindow};
 use crate::trail;
 
@@ -56,17 +56,6 @@ impl TrailLocation {
     pub fn uri(&self, key: &str) -> String {
         format!("s3://{}/{key}", self.bucket)
     }
-}
-
-/// What a download produced: the local root to scan and what could not be fetched.
-#[derive(Debug)]
-pub struct Downloaded {
-    pub objects: usize,
-    pub bytes: u64,
-    pub problems: Vec<EvidenceProblem>,
-    /// The folders listed in full and the objects in them (a digest's listed log file that
-    /// is not among them is missing from the bucket).
-    pub listing: crate::integrity::run::S3Listing,
 }
 
 /// The day folders (`YYYY/MM/DD/`) whose log files can hold events of `window`: a file is
@@ -122,7 +111,7 @@ impl Collector {
         &self,
         loc: &TrailLocation,
         prefix: &str,
-    ) -> Result<Vec<(String, i64)>, EvidenceProblem> {
+    ) -> Result<Vec<(String, u64)>, EvidenceProblem> {
         let mut out = Vec::new();
         let mut token: Option<String> = None;
         loop {
@@ -140,7 +129,12 @@ impl Collector {
             out.extend(
                 page.contents()
                     .iter()
-                    .filter_map(|o| Some((o.key()?.to_owned(), o.size().unwrap_or(0)))),
+                    // A size S3 did not give (or a negative one) reads as 0: the download then
+                    // refuses any byte as more than listed, by name.
+                    .filter_map(|o| {
+                        let size = o.size().and_then(|n| u64::try_from(n).ok());
+                        Some((o.key()?.to_owned(), size.unwrap_or(0)))
+                    }),
             );
             match page.next_continuation_token() {
                 Some(t) if page.is_truncated() == Some(true) => token = Some(t.to_owned()),
@@ -200,30 +194,29 @@ impl Collector {
         regions
     }
 
-    /// Downloads the trail's log files that can hold events of `window` (all of them when
-    /// `None`) into `dest`, mirroring their keys. With `digests`, also the digest files
-    /// around the window (docs/integrity.md), each with its S3 user metadata (`signature`,
-    /// `signature-algorithm`, which a plain download loses) written as the
-    /// `NAME.json.gz.metadata.json` sidecar the trail-dir reader understands.
-    pub async fn download_trail(
+    /// The trail's objects that can hold events of `window` (all of them when `None`): log
+    /// files, and with `digests` the digest files around the window (docs/integrity.md).
+    async fn list_trail(
         &self,
         loc: &TrailLocation,
         window: Option<TimeWindow>,
-        dest: &Path,
         digests: bool,
-    ) -> Downloaded {
-        let mut problems = Vec::new();
-        let mut keys = Vec::new();
-        let mut listing = crate::integrity::run::S3Listing {
-            bucket: loc.bucket.clone(),
-            ..Default::default()
+    ) -> TrailKeys {
+        let mut listed = TrailKeys {
+            logs: Vec::new(),
+            digests: Vec::new(),
+            problems: Vec::new(),
+            listing: crate::integrity::run::S3Listing {
+                bucket: loc.bucket.clone(),
+                ..Default::default()
+            },
         };
         let trees: &[&str] = if digests {
             &["CloudTrail", "CloudTrail-Digest"]
         } else {
             &["CloudTrail"]
         };
-        for (tree, region) in self.region_folders(loc, trees, &mut problems).await {
+        for (tree, region) in self.region_folders(loc, trees, &mut listed.problems).await {
             // A digest follows its log files by up to an hour, and the one after it (which
             // records its signature) by another: the reader keeps those ending from an hour
             // before the first log file read to three hours after the last.
@@ -244,114 +237,244 @@ impl Collector {
             for p in prefixes {
                 match self.keys_under(loc, &p).await {
                     Ok(k) => {
-                        listing.keys.extend(k.iter().map(|(k, _)| k.clone()));
-                        listing.prefixes.push(p);
-                        keys.extend(
-                            k.into_iter()
-                                .filter(|(k, _)| k.ends_with(".json.gz"))
-                                .map(|(k, size)| (k, size, tree == 1)),
-                        );
+                        listed.listing.keys.extend(k.iter().map(|(k, _)| k.clone()));
+                        listed.listing.prefixes.push(p);
+                        // A zero-byte key ending in `/` is a console folder, not an object.
+                        let objects = k.into_iter().filter(|(k, _)| !k.ends_with('/'));
+                        match tree {
+                            0 => listed.logs.extend(objects),
+                            _ => listed
+                                .digests
+                                .extend(objects.filter(|(k, _)| k.ends_with(".json.gz"))),
+                        }
                     }
-                    Err(e) => problems.push(e),
+                    Err(e) => listed.problems.push(e),
                 }
             }
         }
-        let objects = keys.len();
-        let fetches = keys
-            .into_iter()
-            .map(|(key, size, digest)| Fetch {
-                bucket: loc.bucket.clone(),
-                path: dest.join(&key),
-                key,
-                sidecar: digest,
-                size,
-            })
-            // Fetched before into this folder (a later round, the next poll of
-            // `submit --wait-for-evidence`): CloudTrail writes a log file (and a digest) once.
-            .filter(|f| {
-                !std::fs::metadata(&f.path).is_ok_and(|m| m.is_file() && m.len() == f.size as u64)
-            })
-            .collect();
-        let (bytes, mut failed) = fetch_all(&self.s3, fetches).await;
-        problems.append(&mut failed);
-        Downloaded {
-            objects,
-            bytes,
-            problems,
-            listing,
-        }
+        listed
     }
 }
 
-/// One object to download to `path`; `sidecar`: a digest, whose user metadata is written
-/// beside it; `size`: its listed size (`-1`: unknown).
+/// What [`TrailReader::list`] found: keys with their listed sizes.
+#[derive(Debug, Default)]
+pub struct TrailKeys {
+    /// Every object under the log tree's folders listed.
+    pub logs: Vec<(String, u64)>,
+    /// The digest files (`.json.gz`) under the digest tree's folders listed.
+    pub digests: Vec<(String, u64)>,
+    pub problems: Vec<EvidenceProblem>,
+    /// The folders listed in full and the objects in them (a digest's listed log file that
+    /// is not among them is missing from the bucket).
+    pub listing: crate::integrity::run::S3Listing,
+}
+
+/// Reads a trail's bucket for a run: lists it, fetches its digests and streams its log
+/// files, with one client for all the run's rounds.
+pub struct TrailReader {
+    collector: Collector,
+}
+
+/// One log file handed to the scanner: its index in the scanned list, its bytes (or why
+/// they could not be had), and the share of the byte budget it holds until taken.
+pub type Streamed = (
+    usize,
+    Result<Arc<Vec<u8>>, String>,
+    Option<tokio::sync::OwnedSemaphorePermit>,
+);
+
+/// Bytes of log files downloaded but not yet taken by the scanner, at most.
+pub const STREAM_BUDGET_BYTES: u64 = 64 << 20;
+
+impl TrailReader {
+    pub async fn new(options: &Options) -> Result<TrailReader, LiveError> {
+        Ok(TrailReader {
+            collector: Collector::new(options).await?,
+        })
+    }
+
+    /// The log files (and with `digests` the digest files) that can hold events of
+    /// `window` (every one when `None`), as [`Collector::list_trail`] lists them.
+    pub async fn list(
+        &self,
+        loc: &TrailLocation,
+        window: Option<TimeWindow>,
+        digests: bool,
+    ) -> TrailKeys {
+        self.collector.list_trail(loc, window, digests).await
+    }
+
+    /// Fetches these digest files with their S3 user metadata (`signature`,
+    /// `signature-algorithm`, which a plain download loses), and a problem naming each that
+    /// could not be had.
+    pub async fn digests(
+        &self,
+        bucket: &str,
+        keys: Vec<(String, u64)>,
+    ) -> (Vec<DigestSource>, Vec<EvidenceProblem>) {
+        let s3 = &self.collector.s3;
+        let fetches =
+            keys.into_iter().map(|(key, size)| async move {
+                let cap = size.min(crate::integrity::MAX_DIGEST_FILE);
+                match get(s3, bucket, &key, size, cap).await {
+                    Ok((gz, metadata)) => Ok(DigestSource {
+                        id: crate::integrity::ObjectId::S3 {
+                            bucket: bucket.to_owned(),
+                            key,
+                        },
+                        gz,
+                        metadata: Ok(
+                            (!metadata.is_empty()).then(|| DigestMetadata::from_map(metadata))
+                        ),
+                    }),
+                    Err(reason) => Err(download_problem(bucket, &key, &reason)),
+                }
+            });
+        let (mut sources, mut problems): (Vec<_>, Vec<_>) = (Vec::new(), Vec::new());
+        for got in futures_bounded(fetches).await {
+            match got {
+                Ok(d) => sources.push(d),
+                Err(p) => problems.push(p),
+            }
+        }
+        sources.sort_by(|a, b| a.id.cmp(&b.id));
+        problems.sort_by(|a, b| a.subject.cmp(&b.subject));
+        (sources, problems)
+    }
+
+    /// Downloads `objects` (`(index, key, listed size)`) of `bucket` with bounded
+    /// concurrency, each handed to `to` as it arrives; at most [`STREAM_BUDGET_BYTES`] are
+    /// held between download and scan (a file larger than that alone). An object larger
+    /// than `cap`, or than its listed size (changed since listed), is refused unread.
+    /// `keep` sees every downloaded file first (a cache for the run's later rounds).
+    pub async fn stream(
+        &self,
+        bucket: &str,
+        objects: Vec<(usize, String, u64)>,
+        cap: u64,
+        to: tokio::sync::mpsc::UnboundedSender<Streamed>,
+        keep: &(dyn Fn(&str, &Arc<Vec<u8>>) + Sync),
+    ) {
+        let budget = Arc::new(Semaphore::new(kib(STREAM_BUDGET_BYTES)));
+        let s3 = &self.collector.s3;
+        let fetches = objects.into_iter().map(|(index, key, size)| {
+            let budget = budget.clone();
+            let to = to.clone();
+            async move {
+                let share = kib(size.min(STREAM_BUDGET_BYTES)).max(1);
+                let permit = budget
+                    .acquire_many_owned(share as u32)
+                    .await
+                    .expect("semaphore open");
+                let got = get(s3, bucket, &key, size, cap).await.map(|(bytes, _)| {
+                    let bytes = Arc::new(bytes);
+                    keep(&key, &bytes);
+                    bytes
+                });
+                // The scanner stopped taking files only when it is done: nothing to do.
+                let _ = to.send((index, got, Some(permit)));
+            }
+        });
+        futures_bounded(fetches).await;
+    }
+}
+
+/// Whole KiB, rounded up, for the byte budget's permits.
+fn kib(bytes: u64) -> usize {
+    bytes.div_ceil(1024) as usize
+}
+
+/// Runs `futures` with at most [`DOWNLOAD_CONCURRENCY`] at a time; results as they come.
+async fn futures_bounded<T>(futures: impl IntoIterator<Item = impl Future<Output = T>>) -> Vec<T> {
+    use futures_util::StreamExt as _;
+    futures_util::stream::iter(futures)
+        .buffer_unordered(DOWNLOAD_CONCURRENCY)
+        .collect()
+        .await
+}
+
+/// An object's bytes and its user metadata, read at most `cap` bytes and no more than
+/// `listed` (the size its listing gave: more means it changed since).
+async fn get(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    listed: u64,
+    cap: u64,
+) -> Result<(Vec<u8>, std::collections::HashMap<String, String>), String> {
+    if listed > cap {
+        return Err(format!(
+            "listed at {listed} bytes, more than the {cap} read from one file (see docs/limits.md)"
+        ));
+    }
+    let mut out = s3
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(|e| super::shapes::wire_error(&e).to_string())?;
+    let metadata = out.metadata().cloned().unwrap_or_default();
+    let mut bytes = Vec::with_capacity(listed as usize);
+    while let Some(chunk) = out.body.try_next().await.map_err(|e| e.to_string())? {
+        if (bytes.len() + chunk.len()) as u64 > listed {
+            return Err(format!(
+                "more than the {listed} bytes its listing gave: changed since listed, not read"
+            ));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok((bytes, metadata))
+}
+
+/// A download that failed, scoped to the time the object's name says (a digest covers the
+/// hour before its end time).
+fn download_problem(bucket: &str, key: &str, reason: &str) -> EvidenceProblem {
+    let (from, until) = match crate::integrity::DigestName::parse(key) {
+        Some(d) => (Some(d.end - Duration::hours(1)), Some(d.end)),
+        None => trail::file_time_range(key).unzip(),
+    };
+    EvidenceProblem {
+        subject: format!("s3://{bucket}/{key}"),
+        reason: format!("download failed: {reason}"),
+        scope: ProblemScope::CloudTrail { from, until },
+    }
+}
+
+/// One object to download to `path`; `size`: its listed size (`-1`: unknown).
 pub struct Fetch {
     pub bucket: String,
     pub key: String,
     pub path: PathBuf,
-    pub sidecar: bool,
     pub size: i64,
 }
 
-/// Downloads `fetches` with bounded concurrency; the bytes written, and a problem for each
-/// object that could not be had, scoped to the time its name says.
-async fn fetch_all(s3: &aws_sdk_s3::Client, fetches: Vec<Fetch>) -> (u64, Vec<EvidenceProblem>) {
-    let permits = Arc::new(Semaphore::new(DOWNLOAD_CONCURRENCY));
-    let mut tasks = JoinSet::new();
-    for f in fetches {
-        let s3 = s3.clone();
-        let permits = permits.clone();
-        tasks.spawn(async move {
-            let _permit = permits.acquire_owned().await.expect("semaphore open");
-            let got = match s3.get_object().bucket(&f.bucket).key(&f.key).send().await {
-                Ok(out) => {
-                    let metadata = out.metadata().cloned().unwrap_or_default();
-                    out.body
-                        .collect()
-                        .await
-                        .map(|b| (b.into_bytes(), metadata))
-                        .map_err(|e| e.to_string())
-                }
-                Err(e) => Err(super::shapes::wire_error(&e).to_string()),
-            };
-            let written = got.and_then(|(bytes, metadata)| {
+/// Downloads `fetches` to disk with bounded concurrency; a problem for each object that
+/// could not be had.
+async fn fetch_all(s3: &aws_sdk_s3::Client, fetches: Vec<Fetch>) -> Vec<EvidenceProblem> {
+    let cap = crate::input::Limits::current().max_file_bytes;
+    let done = futures_bounded(fetches.into_iter().map(|f| async move {
+        let listed = u64::try_from(f.size).unwrap_or(cap);
+        let written = get(s3, &f.bucket, &f.key, listed, cap)
+            .await
+            .and_then(|(bytes, _)| {
                 let dir = f.path.parent().expect("keys have folders");
                 std::fs::create_dir_all(dir)
                     .and_then(|()| std::fs::write(&f.path, &bytes))
-                    .and_then(|()| match f.sidecar && !metadata.is_empty() {
-                        true => std::fs::write(
-                            sidecar_path(&f.path),
-                            DigestMetadata::from_map(metadata).to_sidecar_json(),
-                        ),
-                        false => Ok(()),
-                    })
-                    .map(|()| bytes.len() as u64)
                     .map_err(|e| e.to_string())
             });
-            (f.bucket, f.key, written)
-        });
-    }
-    let mut bytes = 0;
-    let mut problems = Vec::new();
-    while let Some(done) = tasks.join_next().await {
-        let (bucket, key, written) = done.expect("download task does not panic");
-        match written {
-            Ok(n) => bytes += n,
-            Err(reason) => {
-                // A digest covers the hour before its end time.
-                let (from, until) = match crate::integrity::DigestName::parse(&key) {
-                    Some(d) => (Some(d.end - Duration::hours(1)), Some(d.end)),
-                    None => trail::file_time_range(&key).unzip(),
-                };
-                problems.push(EvidenceProblem {
-                    subject: format!("s3://{bucket}/{key}"),
-                    reason: format!("download failed: {reason}"),
-                    scope: ProblemScope::CloudTrail { from, until },
-                });
-            }
-        }
-    }
-    (bytes, problems)
+        (f, written)
+    }))
+    .await;
+    let mut problems: Vec<EvidenceProblem> = done
+        .into_iter()
+        .filter_map(|(f, written)| {
+            let reason = written.err()?;
+            Some(download_problem(&f.bucket, &f.key, &reason))
+        })
+        .collect();
+    problems.sort_by(|a, b| a.subject.cmp(&b.subject));
+    problems
 }
 
 /// Downloads these objects (`collect` copying a trail's files into a bundle).
@@ -363,7 +486,7 @@ pub async fn download_objects(
         return Ok(Vec::new());
     }
     let collector = Collector::new(options).await?;
-    Ok(fetch_all(&collector.s3, fetches).await.1)
+    Ok(fetch_all(&collector.s3, fetches).await)
 }
 
 fn listing_problem(loc: &TrailLocation, prefix: &str, reason: &str) -> EvidenceProblem {
@@ -375,25 +498,6 @@ fn listing_problem(loc: &TrailLocation, prefix: &str, reason: &str) -> EvidenceP
             until: None,
         },
     }
-}
-
-/// Downloads every trail location's log files (and with `digests` its digest files) for
-/// `window` under `dest`, one sub-folder per location (`dest/{n}/…`, keys mirrored).
-pub async fn download_all(
-    options: &Options,
-    locations: &[TrailLocation],
-    window: Option<TimeWindow>,
-    dest: &Path,
-    digests: bool,
-) -> Result<Vec<(PathBuf, Downloaded)>, LiveError> {
-    let collector = Collector::new(options).await?;
-    let mut out = Vec::new();
-    for (i, loc) in locations.iter().enumerate() {
-        let root = dest.join(i.to_string());
-        let got = collector.download_trail(loc, window, &root, digests).await;
-        out.push((root, got));
-    }
-    Ok(out)
 }
 
 #[cfg(test)]
