@@ -367,6 +367,45 @@ pub struct BucketSettings {
     /// when there is no policy).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy_public: Option<Result<bool, CallError>>,
+    /// IAM Access Analyzer's checks of the bucket policy; `None` when not asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_analyzer: Option<PolicyChecks>,
+}
+
+/// IAM Access Analyzer's answers about one resource policy document (live collection asks
+/// them; a bundle carries them as recorded calls).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct PolicyChecks {
+    /// `CheckNoPublicAccess`: can the policy grant public access to its resource type?
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_public_access: Option<Result<AnalyzerAnswer, CallError>>,
+    /// `CheckAccessNotGranted`: is the read action (`kms:Decrypt`, `s3:GetObject`) not
+    /// granted by the policy?
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_not_granted: Option<Result<AnalyzerAnswer, CallError>>,
+}
+
+/// One Access Analyzer policy check's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnalyzerAnswer {
+    /// `PASS` or `FAIL` (as the API spells it).
+    pub result: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// The statements behind a `FAIL`, as the API describes them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<AnalyzerReason>,
+}
+
+/// A `ReasonSummary`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnalyzerReason {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statement_index: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statement_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -404,6 +443,9 @@ pub struct KmsKey {
     /// or truncated listing); `None` when not collected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grants: Option<Result<Vec<KmsGrant>, CallError>>,
+    /// IAM Access Analyzer's checks of the key policy; `None` when not asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_analyzer: Option<PolicyChecks>,
 }
 
 /// A grant on a KMS key, as `ListGrants` reports it.

@@ -45,6 +45,11 @@ fn get_object(lab: &Lab, access_key: &str, key: &str) {
 /// Seeds `scenario`, runs its job, lets the reader read both pages and the third principal
 /// page 1 through a grant made after the job, delivers the trail, and collects.
 fn run(lab: &Lab, scenario: &str) -> Run {
+    run_with(lab, scenario, &json!({}))
+}
+
+/// [`run`], with `faults` set in the lab for the collection.
+fn run_with(lab: &Lab, scenario: &str, faults: &Value) -> Run {
     let seed = lab.seed(scenario);
     let started = Utc::now().trunc_subsecs(0) - Duration::seconds(1);
     let job = lab.start(&seed);
@@ -69,6 +74,7 @@ fn run(lab: &Lab, scenario: &str) -> Run {
     );
     get_object(lab, &key("third"), &format!("{folder}1"));
     lab.control("POST", "flush-trail", &json!({}));
+    lab.faults(faults);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("bundle");
     let collected = lab.collect(
@@ -81,6 +87,8 @@ fn run(lab: &Lab, scenario: &str) -> Run {
         "api/kms/ListGrants.json",
         "api/s3/GetBucketPolicy.json",
         "api/s3/GetBucketPolicyStatus.json",
+        "api/access-analyzer/CheckNoPublicAccess.json",
+        "api/access-analyzer/CheckAccessNotGranted.json",
     ] {
         assert!(out.join(file).is_file(), "{file} not collected");
     }
@@ -212,6 +220,29 @@ fn the_posts_design_names_both_principals_and_the_grant_that_outlives_the_job() 
     assert_eq!(principals(readers.decrypt.as_ref()), [root, START, READER]);
     assert_eq!(principals(readers.get_object.as_ref()), [START, READER]);
     assert_eq!(flag_names(&readers.flags), ["grant-outlives-job"]);
+    // Access Analyzer (the lab's stand-in) was asked about both policies: not public, and
+    // the read actions granted (to the two principals), in agreement with the static reading.
+    let answers: Vec<(&str, &str)> = readers
+        .analyzer
+        .iter()
+        .map(|a| (a.check, a.result.as_str()))
+        .collect();
+    assert_eq!(
+        answers,
+        [
+            ("CheckNoPublicAccess", "PASS"),
+            ("CheckAccessNotGranted", "FAIL"),
+            ("CheckNoPublicAccess", "PASS"),
+            ("CheckAccessNotGranted", "FAIL"),
+        ],
+        "{:#?}",
+        readers.analyzer
+    );
+    assert!(
+        readers.analyzer[0].line().starts_with(
+            "Access Analyzer's answer, CheckNoPublicAccess (key policy of arn:aws:kms:"
+        )
+    );
     let Flag::GrantOutlivesJob { grant, .. } = &readers.flags[0] else {
         unreachable!()
     };
@@ -246,12 +277,100 @@ fn an_open_key_policy_is_flagged() {
     assert!(principals(readers.decrypt.as_ref()).contains(&"everyone (*)".to_owned()));
     assert_eq!(
         flag_names(&readers.flags),
-        ["everyone", "grant-outlives-job"]
+        ["everyone", "analyzer-says-public", "grant-outlives-job"]
     );
     assert!(
         readers.flags[0]
             .message()
             .contains("\"Anyone may decrypt\"")
+    );
+    // Access Analyzer's FAIL is flagged too, naming the statement.
+    let analyzer = readers
+        .flags
+        .iter()
+        .find(|f| f.kind() == "analyzer-says-public")
+        .unwrap_or_else(|| panic!("{:#?}", readers.flags));
+    assert!(
+        analyzer
+            .message()
+            .contains("statement 4 (\"Anyone may decrypt\")"),
+        "{}",
+        analyzer.message()
+    );
+    assert!(
+        readers
+            .flags
+            .iter()
+            .all(|f| f.kind() != "analyzer-conflict"),
+        "{:#?}",
+        readers.flags
+    );
+}
+
+/// The `possible_readers` of the one job of a JSON report.
+fn possible_json(stdout: &str, stderr: &str) -> Value {
+    let report: Value =
+        serde_json::from_str(stdout).unwrap_or_else(|e| panic!("{e}: {stdout} {stderr}"));
+    report["jobs"][0]["possible_readers"].clone()
+}
+
+#[test]
+#[cfg_attr(no_lab, ignore = "needs the AWS lab (TEXTRACT_AUDIT_NO_LAB is set)")]
+fn a_bundle_verified_offline_shows_the_same_possible_readers_as_live() {
+    let lab = lab();
+    let r = run(&lab, "readers-open-key");
+    let job = r.folder.split('/').rev().nth(1).unwrap().to_owned();
+    let live = lab.verify(&[&job], &["--trail", "s3://lab-trail/ct"]);
+    let bundle = r.dir.path().join("bundle");
+    let offline = lab.run(&[
+        "verify",
+        "--evidence",
+        bundle.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let (live, offline) = (
+        possible_json(&live.stdout, &live.stderr),
+        possible_json(&offline.stdout, &offline.stderr),
+    );
+    assert!(
+        live["access_analyzer"]
+            .as_array()
+            .is_some_and(|a| a.len() == 4),
+        "{live:#}"
+    );
+    assert_eq!(live, offline);
+}
+
+#[test]
+#[cfg_attr(no_lab, ignore = "needs the AWS lab (TEXTRACT_AUDIT_NO_LAB is set)")]
+fn access_analyzer_denied_leaves_the_static_reading_labelled() {
+    let lab = lab();
+    let r = run_with(
+        &lab,
+        "readers-open-key",
+        &json!({"access_denied": {"operation": "CheckNoPublicAccess"}}),
+    );
+    let readers = reading(&r);
+    let denied: Vec<String> = readers
+        .analyzer
+        .iter()
+        .filter(|a| a.check == "CheckNoPublicAccess")
+        .map(|a| a.line())
+        .collect();
+    assert_eq!(denied.len(), 2, "{:#?}", readers.analyzer);
+    for line in &denied {
+        assert!(
+            line.starts_with("IAM Access Analyzer CheckNoPublicAccess (")
+                && line.contains("failed: AccessDeniedException")
+                && line.ends_with("the static reading stands, a static reading only"),
+            "{line}"
+        );
+    }
+    // The static `*` finding stands; no analyzer flag replaces it.
+    assert_eq!(
+        flag_names(&readers.flags),
+        ["everyone", "grant-outlives-job"]
     );
 }
 

@@ -5,12 +5,14 @@
 //! - [`policy`]: static reading of IAM policy documents (key policies, bucket policies);
 //! - [`possible`]: the principals the key policy, the key's grants and the bucket policy let
 //!   read a job's results, with what deserves a flag;
+//! - [`analyzer`]: IAM Access Analyzer's answers beside the static reading;
 //! - [`allowlist`]: the `--allowed-readers` file, validated, and matching of observed
 //!   principals against it;
 //! - [`observed`]: the reads of a job's results, one row per principal;
 //! - [`readers_allowed`]: the `readers-allowed` rule as a pure function of those.
 
 pub mod allowlist;
+pub mod analyzer;
 pub mod arn;
 pub mod glob;
 pub mod observed;

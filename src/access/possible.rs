@@ -27,6 +27,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::analyzer::{AnalyzerReading, compare};
 use super::arn::split_arn;
 use super::policy::{Access, Grantee, PolicyDocument, PolicyError, PolicyPrincipal, Target};
 use crate::model::{BucketSettings, KmsGrant, KmsKey, TimeWindow, rfc3339};
@@ -137,6 +138,15 @@ pub enum Flag {
     /// A policy, a statement of it, or the key's grants are not known: whom they let read
     /// cannot be said.
     Unknown { document: String, reason: String },
+    /// IAM Access Analyzer's `CheckNoPublicAccess` says FAIL: the policy may grant public
+    /// access (flagged as the static `*` finding is).
+    AnalyzerSaysPublic { document: String, detail: String },
+    /// Access Analyzer and the static reading disagree: both are reported, neither picked.
+    AnalyzerConflict {
+        document: String,
+        check: &'static str,
+        detail: String,
+    },
 }
 
 impl Flag {
@@ -150,6 +160,8 @@ impl Flag {
             Flag::GrantOutlivesJob { .. } => "grant-outlives-job",
             Flag::S3SaysPublic { .. } => "s3-says-public",
             Flag::Unknown { .. } => "unknown",
+            Flag::AnalyzerSaysPublic { .. } => "analyzer-says-public",
+            Flag::AnalyzerConflict { .. } => "analyzer-conflict",
         }
     }
 
@@ -212,6 +224,19 @@ impl Flag {
             Flag::Unknown { document, reason } => {
                 format!("{document}: {reason}: whom it lets read cannot be said")
             }
+            Flag::AnalyzerSaysPublic { document, detail } => {
+                format!(
+                    "{document}: IAM Access Analyzer says it may grant public access ({detail})"
+                )
+            }
+            Flag::AnalyzerConflict {
+                document,
+                check,
+                detail,
+            } => format!(
+                "{document}: IAM Access Analyzer ({check}) and the static reading disagree: \
+                 {detail}; both are reported, neither is taken"
+            ),
         }
     }
 }
@@ -244,6 +269,9 @@ pub struct PossibleReaders {
     pub flags: Vec<Flag>,
     /// What the reading cannot see, in words.
     pub notes: Vec<String>,
+    /// IAM Access Analyzer's answers about the same policies (empty when it was not asked).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub analyzer: Vec<AnalyzerReading>,
 }
 
 /// Reads the policies of `key` (the job's key, `None` when it has no customer key) and of
@@ -260,6 +288,7 @@ pub fn possible_readers(
         get_object: None,
         flags: Vec::new(),
         notes: Vec::new(),
+        analyzer: Vec::new(),
     };
     if let Some(key) = key {
         read_key(key, scope, &mut out);
@@ -318,6 +347,18 @@ fn read_key(key: &KmsKey, scope: &JobScope<'_>, out: &mut PossibleReaders) {
                 ));
             }
         }
+    }
+    if let Some(checks) = &key.access_analyzer {
+        let readings = compare(
+            &document,
+            checks,
+            &answer,
+            DECRYPT,
+            &key.arn,
+            true,
+            &mut out.flags,
+        );
+        out.analyzer.extend(readings);
     }
     out.decrypt = Some(answer);
     out.grants = Some(read_grants(key, owner.as_deref(), scope, out));
@@ -458,6 +499,19 @@ fn read_bucket(
             "the public-access block of s3://{name} was not collected"
         )),
     }
+    if let Some(checks) = bucket.and_then(|b| b.access_analyzer.as_ref()) {
+        let objects = format!("arn:{}:s3:::{name}/*", scope.partition);
+        let readings = compare(
+            &document,
+            checks,
+            &answer,
+            GET_OBJECT,
+            &objects,
+            false,
+            &mut out.flags,
+        );
+        out.analyzer.extend(readings);
+    }
     out.get_object = Some(answer);
 }
 
@@ -542,6 +596,7 @@ mod tests {
             policy: policy.map(|p| p.to_string()),
             looked_up_as: vec![],
             grants: grants.map(Ok),
+            access_analyzer: None,
         }
     }
 

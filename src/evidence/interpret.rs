@@ -533,6 +533,7 @@ fn kms_key(r: &Value) -> Option<KmsKey> {
         policy: None,
         looked_up_as: Vec::new(),
         grants: None,
+        access_analyzer: None,
     })
 }
 

@@ -1,6 +1,8 @@
 //! Recorded calls -> the evidence model, for what the static reading of who may read needs:
 //! `kms:ListGrants` (the key's grants), `s3:GetBucketPolicy` (the bucket policy) and
-//! `s3:GetBucketPolicyStatus` (S3's own verdict on whether that policy is public).
+//! `s3:GetBucketPolicyStatus` (S3's own verdict on whether that policy is public); and IAM
+//! Access Analyzer's `CheckNoPublicAccess` and `CheckAccessNotGranted` of the key and bucket
+//! policies, attached to the key or bucket whose collected policy is the document checked.
 //!
 //! Shapes as the API references define them (`docs/evidence-bundle.md`). Two records that
 //! answer the same question differently (two policies for one bucket, two versions of one
@@ -13,14 +15,88 @@ use serde_json::Value;
 
 use super::interpret::{outcome, s, time};
 use super::{CallRecord, RecordedCalls};
-use crate::model::{CallError, Evidence, EvidenceProblem, KmsGrant, ProblemScope};
+use crate::access::possible::{DECRYPT, GET_OBJECT};
+use crate::model::{
+    AnalyzerAnswer, AnalyzerReason, CallError, Evidence, EvidenceProblem, KmsGrant, PolicyChecks,
+    ProblemScope,
+};
 
 /// The operations read here (the interpreter's list of known operations includes them).
 pub const OPERATIONS: &[(&str, &str)] = &[
     ("kms", "ListGrants"),
     ("s3", "GetBucketPolicy"),
     ("s3", "GetBucketPolicyStatus"),
+    (ANALYZER, NO_PUBLIC_ACCESS),
+    (ANALYZER, ACCESS_NOT_GRANTED),
 ];
+
+/// IAM Access Analyzer, as the recorded calls name its service.
+pub const ANALYZER: &str = "access-analyzer";
+pub const NO_PUBLIC_ACCESS: &str = "CheckNoPublicAccess";
+pub const ACCESS_NOT_GRANTED: &str = "CheckAccessNotGranted";
+
+/// The resource a policy check is about.
+#[derive(Debug, Clone, Copy)]
+pub enum Checked<'a> {
+    /// A KMS key, by ARN: is `kms:Decrypt` on it granted?
+    Key(&'a str),
+    /// An S3 bucket: is `s3:GetObject` on its objects (`arn:P:s3:::NAME/*`) granted?
+    Bucket { name: &'a str, partition: &'a str },
+}
+
+impl Checked<'_> {
+    /// The `resourceType` of `CheckNoPublicAccess`.
+    pub fn resource_type(&self) -> &'static str {
+        match self {
+            Checked::Key(_) => "AWS::KMS::Key",
+            Checked::Bucket { .. } => "AWS::S3::Bucket",
+        }
+    }
+
+    /// The read action `CheckAccessNotGranted` asks about.
+    pub fn action(&self) -> &'static str {
+        match self {
+            Checked::Key(_) => DECRYPT,
+            Checked::Bucket { .. } => GET_OBJECT,
+        }
+    }
+
+    /// The resource `CheckAccessNotGranted` asks about.
+    pub fn resource(&self) -> String {
+        match self {
+            Checked::Key(arn) => (*arn).to_owned(),
+            Checked::Bucket { name, partition } => format!("arn:{partition}:s3:::{name}/*"),
+        }
+    }
+
+    /// Whether a recorded `CheckAccessNotGranted` request asks exactly this one question
+    /// (the bucket's partition is taken as recorded).
+    fn asked_by(&self, request: &Value) -> bool {
+        let one = |member: &str| -> Option<&str> {
+            match request
+                .pointer(&format!("/access/0/{member}"))?
+                .as_array()?
+                .as_slice()
+            {
+                [one] => one.as_str(),
+                _ => None,
+            }
+        };
+        let single = request
+            .get("access")
+            .and_then(Value::as_array)
+            .is_some_and(|a| a.len() == 1);
+        let resource_matches = match (self, one("resources")) {
+            (Checked::Key(arn), Some(r)) => r == *arn,
+            (Checked::Bucket { name, .. }, Some(r)) => r
+                .strip_prefix("arn:")
+                .and_then(|r| r.split_once(":s3:::"))
+                .is_some_and(|(_, rest)| rest == format!("{name}/*")),
+            (_, None) => false,
+        };
+        single && one("actions") == Some(self.action()) && resource_matches
+    }
+}
 
 /// S3's answer when a bucket has no policy: an answer, not a failure.
 pub const NO_BUCKET_POLICY: &str = "NoSuchBucketPolicy";
@@ -68,6 +144,103 @@ pub fn interpret(calls: &RecordedCalls, facts: &mut Evidence) {
         facts.problems.extend(problems);
         facts.buckets.entry(bucket).or_default().policy_public = Some(answer);
     }
+    let public = get(ANALYZER, NO_PUBLIC_ACCESS);
+    let granted = get(ANALYZER, ACCESS_NOT_GRANTED);
+    for key in &mut facts.keys {
+        let Some(document) = key.policy.as_deref() else {
+            continue;
+        };
+        let checked = Checked::Key(&key.arn);
+        key.access_analyzer =
+            policy_checks(checked, document, public, granted, &mut facts.problems);
+    }
+    for (name, bucket) in &mut facts.buckets {
+        let Some(Ok(Some(document))) = bucket.policy.as_ref() else {
+            continue;
+        };
+        // Any partition: the record says which one was asked about.
+        let checked = Checked::Bucket {
+            name,
+            partition: "",
+        };
+        bucket.access_analyzer =
+            policy_checks(checked, document, public, granted, &mut facts.problems);
+    }
+}
+
+/// Access Analyzer's recorded answers about `document` as the policy of `checked`; `None`
+/// when it was not asked.
+fn policy_checks(
+    checked: Checked<'_>,
+    document: &str,
+    public: &[CallRecord],
+    granted: &[CallRecord],
+    problems: &mut Vec<EvidenceProblem>,
+) -> Option<PolicyChecks> {
+    let about = |rec: &&CallRecord| s(&rec.request, "policyDocument") == Some(document);
+    let (document_name, scope) = match checked {
+        Checked::Key(arn) => (format!("the key policy of {arn}"), ProblemScope::Kms),
+        Checked::Bucket { name, .. } => (
+            format!("the bucket policy of s3://{name}"),
+            ProblemScope::S3 {
+                bucket: Some(name.to_owned()),
+            },
+        ),
+    };
+    let subject = |op: &str| format!("{ANALYZER}:{op} of {document_name}");
+    let mut answer = |records: Vec<&CallRecord>, op: &str| {
+        let mut known: Option<Result<AnalyzerAnswer, CallError>> = None;
+        for rec in records {
+            let answer = outcome(rec, check_answer).and_then(|a| a.ok_or_else(malformed));
+            match &mut known {
+                None => known = Some(answer),
+                Some(k) => merge(k, answer, problems, subject(op), scope.clone()),
+            }
+        }
+        known
+    };
+    let no_public_access = answer(
+        public
+            .iter()
+            .filter(about)
+            .filter(|r| s(&r.request, "resourceType") == Some(checked.resource_type()))
+            .collect(),
+        NO_PUBLIC_ACCESS,
+    );
+    let access_not_granted = answer(
+        granted
+            .iter()
+            .filter(about)
+            .filter(|r| checked.asked_by(&r.request))
+            .collect(),
+        ACCESS_NOT_GRANTED,
+    );
+    (no_public_access.is_some() || access_not_granted.is_some()).then_some(PolicyChecks {
+        no_public_access,
+        access_not_granted,
+    })
+}
+
+/// A policy check's response; `None` when its `result` is not `PASS` or `FAIL`.
+fn check_answer(r: &Value) -> Option<AnalyzerAnswer> {
+    let result = s(r, "result").filter(|v| matches!(*v, "PASS" | "FAIL"))?;
+    let reasons = match r.get("reasons") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(list) => list
+            .as_array()?
+            .iter()
+            .map(|x| AnalyzerReason {
+                description: s(x, "description").map(str::to_owned),
+                statement_index: x.get("statementIndex").and_then(Value::as_i64),
+                statement_id: s(x, "statementId").map(str::to_owned),
+            })
+            .collect(),
+    };
+    Some(AnalyzerAnswer {
+        result: result.to_owned(),
+        message: s(r, "message").map(str::to_owned),
+        reasons,
+    })
 }
 
 /// What one kind of bucket call answered, per bucket: `read` gets the response (`None` for
@@ -345,6 +518,49 @@ mod tests {
         let other = json!({"Request": {"KeyId": "arn:aws:kms:us-east-1:111122223333:key/k9"}, "Response": {"Grants": []}});
         let f = facts(&[("kms", "ListGrants", other)]);
         assert!(f.problems[0].reason.contains("no DescribeKey answer"));
+    }
+
+    #[test]
+    fn access_analyzer_answers_attach_to_the_policy_they_checked() {
+        let policy = r#"{"Statement":[]}"#;
+        let key_policy = json!({"Request": {"KeyId": KEY, "PolicyName": "default"},
+            "Response": {"Policy": policy}});
+        let public = |result: &str| {
+            json!({"Request": {"policyDocument": policy, "resourceType": "AWS::KMS::Key"},
+            "Response": {"result": result, "message": "m", "reasons": [{"description": "d", "statementIndex": 0}]}})
+        };
+        let asked = |action: &str| {
+            json!({"Request": {"policyDocument": policy,
+            "access": [{"actions": [action], "resources": [KEY]}], "policyType": "RESOURCE_POLICY"},
+            "Error": {"Code": "AccessDeniedException", "Message": "no"}})
+        };
+        let f = facts(&[
+            ("kms", "GetKeyPolicy", key_policy.clone()),
+            (ANALYZER, NO_PUBLIC_ACCESS, public("FAIL")),
+            (ANALYZER, ACCESS_NOT_GRANTED, asked("kms:Decrypt")),
+            // Another question about the same document is not this one's answer.
+            (ANALYZER, ACCESS_NOT_GRANTED, asked("kms:Encrypt")),
+        ]);
+        let checks = f.keys[0].access_analyzer.clone().unwrap();
+        let answer = checks.no_public_access.unwrap().unwrap();
+        assert_eq!(answer.result, "FAIL");
+        assert_eq!(answer.reasons[0].statement_index, Some(0));
+        assert_eq!(
+            checks.access_not_granted.unwrap().unwrap_err().code,
+            "AccessDeniedException"
+        );
+        // Two different answers are a conflict, not the first one's word.
+        let f = facts(&[
+            ("kms", "GetKeyPolicy", key_policy),
+            (ANALYZER, NO_PUBLIC_ACCESS, public("FAIL")),
+            (ANALYZER, NO_PUBLIC_ACCESS, public("PASS")),
+        ]);
+        let checks = f.keys[0].access_analyzer.clone().unwrap();
+        assert_eq!(
+            checks.no_public_access.unwrap().unwrap_err().code,
+            "ConflictingAnswers"
+        );
+        assert!(checks.access_not_granted.is_none());
     }
 
     #[test]

@@ -491,6 +491,7 @@ pub fn possible_lines(p: &PossibleOut) -> Vec<String> {
     p.flags
         .iter()
         .map(|f| format!("flag {}: {}", f.flag, f.message))
+        .chain(p.access_analyzer.iter().map(|a| a.line()))
         .chain(p.notes.iter().map(|n| format!("note: {n}")))
         .chain([format!("method: {}", p.method)])
         .collect()

@@ -94,6 +94,10 @@ pub struct PossibleOut {
     pub flags: Vec<FlagOut>,
     /// What the reading cannot see.
     pub notes: Vec<String>,
+    /// IAM Access Analyzer's answers about the same policies, labelled as its answers (each
+    /// line in words); absent when it was not asked.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub access_analyzer: Vec<crate::access::analyzer::AnalyzerReading>,
 }
 
 /// One policy's answer.
@@ -213,6 +217,7 @@ fn possible_out(t: &JobTimeline) -> Option<PossibleOut> {
             })
             .collect(),
         notes: r.notes,
+        access_analyzer: r.analyzer,
     })
 }
 

@@ -295,7 +295,15 @@ impl Redact for JobReport {
                 get_object,
                 flags,
                 notes,
+                access_analyzer,
             } = p;
+            for a in access_analyzer {
+                a.document.redact(r);
+                a.asked.redact(r);
+                a.message.redact(r);
+                a.reasons.redact(r);
+                a.error.redact(r);
+            }
             for a in [decrypt, get_object].into_iter().flatten() {
                 a.document.redact(r);
                 a.principals.redact(r);

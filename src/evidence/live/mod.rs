@@ -19,7 +19,8 @@
 //!    (and its public-access block, policy and policy status).
 //! 4. KMS: `DescribeKey` of every key identifier seen (the requested `KMSKeyId` as given, the
 //!    keys in object heads and bucket defaults), `GetKeyRotationStatus`, `GetKeyPolicy` and
-//!    `ListGrants` of customer keys, `ListAliases` (paged).
+//!    `ListGrants` of customer keys, `ListAliases` (paged). Each key and bucket policy read is
+//!    put to IAM Access Analyzer (`CheckNoPublicAccess`, `CheckAccessNotGranted`).
 //! 5. CloudTrail: `DescribeTrails`, then `GetTrailStatus` and `GetEventSelectors` per trail.
 
 pub mod bundle_key;
@@ -332,6 +333,16 @@ fn resource(request: &Value) -> String {
     if let Some(id) = s("KeyId").or(s("Name")).or(s("TrailName")) {
         return id.to_owned();
     }
+    // Access Analyzer's policy checks name no resource, only its type or the access asked.
+    if let Some(kind) = s("resourceType") {
+        return format!("({kind} policy)");
+    }
+    if let Some(asked) = request
+        .pointer("/access/0/resources/0")
+        .and_then(Value::as_str)
+    {
+        return format!("(policy of {asked})");
+    }
     let time =
         |m: &str| interpret::time(request, m).map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true));
     match (time("StartTime"), time("EndTime")) {
@@ -490,6 +501,7 @@ struct Collector {
     s3: aws_sdk_s3::Client,
     kms: aws_sdk_kms::Client,
     cloudtrail: aws_sdk_cloudtrail::Client,
+    analyzer: aws_sdk_accessanalyzer::Client,
     lookup_limiter: RateLimiter,
     calls: RecordedCalls,
 }
@@ -521,6 +533,7 @@ impl Collector {
             s3: aws_sdk_s3::Client::from_conf(s3),
             kms: aws_sdk_kms::Client::new(&config),
             cloudtrail: aws_sdk_cloudtrail::Client::new(&config),
+            analyzer: aws_sdk_accessanalyzer::Client::new(&config),
             lookup_limiter: RateLimiter {
                 period: LOOKUP_EVENTS_PERIOD,
                 next: None,
@@ -874,12 +887,21 @@ impl Collector {
                 .await
                 .map(|o| json!({ "Policy": o.policy(), "PolicyName": o.policy_name() }))
                 .map_err(|e| wire_error(&e));
+            let document = policy
+                .as_ref()
+                .ok()
+                .and_then(|p| p["Policy"].as_str())
+                .map(str::to_owned);
             self.record(
                 "kms",
                 "GetKeyPolicy",
                 json!({ "KeyId": arn, "PolicyName": "default" }),
                 policy,
             );
+            if let Some(document) = document {
+                self.check_policy(super::policies::Checked::Key(&arn), &document)
+                    .await;
+            }
             self.grants(&arn).await;
         }
         let mut marker: Option<String> = None;

@@ -4,15 +4,20 @@
 //! - `s3:GetBucketPolicy` and `s3:GetBucketPolicyStatus` of an output bucket
 //!   (`NoSuchBucketPolicy` is recorded as the answer it is: the bucket has no policy).
 //!
-//! IAM Access Analyzer (`CheckNoPublicAccess`, `CheckAccessNotGranted`) would answer from
-//! AWS's own reasoning; it is not called: the local AWS emulator the tests run against has no
-//! Access Analyzer, so such calls could not be tested here, and the static reading stays the
-//! answer, labelled as such.
+//! - IAM Access Analyzer's `CheckNoPublicAccess` and `CheckAccessNotGranted` of each key
+//!   policy and bucket policy read: AWS's own reasoning beside the static reading. A failed
+//!   check (AccessDenied, not offered in the Region or partition, throttled after the SDK's
+//!   retries) is recorded as the error it is; the static reading then stands alone.
 
 use serde_json::{Value, json};
 
+use aws_sdk_accessanalyzer::types::{
+    Access, AccessCheckPolicyType, AccessCheckResourceType, ReasonSummary,
+};
+
 use super::Collector;
 use super::shapes::{epoch, object, opt_str, wire_error};
+use crate::evidence::policies::{ACCESS_NOT_GRANTED, ANALYZER, Checked, NO_PUBLIC_ACCESS};
 
 /// Grants per `ListGrants` page (the API's maximum).
 const GRANTS_PER_PAGE: i32 = 100;
@@ -65,7 +70,20 @@ impl Collector {
             .await
             .map(|o| object([("Policy", opt_str(o.policy()))]))
             .map_err(|e| wire_error(&e));
+        let document = policy
+            .as_ref()
+            .ok()
+            .and_then(|p| p["Policy"].as_str())
+            .map(str::to_owned);
         self.record("s3", "GetBucketPolicy", request.clone(), policy);
+        if let Some(document) = document {
+            let partition = crate::model::partition_of_region(&self.region).to_owned();
+            let checked = Checked::Bucket {
+                name: bucket,
+                partition: &partition,
+            };
+            self.check_policy(checked, &document).await;
+        }
         let status = self
             .s3
             .get_bucket_policy_status()
@@ -81,6 +99,65 @@ impl Collector {
             .map_err(|e| wire_error(&e));
         self.record("s3", "GetBucketPolicyStatus", request, status);
     }
+}
+
+impl Collector {
+    /// Access Analyzer's two checks of `document`, the resource policy of `checked`: can it
+    /// grant public access, and does it grant the read action on the resource.
+    pub(super) async fn check_policy(&mut self, checked: Checked<'_>, document: &str) {
+        let kind = checked.resource_type();
+        let request = json!({"policyDocument": document, "resourceType": kind});
+        let public = self
+            .analyzer
+            .check_no_public_access()
+            .policy_document(document)
+            .resource_type(AccessCheckResourceType::from(kind))
+            .send()
+            .await
+            .map(|o| check_answer(o.result().map(|r| r.as_str()), o.message(), o.reasons()))
+            .map_err(|e| wire_error(&e));
+        self.record(ANALYZER, NO_PUBLIC_ACCESS, request, public);
+        let (action, resource) = (checked.action(), checked.resource());
+        let request = json!({
+            "policyDocument": document,
+            "access": [{"actions": [action], "resources": [resource]}],
+            "policyType": "RESOURCE_POLICY",
+        });
+        let access = Access::builder()
+            .actions(action)
+            .resources(resource)
+            .build();
+        let granted = self
+            .analyzer
+            .check_access_not_granted()
+            .policy_document(document)
+            .access(access)
+            .policy_type(AccessCheckPolicyType::ResourcePolicy)
+            .send()
+            .await
+            .map(|o| check_answer(o.result().map(|r| r.as_str()), o.message(), o.reasons()))
+            .map_err(|e| wire_error(&e));
+        self.record(ANALYZER, ACCESS_NOT_GRANTED, request, granted);
+    }
+}
+
+/// A policy check's answer in its JSON shape (`result`, `message`, `reasons`).
+fn check_answer(result: Option<&str>, message: Option<&str>, reasons: &[ReasonSummary]) -> Value {
+    let reasons: Vec<Value> = reasons
+        .iter()
+        .map(|r| {
+            object([
+                ("description", opt_str(r.description())),
+                ("statementIndex", json!(r.statement_index())),
+                ("statementId", opt_str(r.statement_id())),
+            ])
+        })
+        .collect();
+    object([
+        ("result", opt_str(result)),
+        ("message", opt_str(message)),
+        ("reasons", Value::Array(reasons)),
+    ])
 }
 
 /// `ListGrants` in its JSON shape.

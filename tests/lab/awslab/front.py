@@ -7,6 +7,7 @@
 * S3 (SigV4 scope ``s3``)              :mod:`awslab.s3` (moto + fixes + data events)
 * KMS ``GetKeyPolicy``                 ``PolicyName`` defaults to ``default`` (moto needs it)
 * Athena queries, CloudTrail Lake       :mod:`awslab.athena` (sqlglot -> DuckDB; Glue is moto's)
+* IAM Access Analyzer policy checks     :mod:`awslab.analyzer` (the lab's small stand-in)
 * anything else                        moto unchanged
 """
 
@@ -37,7 +38,7 @@ from .common import (
     json_reply,
     parse_credential_scope,
 )
-from . import readers, wire
+from . import analyzer, readers, wire
 from .athena import Engines
 from .digest import Digests
 from .s3 import SSE, SSE_KEY, MotoBridge, S3Front, classify
@@ -116,6 +117,12 @@ class LabApp:
             return self.s3.handle(environ, actor, session=access_key)
         if service == "account" and path == "/listRegions":
             return list_regions(_json(_read_body(environ)))
+        if service == "access-analyzer" and path in analyzer.PATHS:
+            operation = analyzer.PATHS[path]
+            if self.faults.denies(operation, None):
+                return analyzer.error("AccessDeniedException",
+                                      f"User is not authorized to perform: access-analyzer:{operation}", 403)
+            return analyzer.handle(operation, _json(_read_body(environ)))
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         if not target:
             return self.bridge.call(environ)
@@ -271,6 +278,8 @@ def request_operation(environ: dict[str, Any]) -> tuple[str, bool]:
         return classify(method, environ.get("PATH_INFO", "/"), query, copy).operation, True
     if service == "account" and environ.get("PATH_INFO") == "/listRegions":
         return "ListRegions", False
+    if service == "access-analyzer":
+        return analyzer.PATHS.get(environ.get("PATH_INFO", ""), ""), False
     return environ.get("HTTP_X_AMZ_TARGET", "").rsplit(".", 1)[-1], False
 
 
