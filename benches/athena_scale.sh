@@ -2,7 +2,7 @@
 # Athena / CloudTrail Lake speed benchmark (issue 13): a documented harness, not a test (no
 # timed assertions).
 #
-#   bash benches/athena_scale.sh [NS="200 1000"] [RUNS=3] [VERIFY_JOBS=3]
+#   bash benches/athena_scale.sh [NS="200"] [RUNS=3] [VERIFY_JOBS=3]
 #
 # For each N, generates (or reuses) .lab/jobs-N, the correlation benchmark's corpus
 # (examples/gen_jobs_corpus.rs, 4 pages and 20 noise records per job record, as
@@ -26,7 +26,7 @@
 # Athena's latency would be. The machine is shared: compare figures from the same run only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ns=${1:-"200 1000"}
+ns=${1:-"200"}
 runs=${2:-3}
 verify_jobs=${3:-3}
 python=${LAB_PYTHON:-target/tmp/textract-audit/lab-venv/bin/python}
