@@ -698,33 +698,20 @@ class Engines:
         query.rows = [tuple(row) for row in cursor.fetchall()]
 
     def _run(self, query: Query, execute: Callable[[], None]) -> None:
-        """Execute in the background, as the engines do: the start call answers at once and
-        the query is ``RUNNING`` until it ends (a long query must not outlast the client's
-        timeout for the start call). The state the client then sees is set by the
-        ``query_state`` fault."""
-        query.state = "RUNNING"
+        """Execute now; the state the client sees is set by the ``query_state`` fault."""
         with self._lock:
             self._queries[query.query_id] = query
         fault = self._faults.get("query_state")
-
-        def work() -> None:
-            started = time.monotonic()
-            try:
-                execute()
-                state, reason = "SUCCEEDED", ""
-            except QueryFailed as exc:
-                state, reason = "FAILED", str(exc)
-            except Exception as exc:  # noqa: BLE001 - a lab bug must end the query, not hang it
-                state, reason = "FAILED", f"lab engine error: {exc!r}"
-            if fault and state == "SUCCEEDED":
-                state = str(fault.get("state", "FAILED"))
-                reason = str(fault.get("reason", f"lab fault: query {state}"))
-            with self._lock:
-                query.elapsed_ms = int((time.monotonic() - started) * 1000)
-                if query.state == "RUNNING":  # not cancelled meanwhile
-                    query.state, query.reason = state, reason
-
-        threading.Thread(target=work, name=f"query-{query.query_id}", daemon=True).start()
+        started = time.monotonic()
+        try:
+            execute()
+            query.state = "SUCCEEDED"
+        except QueryFailed as exc:
+            query.state, query.reason = "FAILED", str(exc)
+        query.elapsed_ms = int((time.monotonic() - started) * 1000)
+        if fault and query.state == "SUCCEEDED":
+            query.state = str(fault.get("state", "FAILED"))
+            query.reason = str(fault.get("reason", f"lab fault: query {query.state}"))
 
     def _observed_state(self, query: Query) -> str:
         """The first poll sees ``RUNNING`` (clients must poll); later polls the outcome."""
@@ -740,9 +727,8 @@ class Engines:
         query = self._find(params.get("QueryExecutionId") or params.get("QueryId"))
         if query is None:
             return aws_json_error("InvalidRequestException", "query not found")
-        with self._lock:
-            if query.state in ("RUNNING", "QUEUED"):
-                query.state, query.reason = "CANCELLED", "Query cancelled by user"
+        if query.state in ("RUNNING", "QUEUED"):
+            query.state, query.reason = "CANCELLED", "Query cancelled by user"
         body = {} if query.engine == "athena" else {"QueryId": query.query_id,
                                                     "QueryStatus": self._lake_state(query)}
         return json_reply(body, content_type="application/x-amz-json-1.1")
