@@ -2,11 +2,12 @@
 //! encrypted.
 //!
 //! The pipeline, one module per stage, imports running downward only:
-//! `sources` (over `evidence` / `trail`) -> `timeline` -> `rules` -> `report` -> `render`, all
-//! sharing `model`.
+//! `sources` (over `evidence` / `trail`) -> `timeline` (which asks `coverage` what the trail
+//! could have recorded) -> `rules` -> `report` -> `render`, all sharing `model`.
 
 pub mod access;
 pub mod cli;
+pub mod coverage;
 pub mod entry_file;
 pub mod evidence;
 pub mod facts;

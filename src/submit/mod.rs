@@ -1,7 +1,7 @@
 //! `submit`: run Textract jobs the way policy says they must run, then prove the result.
 //!
 //! Glue above the pipeline, like `cli`: a resolved [`Plan`] is preflighted (caller, bucket,
-//! key and trail, judged from the evidence model by the timeline's own coverage code, and the
+//! key and trail, judged from the evidence model by [`crate::coverage`], and the
 //! documented table's promise), the jobs are started with bounded concurrency and waited for,
 //! and `cli` then verifies them through exactly the path `verify --job-id` takes. The AWS
 //! calls themselves are in [`crate::evidence::live::submit`].
@@ -18,6 +18,7 @@ use tokio::task::JoinSet;
 pub use preflight::{Check, CheckStatus, Preflight, preflight};
 pub use wait::{MAX_POLL, MIN_POLL, Tracked, WaitEnd, wait};
 
+use crate::coverage;
 use crate::evidence::WireError;
 use crate::evidence::live::submit::{Session, StartRequest, UploadError, UploadSse};
 use crate::model::{
@@ -330,7 +331,7 @@ pub fn awaiting_data_events(evidence: &Evidence, jobs: &[JobId]) -> Vec<JobId> {
         .filter(|job| {
             let t = timeline::build(evidence, job);
             t.output.is_some()
-                && !matches!(t.coverage.data_events, timeline::Logging::NotLogged { .. })
+                && !matches!(t.coverage.data_events, coverage::Logging::NotLogged { .. })
                 && t.objects.iter().any(|o| o.listed && o.writes.is_empty())
         })
         .cloned()

@@ -8,12 +8,12 @@
 use chrono::{DateTime, Utc};
 
 use super::{Document, Plan, s3_label};
+use crate::coverage::{self, Logging};
 use crate::evidence::WireError;
 use crate::evidence::live::submit::Session;
 use crate::model::{Evidence, Sse};
 use crate::report::exit;
 use crate::rules::RuleSet;
-use crate::timeline::{self, Logging};
 
 /// How a check came out, worst last.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -372,13 +372,13 @@ fn trail_checks(
     let mut checks = Vec::new();
     if let Some((bucket, folder)) = plan.output_folder() {
         checks.push(judge(
-            timeline::data_event_logging(evidence, Some(region), Some(now), bucket, &folder),
+            coverage::data_event_logging(evidence, Some(region), Some(now), bucket, &folder),
             &format!("S3 write data events for s3://{bucket}/{folder}"),
         ));
     }
     if plan.kms_key.is_some() || bucket_kms {
         checks.push(judge(
-            timeline::kms_event_logging(evidence, Some(region), Some(now)),
+            coverage::kms_event_logging(evidence, Some(region), Some(now)),
             "KMS management events",
         ));
     }

@@ -1,16 +1,16 @@
 //! Stage 2: evidence -> one ordered [`JobTimeline`] per Textract job.
 //!
-//! Correlation lives here and only here: which facts belong to a job, which key each
-//! identifier means, and whether the trail could have recorded what the rules need. Records
-//! are decoded once into facts and indexed ([`Index`]); a job's timeline is built from
-//! lookups by exact identity (job id, `(bucket, key)`, exact encryption context, key ARN),
-//! never by substring, time alone or a client-set field. The rules then judge the timeline
-//! without touching evidence.
+//! Correlation lives here and only here: which facts belong to a job and which key each
+//! identifier means. Records are decoded once into facts and indexed ([`Index`]); a job's
+//! timeline is built from lookups by exact identity (job id, `(bucket, key)`, exact encryption
+//! context, key ARN), never by substring, time alone or a client-set field. Whether the trail
+//! could have recorded what the rules need is not decided here: the timeline asks
+//! [`crate::coverage`] and carries its answer. The rules then judge the timeline without
+//! touching evidence.
 
 pub mod keys;
-mod problems;
+pub(crate) mod problems;
 mod reads;
-pub mod selectors;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -19,17 +19,16 @@ use serde::Serialize;
 
 use crate::access::observed::ReadEvent;
 use crate::access::readers_allowed::ReadCoverage;
+use crate::coverage::{self, Coverage, Logging};
 use crate::facts::{self, Context, Fact, Index, InvokedBy, S3Op, SseApplied};
-use crate::model::rfc3339;
 use crate::model::{
     ACCESS_CHECK_OBJECT, BucketSettings, CallError, Conflict, ConflictAbout, DEFAULT_OUTPUT_PREFIX,
     Evidence, EvidenceProblem, EvidenceRef, HeadFacts, JobId, JobStatusFacts, KmsKey, Reading,
-    S3Object, Sse, TextractApi, TimeWindow, TrailEvent, bucket_arn, is_key_state_change,
-    job_output_prefix, partition_of_region, str_ci,
+    S3Object, Sse, TextractApi, TimeWindow, TrailEvent, is_key_state_change, job_output_prefix,
+    partition_of_region, str_ci,
 };
 pub use keys::ResolvedKey;
 use problems::ProblemIndex;
-use selectors::EventShape;
 
 /// What the `Start*` call asked for, read from its CloudTrail record.
 #[derive(Debug, Clone, Serialize)]
@@ -191,29 +190,6 @@ pub struct KmsUse {
     pub tie: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub object_key: Option<String>,
-}
-
-/// Whether the trail could have recorded some kind of event.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "state", rename_all = "kebab-case")]
-pub enum Logging {
-    Logged { trail: String },
-    NotLogged { reason: String },
-    Unknown { reason: String },
-}
-
-/// What the CloudTrail evidence can and cannot speak to for this job.
-#[derive(Debug, Clone, Serialize)]
-pub struct Coverage {
-    /// The window the CloudTrail evidence covers.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cloudtrail_window: Option<TimeWindow>,
-    /// `Ok` when the job's window lies inside it, else why not.
-    pub job_window: Result<TimeWindow, String>,
-    /// S3 write data events for the output objects.
-    pub data_events: Logging,
-    /// KMS management events (`GenerateDataKey`, read-only).
-    pub kms_events: Logging,
 }
 
 /// What a lifecycle row records, for renderers that group rows (the HTML timeline chart).
@@ -561,7 +537,7 @@ impl Index<'_> {
             captured_at: evidence.provenance.captured_at,
             request,
             reads: Vec::new(),
-            read_coverage: reads::unknown_coverage(),
+            read_coverage: coverage::reads::unknown(),
             integrity: None,
         };
         if let Some(out) = t.output.clone() {
@@ -576,7 +552,7 @@ impl Index<'_> {
             .and_then(|arn| evidence.keys.iter().find(|k| k.arn == arn))
             .cloned();
         self.collect_kms(&mut t);
-        let window = job_window(evidence, &t);
+        let window = coverage::job_window(evidence, job_span(&t));
         let kms_involved = t.request.as_ref().is_some_and(|r| r.kms_key.is_some())
             || t.objects.iter().any(|o| o.head_key.is_some());
         t.problems = problems.for_job(
@@ -590,9 +566,9 @@ impl Index<'_> {
             .map(|run| crate::integrity::run::for_job(run, window.as_ref().ok()));
         t.entries = self.entries(&t);
         t.conflicts = self.conflicts_of(&t);
-        t.coverage = coverage(evidence, &t, window);
+        t.coverage = coverage::of_job(evidence, &t, window);
         t.reads = self.reads_of(&t);
-        t.read_coverage = reads::coverage(evidence, problems, &t);
+        t.read_coverage = coverage::reads::of_job(evidence, problems, &t);
         t
     }
 
@@ -1078,208 +1054,6 @@ fn job_span(t: &JobTimeline) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
         .or(times.iter().min().copied())?;
     let until = times.into_iter().max().unwrap_or(from).max(from);
     Some((from, until))
-}
-
-/// The job's window and whether the CloudTrail evidence covers it.
-fn job_window(evidence: &Evidence, t: &JobTimeline) -> Result<TimeWindow, String> {
-    let Some((from, until)) = job_span(t) else {
-        return Err(
-            "no record of the job's start or of any write it made: its time is unknown".into(),
-        );
-    };
-    let job = TimeWindow { from, until };
-    match evidence.cloudtrail_window {
-        None => {
-            Err("the evidence does not state which time range its CloudTrail records cover".into())
-        }
-        Some(w) if w.contains(from) && w.contains(until) => Ok(job),
-        Some(w) => Err(format!(
-            "the job ran {} to {}, the CloudTrail evidence covers {} to {}",
-            rfc3339(from),
-            rfc3339(until),
-            rfc3339(w.from),
-            rfc3339(w.until)
-        )),
-    }
-}
-
-fn coverage(evidence: &Evidence, t: &JobTimeline, window: Result<TimeWindow, String>) -> Coverage {
-    let region = t
-        .request
-        .as_ref()
-        .map(|r| r.region.clone())
-        .or(evidence.provenance.region.clone());
-    let start = window.as_ref().ok().map(|w| w.from);
-    let data_events = match &t.output {
-        None => Logging::NotLogged {
-            reason: "no output bucket: no S3 data events to expect".into(),
-        },
-        Some(out) => data_event_logging(
-            evidence,
-            region.as_deref(),
-            start,
-            &out.bucket,
-            &out.job_prefix(&t.job_id),
-        ),
-    };
-    Coverage {
-        cloudtrail_window: evidence.cloudtrail_window,
-        job_window: window,
-        data_events,
-        kms_events: kms_event_logging(evidence, region.as_deref(), start),
-    }
-}
-
-/// Whether a trail in the evidence records the S3 write data events of results under
-/// `s3://{bucket}/{folder}` for a job in `region` started at `start` (also asked before a job
-/// exists, by `submit`'s preflight).
-pub fn data_event_logging(
-    evidence: &Evidence,
-    region: Option<&str>,
-    start: Option<DateTime<Utc>>,
-    bucket: &str,
-    folder: &str,
-) -> Logging {
-    // A representative result object: the question is whether writes there are logged.
-    let partition = partition_of_region(region.unwrap_or_default());
-    let arn = format!("{}/{folder}1", bucket_arn(partition, bucket));
-    trail_logs(
-        evidence,
-        region,
-        start,
-        &EventShape {
-            category: "Data",
-            event_source: "s3.amazonaws.com",
-            event_name: "PutObject",
-            read_only: false,
-            resource: Some(("AWS::S3::Object", &arn)),
-        },
-        &format!("S3 write data events for s3://{bucket}/{folder}"),
-    )
-}
-
-/// Whether a trail in the evidence records KMS management events (`GenerateDataKey`) in
-/// `region` from `start`.
-pub fn kms_event_logging(
-    evidence: &Evidence,
-    region: Option<&str>,
-    start: Option<DateTime<Utc>>,
-) -> Logging {
-    trail_logs(
-        evidence,
-        region,
-        start,
-        &EventShape {
-            category: "Management",
-            event_source: "kms.amazonaws.com",
-            event_name: "GenerateDataKey",
-            read_only: true,
-            resource: None,
-        },
-        "KMS management events",
-    )
-}
-
-/// Whether some trail that was logging at `start` in `region` records `shape`.
-fn trail_logs(
-    evidence: &Evidence,
-    region: Option<&str>,
-    start: Option<DateTime<Utc>>,
-    shape: &EventShape,
-    what: &str,
-) -> Logging {
-    match trail_state(evidence, region, start, shape) {
-        TrailState::Logged(trail) => Logging::Logged { trail },
-        TrailState::NoTrails => Logging::Unknown {
-            reason: format!(
-                "no trail configuration in the evidence, so whether {what} were logged is unknown"
-            ),
-        },
-        TrailState::Unknown(why) => Logging::Unknown {
-            reason: format!("whether {what} were logged is unknown: {}", why.join("; ")),
-        },
-        TrailState::NotLogged { why, .. } => Logging::NotLogged {
-            reason: format!("{what} were not logged: {}", why.join("; ")),
-        },
-    }
-}
-
-/// What the trails in the evidence say about one shape of event.
-enum TrailState {
-    Logged(String),
-    NoTrails,
-    /// Why it is not known, per trail.
-    Unknown(Vec<String>),
-    /// Why each trail does not log it, and the selectors that would log it were it a write
-    /// (see [`selectors::leaving_out`]).
-    NotLogged {
-        why: Vec<String>,
-        selectors: Vec<String>,
-    },
-}
-
-fn trail_state(
-    evidence: &Evidence,
-    region: Option<&str>,
-    start: Option<DateTime<Utc>>,
-    shape: &EventShape,
-) -> TrailState {
-    if evidence.trails.is_empty() {
-        return TrailState::NoTrails;
-    }
-    let mut unknown = Vec::new();
-    let mut not = Vec::new();
-    let mut leaving_out = Vec::new();
-    for trail in &evidence.trails {
-        let name = trail.arn.clone().unwrap_or_else(|| trail.name.clone());
-        let in_region = trail.is_multi_region
-            || region.is_none()
-            || trail
-                .home_region
-                .as_deref()
-                .is_none_or(|h| Some(h) == region);
-        if !in_region {
-            not.push(format!("{name} is a single-Region trail elsewhere"));
-            continue;
-        }
-        match trail.is_logging {
-            Some(false) => {
-                not.push(format!("{name} is not logging"));
-                continue;
-            }
-            None => {
-                unknown.push(format!("{name}: logging status not collected"));
-                continue;
-            }
-            Some(true) => {}
-        }
-        if let (Some(since), Some(start)) = (trail.start_logging_time, start)
-            && since > start
-        {
-            not.push(format!(
-                "{name} started logging at {}, after the job started",
-                rfc3339(since)
-            ));
-            continue;
-        }
-        match &trail.selectors {
-            None => unknown.push(format!("{name}: event selectors not collected")),
-            Some(Err(e)) => unknown.push(format!("{name}: GetEventSelectors failed ({e})")),
-            Some(Ok(sel)) if selectors::logs(sel, shape) => return TrailState::Logged(name),
-            Some(Ok(sel)) => {
-                not.push(format!("{name}'s event selectors do not select them"));
-                leaving_out.extend(selectors::leaving_out(sel, shape));
-            }
-        }
-    }
-    if unknown.is_empty() {
-        TrailState::NotLogged {
-            why: not,
-            selectors: leaving_out,
-        }
-    } else {
-        TrailState::Unknown(unknown)
-    }
 }
 
 fn enc_label(sse: &Sse, key: Option<&ResolvedKey>, bucket_key: bool) -> (String, Option<String>) {

@@ -10,10 +10,10 @@ use crate::model::{EvidenceProblem, ProblemScope, TimeWindow};
 
 /// How far a job's window is widened for late delivery: a log file named after the job's
 /// time may still hold its records.
-pub(super) const LATE_DELIVERY: Duration = Duration::minutes(15);
+pub(crate) const LATE_DELIVERY: Duration = Duration::minutes(15);
 
 /// Indices into `Evidence::problems`, by scope.
-pub(super) struct ProblemIndex<'a> {
+pub(crate) struct ProblemIndex<'a> {
     problems: &'a [EvidenceProblem],
     cloudtrail: Spans,
     /// Every CloudTrail problem, for jobs whose window is unknown.
@@ -93,7 +93,7 @@ impl<'a> ProblemIndex<'a> {
 
     /// The problems that may hide a read of results from `since` on (any time when unknown):
     /// CloudTrail problems not over before it, and trail-configuration problems.
-    pub(super) fn since(&self, since: Option<DateTime<Utc>>) -> Vec<EvidenceProblem> {
+    pub(crate) fn since(&self, since: Option<DateTime<Utc>>) -> Vec<EvidenceProblem> {
         let mut found = match since {
             Some(s) => self.cloudtrail.overlapping(s, DateTime::<Utc>::MAX_UTC),
             None => self.all_cloudtrail.clone(),

@@ -1,5 +1,6 @@
-//! The reads of a job's results, tied to the job exactly, and whether the trails could show
-//! them all: the input of [`crate::access::observed`] and [`crate::access::readers_allowed`].
+//! The reads of a job's results, tied to the job exactly: the input of
+//! [`crate::access::observed`] and, with [`crate::coverage::reads`] (whether the trails could
+//! show them all), of [`crate::access::readers_allowed`].
 //!
 //! Every read comes from a lookup (the job folder's S3 calls, the copies whose source is in
 //! it, the KMS calls whose context is one of its objects, the `Get*` calls naming the job):
@@ -7,16 +8,10 @@
 
 use chrono::{DateTime, Utc};
 
-use super::problems::{LATE_DELIVERY, ProblemIndex};
-use super::selectors::EventShape;
-use super::{JobTimeline, Request, TrailState, job_span, trail_state};
+use super::{JobTimeline, Request, job_span};
 use crate::access::observed::{ReadEvent, ReadOperation};
-use crate::access::readers_allowed::{ReadCoverage, ReadLogging};
 use crate::facts::{Context, Fact, Index};
-use crate::model::{
-    Evidence, S3Object, TextractApi, TimeWindow, TrailEvent, bucket_arn, partition_of_region,
-    str_ci,
-};
+use crate::model::{S3Object, TimeWindow, TrailEvent, str_ci};
 
 /// The S3 object-level reads this audit counts, by event name.
 fn s3_read(event_name: &str) -> Option<ReadOperation> {
@@ -122,102 +117,5 @@ impl JobTimeline {
             .max()
             .map_or(from, |t| t.max(from));
         Some(TimeWindow { from, until })
-    }
-}
-
-/// Before the job is correlated: nothing known.
-pub(super) fn unknown_coverage() -> ReadCoverage {
-    let unknown = || ReadLogging::Unknown {
-        reason: "not yet correlated".into(),
-    };
-    ReadCoverage {
-        s3_reads: unknown(),
-        textract_reads: unknown(),
-        window: Err("not yet correlated".into()),
-        gaps: Vec::new(),
-    }
-}
-
-fn logging(
-    evidence: &Evidence,
-    region: Option<&str>,
-    start: Option<DateTime<Utc>>,
-    shape: &EventShape,
-) -> ReadLogging {
-    match trail_state(evidence, region, start, shape) {
-        TrailState::Logged(trail) => ReadLogging::Logged { trail },
-        TrailState::NoTrails => ReadLogging::Unknown {
-            reason: "no trail configuration in the evidence".into(),
-        },
-        TrailState::Unknown(why) => ReadLogging::Unknown {
-            reason: why.join("; "),
-        },
-        TrailState::NotLogged { why, selectors } => ReadLogging::NotLogged {
-            reason: why.join("; "),
-            selectors,
-        },
-    }
-}
-
-/// Whether the CloudTrail evidence could show every read of the job's results since it
-/// started: S3 read data events on its folder, Textract's read-only `Get*` events, the window,
-/// and the CloudTrail evidence that could not be read from the job's start on.
-pub(super) fn coverage(
-    evidence: &Evidence,
-    problems: &ProblemIndex,
-    t: &JobTimeline,
-) -> ReadCoverage {
-    let region = t
-        .request
-        .as_ref()
-        .map(|r| r.region.clone())
-        .or(evidence.provenance.region.clone());
-    let region = region.as_deref();
-    let start = t.started();
-    let partition = partition_of_region(region.unwrap_or_default());
-    let s3_reads = match &t.output {
-        None => ReadLogging::NotLogged {
-            reason: "no output bucket: the results are read from Textract only".into(),
-            selectors: Vec::new(),
-        },
-        Some(out) => {
-            let arn = format!(
-                "{}/{}1",
-                bucket_arn(partition, &out.bucket),
-                out.job_prefix(&t.job_id)
-            );
-            let shape = EventShape {
-                category: "Data",
-                event_source: "s3.amazonaws.com",
-                event_name: "GetObject",
-                read_only: true,
-                resource: Some(("AWS::S3::Object", &arn)),
-            };
-            logging(evidence, region, start, &shape)
-        }
-    };
-    let api = t.api.unwrap_or(TextractApi::DocumentAnalysis);
-    let textract = EventShape {
-        category: "Management",
-        event_source: "textract.amazonaws.com",
-        event_name: api.get_operation(),
-        read_only: true,
-        resource: None,
-    };
-    let window = evidence.cloudtrail_window.ok_or_else(|| {
-        "the evidence does not state which time range its CloudTrail records cover".to_owned()
-    });
-    // Reads may come any time after the start: any unreadable CloudTrail evidence from then
-    // on (widened for late delivery, as for the job's own records) may hide one.
-    let gaps = problems
-        .since(start.map(|s| s - LATE_DELIVERY))
-        .into_iter()
-        .map(|p| format!("{} could not be used ({})", p.subject, p.reason))
-        .collect();
-    ReadCoverage {
-        s3_reads,
-        textract_reads: logging(evidence, region, start, &textract),
-        window,
-        gaps,
     }
 }

@@ -2,7 +2,8 @@
 
 use crate::model::{EvidenceRef, Sse};
 use crate::rules::{DocumentedEncryption, Expected, Outcome, Status};
-use crate::timeline::{JobTimeline, Logging};
+use crate::coverage::Logging;
+use crate::timeline::JobTimeline;
 use super::{logging_outcome, na, outcome};
 
 pub(super) fn evaluate(expected: Option<&Expected>, t: &JobTimeline) -> Vec<Outcome> {

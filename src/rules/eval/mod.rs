@@ -6,8 +6,9 @@
 //! rule file.
 
 use super::{DocumentedEncryption, DocumentedLocation, Expected, Outcome, Status};
+use crate::coverage::Logging;
 use crate::model::{EvidenceRef, Sse};
-use crate::timeline::{JobTimeline, Logging, OutputObject, ResolvedKey};
+use crate::timeline::{JobTimeline, OutputObject, ResolvedKey};
 
 /// What an evaluator is: from what the documented table expects of the job (if its request is
 /// known) and the job's timeline, to what the rule found.

@@ -2,10 +2,11 @@
 //! fixture bundle), change one fact, and check what each rule concludes.
 
 use super::*;
+use crate::coverage::Logging;
 use crate::evidence::bundle;
 use crate::model::{CallError, JobId, Sse};
 use crate::rules::{RuleSet, Severity};
-use crate::timeline::{self, JobTimeline, Logging, ObjectKind};
+use crate::timeline::{self, JobTimeline, ObjectKind};
 
 fn timeline_of(fixture: &str) -> JobTimeline {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
