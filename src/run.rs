@@ -206,44 +206,71 @@ fn target_label(t: &live::Options) -> String {
     )
 }
 
+/// Writes the report in one format to `out`, through a buffer; `what` names the destination in
+/// errors.
+fn write_report(
+    report: &Report,
+    rules: &RuleSet,
+    format: render::Format,
+    style: Style,
+    out: impl Write,
+    what: &str,
+) -> Result<()> {
+    let mut out = std::io::BufWriter::new(out);
+    render::write(report, rules, format, style, &mut out)
+        .and_then(|()| out.flush())
+        .with_context(|| format!("writing {what}"))
+}
+
 /// Renders and writes the report in every format asked for; returns the exit code.
 fn finish(report: Report, rules: &RuleSet, output: &Outputs, unfinished: bool) -> Result<u8> {
     let formats = output.formats.clone();
+    let to_file = style(false, output.width, output.verbose);
+    let create = |path: &std::path::Path| {
+        std::fs::File::create(path).with_context(|| format!("writing {}", path.display()))
+    };
     match (&output.output_dir, &output.output) {
         (Some(dir), _) => {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
             for format in formats {
                 let path = dir.join(format!("report.{}", format.extension()));
-                let text = render::render(
+                let file = create(&path)?;
+                write_report(
                     &report,
                     rules,
                     format,
-                    style(false, output.width, output.verbose),
-                );
-                std::fs::write(&path, text)
-                    .with_context(|| format!("writing {}", path.display()))?;
+                    to_file,
+                    file,
+                    &path.display().to_string(),
+                )?;
             }
         }
         (None, _) if formats.len() > 1 => {
             return Err(Usage("several --format values need --output-dir DIR".into()).into());
         }
         (None, Some(path)) => {
-            let text = render::render(
+            let file = create(path)?;
+            write_report(
                 &report,
                 rules,
                 formats[0],
-                style(false, output.width, output.verbose),
-            );
-            std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+                to_file,
+                file,
+                &path.display().to_string(),
+            )?;
         }
         (None, None) => {
             let to_terminal = std::io::stdout().is_terminal();
-            write_stdout(&render::render(
+            let style = style(to_terminal, output.width, output.verbose);
+            let stdout = std::io::stdout().lock();
+            write_report(
                 &report,
                 rules,
                 formats[0],
-                style(to_terminal, output.width, output.verbose),
-            ))?;
+                style,
+                stdout,
+                "to standard output",
+            )?;
         }
     }
     Ok(output.exit_code(report.summary.exit_code, unfinished))

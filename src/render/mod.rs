@@ -14,6 +14,7 @@ pub mod sarif;
 pub mod table;
 
 use std::collections::HashMap;
+use std::io::{self, Write};
 
 use clap::ValueEnum;
 
@@ -153,6 +154,21 @@ pub fn job_facts(j: &JobReport) -> Vec<(&'static str, String)> {
         ));
     }
     facts
+}
+
+/// Writes the report in one format to `out`. JSON is written as it is serialized; the other
+/// formats are rendered whole first.
+pub fn write(
+    report: &Report,
+    rules: &RuleSet,
+    format: Format,
+    style: Style,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    match format {
+        Format::Json => json::write(report, out),
+        _ => out.write_all(render(report, rules, format, style).as_bytes()),
+    }
 }
 
 /// Renders the report in one format. SARIF needs the rules' metadata for its rule list.

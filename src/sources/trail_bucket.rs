@@ -44,6 +44,21 @@ struct Cache {
     bytes: u64,
 }
 
+impl Cache {
+    /// Keeps `bytes` for `key` while the cache stays within [`CACHE_BYTES`]; bytes kept for an
+    /// earlier version of the object (listed at another size) are given back first.
+    fn keep(&mut self, key: &str, bytes: &Arc<Vec<u8>>) {
+        if let Some(old) = self.files.remove(key) {
+            self.bytes -= old.len() as u64;
+        }
+        let len = bytes.len() as u64;
+        if self.bytes + len <= CACHE_BYTES {
+            self.bytes += len;
+            self.files.insert(key.to_owned(), bytes.clone());
+        }
+    }
+}
+
 impl TrailBucket {
     pub fn new(loc: TrailLocation) -> TrailBucket {
         TrailBucket {
@@ -161,12 +176,7 @@ impl Source for TrailBucket {
                 }
                 let keep = |key: &str, bytes: &Arc<Vec<u8>>| {
                     downloaded.fetch_add(bytes.len() as u64, Ordering::Relaxed);
-                    let mut cache = cache.lock().expect("not poisoned");
-                    let len = bytes.len() as u64;
-                    if cache.bytes + len <= CACHE_BYTES {
-                        cache.bytes += len;
-                        cache.files.insert(key.to_owned(), bytes.clone());
-                    }
+                    cache.lock().expect("not poisoned").keep(key, bytes);
                 };
                 let feed = Arriving(Mutex::new(arriving));
                 std::thread::scope(|s| {
@@ -228,5 +238,26 @@ impl Source for TrailBucket {
 
     fn refresh(&mut self) {
         self.read.forget();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_replaced_object_gives_back_the_bytes_kept_for_its_old_version() {
+        let mut cache = Cache::default();
+        cache.keep("a", &Arc::new(vec![0; 100]));
+        cache.keep("a", &Arc::new(vec![0; 40]));
+        assert_eq!(cache.bytes, 40);
+        assert_eq!(cache.files["a"].len(), 40);
+        // Full: a new object is not kept, and an old one that no longer fits is dropped.
+        cache.bytes = CACHE_BYTES - 10;
+        cache.keep("b", &Arc::new(vec![0; 11]));
+        assert!(!cache.files.contains_key("b"));
+        cache.keep("a", &Arc::new(vec![0; 60]));
+        assert!(!cache.files.contains_key("a"));
+        assert_eq!(cache.bytes, CACHE_BYTES - 50);
     }
 }
