@@ -15,9 +15,8 @@ use std::fmt::Write as _;
 use super::grid::{Grid, Tint, Wrap, para};
 use super::{RowCheck, Style, checks, provenance, rules_not_passed, status_label};
 use crate::model::rfc3339;
-use crate::report::{JobReport, Report, Verdict};
+use crate::report::{JobReport, Report, TimelineRow, Verdict};
 use crate::rules::Status;
-use crate::timeline::Entry;
 
 fn tinted(label: impl Into<String>) -> (String, Option<Tint>) {
     let label = label.into();
@@ -87,14 +86,14 @@ fn short_name(arn: &str) -> Option<String> {
 
 /// An entry's actor (`ARN` or `ARN via service`) with its ARN shortened, and an AWS service
 /// principal by its service name (`via textract`).
-fn actor(names: &Names, actor: &str) -> String {
-    match actor.split_once(" via ") {
-        Some((who, via)) => format!(
+fn actor(names: &Names, e: &TimelineRow) -> String {
+    match &e.via {
+        Some(via) => format!(
             "{} via {}",
-            names.get(who),
+            names.get(&e.principal),
             via.strip_suffix(".amazonaws.com").unwrap_or(via)
         ),
-        None => names.get(actor).to_owned(),
+        None => names.get(&e.principal).to_owned(),
     }
 }
 
@@ -131,11 +130,7 @@ impl<'a> Job<'a> {
         let actors = j
             .timeline
             .iter()
-            .map(|e| {
-                e.actor
-                    .split_once(" via ")
-                    .map_or(e.actor.as_str(), |x| x.0)
-            })
+            .map(|e| e.principal.as_str())
             .chain(j.requested.iter().map(|r| r.caller.as_str()))
             .chain(j.readers.iter().map(|r| r.principal.as_str()));
         let keys = j.timeline.iter().filter_map(|e| e.key.as_deref());
@@ -174,12 +169,12 @@ impl<'a> Job<'a> {
         }
     }
 
-    fn check(&self, e: &Entry) -> Option<&RowCheck<'a>> {
+    fn check(&self, e: &TimelineRow) -> Option<&RowCheck<'a>> {
         self.checks.get(&e.evidence)
     }
 
     /// The row's look apart from object and time: rows alike in it fold.
-    fn signature(&self, e: &Entry) -> (String, String, String, String, String) {
+    fn signature(&self, e: &TimelineRow) -> (String, String, String, String, String) {
         (
             e.action.clone(),
             e.actor.clone(),
@@ -358,11 +353,7 @@ fn lifecycle(out: &mut String, v: &Job<'_>, style: Style) {
         grid.row(vec![
             plain(number),
             plain(time),
-            plain(format!(
-                "{}\nby {}",
-                first.action,
-                actor(&v.names, &first.actor)
-            )),
+            plain(format!("{}\nby {}", first.action, actor(&v.names, first))),
             plain(range(&objects)),
             plain(enc),
             tinted(check.map(|c| c.worst.to_string()).unwrap_or_default()),

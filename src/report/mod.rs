@@ -7,6 +7,7 @@
 //! Everything that judges findings beyond the rules happens here, once: the mute list, the
 //! `--fail-on` threshold for the exit code, and `--redact`. Renderers only draw.
 
+pub mod lifecycle;
 pub mod mutelist;
 pub mod redact;
 
@@ -22,7 +23,8 @@ use crate::access::possible;
 use crate::access::readers_allowed::{self, Checker};
 use crate::model::{Evidence, EvidenceProblem, EvidenceRef, JobId, ProblemScope, Sse};
 use crate::rules::{DocumentedEncryption, DocumentedLocation, Finding, RuleSet, Severity, Status};
-use crate::timeline::{self, Entry, JobTimeline, ObjectKind, ResolvedKey};
+use crate::timeline::{self, JobTimeline, ObjectKind, ResolvedKey};
+pub use lifecycle::TimelineRow;
 use mutelist::{Applier, Muted, Mutelist, MutelistReport, Subject};
 use redact::Redact;
 
@@ -355,7 +357,7 @@ pub struct JobReport {
     /// The requested KMS key as KMS describes it, when collected.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kms_key: Option<KeyOut>,
-    pub timeline: Vec<Entry>,
+    pub timeline: Vec<TimelineRow>,
     /// Who read the job's results, one row per principal (S3 reads, KMS `Decrypt` of its
     /// objects, Textract `Get*`), in order of first read.
     pub readers: Vec<ReaderRow>,
@@ -697,7 +699,7 @@ fn job_report(rules: &RuleSet, t: &JobTimeline, readers: Option<&mut Checker<'_>
             rotation_enabled: k.rotation_enabled,
             policy: k.policy.clone(),
         }),
-        timeline: t.entries.clone(),
+        timeline: t.entries.iter().map(TimelineRow::from).collect(),
         readers: observed::readers(&t.reads),
         possible_readers: possible_out(t),
         findings,

@@ -11,11 +11,11 @@ use std::collections::HashMap;
 use super::mutelist::{EntryOutcome, MutelistReport, Pattern};
 use super::{
     EvidenceSummary, ExpectedOut, JobReport, ObjectOut, PossibleOut, Report, Requested, Stored,
+    TimelineRow,
 };
 use crate::access::observed::ReaderRow;
 use crate::model::{EvidenceProblem, EvidenceRef, ProblemScope};
 use crate::rules::Finding;
-use crate::timeline::Entry;
 
 /// The IAM/STS resource types whose path components name a principal.
 const PRINCIPAL_TYPES: [&str; 6] = [
@@ -412,9 +412,12 @@ impl Redact for Stored {
     }
 }
 
-impl Redact for Entry {
+impl Redact for TimelineRow {
     fn redact(&mut self, r: &mut Redactor) {
         self.actor.redact(r);
+        // The same text as in `actor`, so the same placeholders.
+        self.principal.redact(r);
+        self.via.redact(r);
         self.action.redact(r);
         self.object.redact(r);
         self.encryption.redact(r);

@@ -214,19 +214,72 @@ pub enum EntryKind {
     Capture,
 }
 
-/// One row of the lifecycle table.
+/// Who made a lifecycle row's call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "by", rename_all = "kebab-case")]
+pub enum Actor {
+    /// The identity the record names ([`TrailEvent::actor`]), and the service that called on
+    /// its behalf (`userIdentity.invokedBy`, verbatim), when one did.
+    Principal { name: String, via: Option<String> },
+    /// This tool, reading at capture time.
+    Capture,
+}
+
+/// What a lifecycle row's call was, in AWS's vocabulary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "action", content = "of", rename_all = "kebab-case")]
+pub enum Action {
+    /// The `Start*` call.
+    Start(TextractApi),
+    /// A further `Start*` record that returned the same job id.
+    StartAgain,
+    /// Textract reading the job's input document: the record's event name.
+    InputRead(String),
+    /// Any other recorded call (an S3 call in the output folder, a `Get*`): its event name.
+    Call(String),
+    /// A KMS call or key state change, and what tied it to the job ([`KmsUse::tie`]).
+    Kms {
+        operation: String,
+        tie: &'static str,
+    },
+    /// The job's status as this tool read it at capture.
+    Status(String),
+    /// The job's status could not be read at capture: the error code.
+    StatusUnavailable(String),
+    /// An object's stored state as `HeadObject` answered at capture.
+    StoredState,
+}
+
+/// The encryption a lifecycle row records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "encryption", rename_all = "kebab-case")]
+pub enum Encryption {
+    /// What S3 applied to a write or to the stored object, and for a write who chose the
+    /// mode (`SSEApplied`; absent for the stored state).
+    Applied {
+        sse: Sse,
+        bucket_key: bool,
+        sse_applied: Reading<SseApplied>,
+    },
+    /// `HeadObject` failed: its error code.
+    HeadFailed { code: String },
+}
+
+/// One row of the lifecycle table, as typed facts; [`crate::report`] words it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Entry {
     #[serde(skip)]
     pub kind: EntryKind,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub time: Option<DateTime<Utc>>,
-    pub actor: String,
-    pub action: String,
+    pub actor: Actor,
+    pub action: Action,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub object: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub encryption: Option<String>,
+    pub encryption: Option<Encryption>,
+    /// The key's name: as the request gave it for the `Start*` row, else
+    /// [`ResolvedKey::label`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
     pub evidence: EvidenceRef,
@@ -458,17 +511,23 @@ pub const KEY_CHANGE_DURING_JOB: &str = "key state, during the job";
 /// `KmsUse::tie` of a key state change made after the job.
 pub const KEY_CHANGE_LATER: &str = "key state, after the job";
 
-/// `userIdentity` with the service that acted on its behalf, when one did.
-fn actor_label(e: &TrailEvent, invoked_by: &InvokedBy) -> String {
-    match invoked_by {
-        InvokedBy::None => e.actor(),
+/// `userIdentity`, with the service that acted on its behalf when one did.
+fn actor_of(e: &TrailEvent, invoked_by: &InvokedBy) -> Actor {
+    let via = match invoked_by {
+        InvokedBy::None => None,
         InvokedBy::Textract | InvokedBy::Service(_) | InvokedBy::Unrecognised(_) => {
-            match e.invoked_by() {
-                Some(by) => format!("{} via {by}", e.actor()),
-                None => e.actor(),
-            }
+            e.invoked_by().map(str::to_owned)
         }
+    };
+    Actor::Principal {
+        name: e.actor(),
+        via,
     }
+}
+
+/// The principal the record names, with no service acting for it.
+fn principal(name: String) -> Actor {
+    Actor::Principal { name, via: None }
 }
 
 /// Who made an S3 write for a job whose `Start*` caller is `caller`.
@@ -850,8 +909,8 @@ impl Index<'_> {
             out.push(Entry {
                 kind: EntryKind::Start,
                 time: Some(r.time),
-                actor: r.caller.clone(),
-                action: r.api.start_operation().to_owned(),
+                actor: principal(r.caller.clone()),
+                action: Action::Start(r.api),
                 object: r.document.as_ref().map(S3Object::uri),
                 encryption: None,
                 key: r.kms_key.as_ref().map(|k| k.given.clone()),
@@ -861,8 +920,8 @@ impl Index<'_> {
                 out.push(Entry {
                     kind: EntryKind::Start,
                     time: Some(self.event(i).event_time),
-                    actor: r.caller.clone(),
-                    action: "Start* again (same job id returned)".into(),
+                    actor: principal(r.caller.clone()),
+                    action: Action::StartAgain,
                     object: None,
                     encryption: None,
                     key: None,
@@ -882,8 +941,8 @@ impl Index<'_> {
                         out.push(Entry {
                             kind: EntryKind::InputRead,
                             time: Some(e.event_time),
-                            actor: actor_label(e, &a.invoked_by),
-                            action: format!("{} (input)", e.event_name),
+                            actor: actor_of(e, &a.invoked_by),
+                            action: Action::InputRead(e.event_name.clone()),
                             object: Some(doc.uri()),
                             encryption: None,
                             key: None,
@@ -919,24 +978,21 @@ impl Index<'_> {
                     S3Op::Other => EntryKind::Read,
                 };
                 let (encryption, k) = match writes.get(&ev) {
-                    Some(w) => {
-                        let (mut l, k) = enc_label(&w.sse, w.key.as_ref(), w.bucket_key);
-                        match &w.sse_applied {
-                            Reading::Read(a) => l = format!("{l} ({})", a.value()),
-                            Reading::Unrecognised(a) => {
-                                l = format!("{l} (SSEApplied unrecognised: {a})")
-                            }
-                            Reading::Absent => {}
-                        }
-                        (Some(l), k)
-                    }
+                    Some(w) => (
+                        Some(Encryption::Applied {
+                            sse: w.sse.clone(),
+                            bucket_key: w.bucket_key,
+                            sse_applied: w.sse_applied.clone(),
+                        }),
+                        w.key.as_ref().map(ResolvedKey::label),
+                    ),
                     None => (None, None),
                 };
                 out.push(Entry {
                     kind,
                     time: Some(e.event_time),
-                    actor: actor_label(e, &a.invoked_by),
-                    action: e.event_name.clone(),
+                    actor: actor_of(e, &a.invoked_by),
+                    action: Action::Call(e.event_name.clone()),
                     object: (a.keys.len() == 1).then(|| key.to_owned()),
                     encryption,
                     key: k,
@@ -948,8 +1004,11 @@ impl Index<'_> {
             out.push(Entry {
                 kind: EntryKind::Kms,
                 time: Some(k.time),
-                actor: k.actor.clone(),
-                action: format!("kms:{} ({})", k.operation, k.tie),
+                actor: principal(k.actor.clone()),
+                action: Action::Kms {
+                    operation: k.operation.clone(),
+                    tie: k.tie,
+                },
                 object: k.object_key.clone(),
                 encryption: None,
                 key: k.key.as_ref().map(ResolvedKey::label),
@@ -961,8 +1020,8 @@ impl Index<'_> {
             out.push(Entry {
                 kind: EntryKind::Poll,
                 time: Some(e.event_time),
-                actor: e.actor(),
-                action: e.event_name.clone(),
+                actor: principal(e.actor()),
+                action: Action::Call(e.event_name.clone()),
                 object: None,
                 encryption: None,
                 key: None,
@@ -973,10 +1032,10 @@ impl Index<'_> {
             out.push(Entry {
                 kind: EntryKind::Capture,
                 time: Some(t.captured_at),
-                actor: "textract-audit".into(),
+                actor: Actor::Capture,
                 action: match status {
-                    Ok(s) => format!("job status {} (at capture)", s.status),
-                    Err(e) => format!("job status unavailable: {}", e.code),
+                    Ok(s) => Action::Status(s.status.clone()),
+                    Err(e) => Action::StatusUnavailable(e.code.clone()),
                 },
                 object: None,
                 encryption: None,
@@ -987,19 +1046,28 @@ impl Index<'_> {
         for o in &t.objects {
             let Some(head) = &o.head else { continue };
             let (encryption, key) = match head {
-                Ok(h) => {
-                    let (l, k) = enc_label(&h.sse, o.head_key.as_ref(), h.bucket_key_enabled);
-                    (Some(l), k)
-                }
-                Err(e) => (Some(format!("HeadObject failed: {}", e.code)), None),
+                Ok(h) => (
+                    Encryption::Applied {
+                        sse: h.sse.clone(),
+                        bucket_key: h.bucket_key_enabled,
+                        sse_applied: Reading::Absent,
+                    },
+                    o.head_key.as_ref().map(ResolvedKey::label),
+                ),
+                Err(e) => (
+                    Encryption::HeadFailed {
+                        code: e.code.clone(),
+                    },
+                    None,
+                ),
             };
             out.push(Entry {
                 kind: EntryKind::Capture,
                 time: Some(t.captured_at),
-                actor: "textract-audit".into(),
-                action: "HeadObject (stored state)".into(),
+                actor: Actor::Capture,
+                action: Action::StoredState,
                 object: Some(o.object.key.clone()),
-                encryption,
+                encryption: Some(encryption),
                 key,
                 evidence: o.evidence(),
             });
@@ -1054,14 +1122,6 @@ fn job_span(t: &JobTimeline) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
         .or(times.iter().min().copied())?;
     let until = times.into_iter().max().unwrap_or(from).max(from);
     Some((from, until))
-}
-
-fn enc_label(sse: &Sse, key: Option<&ResolvedKey>, bucket_key: bool) -> (String, Option<String>) {
-    let mut label = sse.label();
-    if bucket_key {
-        label.push_str(" +BucketKey");
-    }
-    (label, key.map(ResolvedKey::label))
 }
 
 #[cfg(test)]
