@@ -69,17 +69,21 @@ pub(crate) fn job_window(
     }
 }
 
+/// The Region the job ran in: its Start request's, else the evidence's.
+pub(crate) fn region_of(evidence: &Evidence, t: &JobTimeline) -> Option<String> {
+    t.request
+        .as_ref()
+        .map(|r| r.region.clone())
+        .or(evidence.provenance.region.clone())
+}
+
 /// What the CloudTrail evidence covers for the job `t`, whose window is `window`.
 pub(crate) fn of_job(
     evidence: &Evidence,
     t: &JobTimeline,
     window: Result<TimeWindow, String>,
 ) -> Coverage {
-    let region = t
-        .request
-        .as_ref()
-        .map(|r| r.region.clone())
-        .or(evidence.provenance.region.clone());
+    let region = region_of(evidence, t);
     let start = window.as_ref().ok().map(|w| w.from);
     let data_events = match &t.output {
         None => Logging::NotLogged {

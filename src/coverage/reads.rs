@@ -54,11 +54,7 @@ pub(crate) fn of_job(
     problems: &ProblemIndex,
     t: &JobTimeline,
 ) -> ReadCoverage {
-    let region = t
-        .request
-        .as_ref()
-        .map(|r| r.region.clone())
-        .or(evidence.provenance.region.clone());
+    let region = super::region_of(evidence, t);
     let region = region.as_deref();
     let start = t.started();
     let partition = partition_of_region(region.unwrap_or_default());
