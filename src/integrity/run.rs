@@ -15,6 +15,7 @@ use super::{
     LogVerdict, ObjectId, Presence, locate, validate,
 };
 use crate::model::TimeWindow;
+use crate::timeline::problems::LATE_DELIVERY;
 use crate::trail::scan::Hashing;
 
 /// `--integrity`: what digest validation does to verdicts.
@@ -421,8 +422,8 @@ pub struct JobIntegrity {
     pub not_validated: Vec<String>,
 }
 
-/// The results that bear on a job: those overlapping its window (widened for late delivery,
-/// as for evidence problems), all of them when the window is unknown.
+/// The results that bear on a job: those overlapping its window (widened by
+/// [`LATE_DELIVERY`], as for evidence problems), all of them when the window is unknown.
 pub fn for_job(run: &RunIntegrity, window: Option<&TimeWindow>) -> JobIntegrity {
     let mut job = JobIntegrity {
         mode: run.mode,
@@ -432,8 +433,8 @@ pub fn for_job(run: &RunIntegrity, window: Option<&TimeWindow>) -> JobIntegrity 
         not_validated: Vec::new(),
     };
     let widened = window.map(|w| TimeWindow {
-        from: w.from - Duration::minutes(15),
-        until: w.until + Duration::minutes(15),
+        from: w.from - LATE_DELIVERY,
+        until: w.until + LATE_DELIVERY,
     });
     for p in &run.placed {
         if widened.is_some_and(|w| !w.overlaps(p.from, p.until)) {
