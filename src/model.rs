@@ -11,6 +11,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub mod json;
+pub use json::Json;
+
 /// Default `S3Prefix` Textract uses when `OutputConfig` names only a bucket.
 pub const DEFAULT_OUTPUT_PREFIX: &str = "textract_output";
 
@@ -592,7 +595,8 @@ pub struct FieldSelector {
 
 /// One CloudTrail record, as it appears in trail log files (`Records[]`), in
 /// `LookupEvents`' `CloudTrailEvent` string, or in a bundle. Nested parameter maps stay
-/// JSON: their shape varies by service and is read by key, case-insensitively.
+/// JSON ([`Json`], compact: an audit keeps millions of records): their shape varies by
+/// service and is read by key, case-insensitively.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TrailEvent {
@@ -619,14 +623,14 @@ pub struct TrailEvent {
     pub source_ip_address: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_agent: Option<String>,
-    #[serde(default, skip_serializing_if = "Value::is_null")]
-    pub user_identity: Value,
-    #[serde(default, skip_serializing_if = "Value::is_null")]
-    pub request_parameters: Value,
-    #[serde(default, skip_serializing_if = "Value::is_null")]
-    pub response_elements: Value,
-    #[serde(default, skip_serializing_if = "Value::is_null")]
-    pub additional_event_data: Value,
+    #[serde(default, skip_serializing_if = "Json::is_null")]
+    pub user_identity: Json,
+    #[serde(default, skip_serializing_if = "Json::is_null")]
+    pub request_parameters: Json,
+    #[serde(default, skip_serializing_if = "Json::is_null")]
+    pub response_elements: Json,
+    #[serde(default, skip_serializing_if = "Json::is_null")]
+    pub additional_event_data: Json,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub resources: Vec<TrailResource>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -660,11 +664,11 @@ impl TrailEvent {
     /// The acting principal's ARN (`userIdentity.arn`), or for AWS services `invokedBy`.
     pub fn actor(&self) -> String {
         let id = &self.user_identity;
-        let field = |k: &str| id.get(k).and_then(Value::as_str).map(str::to_owned);
+        let field = |k: &str| id.get(k).and_then(Json::as_str).map(str::to_owned);
         field("arn")
             .or_else(|| {
                 id.pointer("/sessionContext/sessionIssuer/arn")
-                    .and_then(Value::as_str)
+                    .and_then(Json::as_str)
                     .map(str::to_owned)
             })
             .or_else(|| field("invokedBy"))
@@ -675,7 +679,7 @@ impl TrailEvent {
 
     /// `userIdentity.invokedBy` (set when an AWS service called on a principal's behalf).
     pub fn invoked_by(&self) -> Option<&str> {
-        self.user_identity.get("invokedBy").and_then(Value::as_str)
+        self.user_identity.get("invokedBy").and_then(Json::as_str)
     }
 
     /// Whether the call failed (`errorCode` present).
@@ -684,17 +688,17 @@ impl TrailEvent {
     }
 
     /// `requestParameters` value at a `/`-separated path, keys matched case-insensitively.
-    pub fn request(&self, path: &str) -> Option<&Value> {
+    pub fn request(&self, path: &str) -> Option<&Json> {
         get_ci(&self.request_parameters, path)
     }
 
     /// `responseElements` value at a path, keys matched case-insensitively.
-    pub fn response(&self, path: &str) -> Option<&Value> {
+    pub fn response(&self, path: &str) -> Option<&Json> {
         get_ci(&self.response_elements, path)
     }
 
     /// `additionalEventData` value at a path, keys matched case-insensitively.
-    pub fn additional(&self, path: &str) -> Option<&Value> {
+    pub fn additional(&self, path: &str) -> Option<&Json> {
         get_ci(&self.additional_event_data, path)
     }
 
@@ -710,22 +714,18 @@ impl TrailEvent {
 /// Reads a `/`-separated path in a JSON object, matching keys case-insensitively
 /// (CloudTrail's casing of Textract's request keys is unconfirmed; see DOMAIN.md §4).
 /// Path segments never split a key that itself contains `/`.
-pub fn get_ci<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
+pub fn get_ci<'a>(value: &'a Json, path: &str) -> Option<&'a Json> {
     let mut cur = value;
     for seg in path.split('/') {
-        let obj = cur.as_object()?;
-        cur = match obj.get(seg) {
-            Some(v) => v,
-            None => obj.iter().find(|(k, _)| k.eq_ignore_ascii_case(seg))?.1,
-        };
+        cur = cur.get_ignore_case(seg)?;
     }
     // Lake and Athena deliver nested maps as JSON strings; callers get the string as is.
     Some(cur)
 }
 
 /// A string at a path (see [`get_ci`]); numbers and booleans are not coerced.
-pub fn str_ci<'a>(value: &'a Value, path: &str) -> Option<&'a str> {
-    get_ci(value, path).and_then(Value::as_str)
+pub fn str_ci<'a>(value: &'a Json, path: &str) -> Option<&'a str> {
+    get_ci(value, path).and_then(Json::as_str)
 }
 
 /// A piece of evidence that could not be used, and why. Always reported, never dropped.
@@ -981,7 +981,7 @@ pub(crate) mod tests {
 
     #[test]
     fn get_ci_matches_keys_in_any_case() {
-        let v = json!({"OutputConfig": {"S3Bucket": "b"}, "kMSKeyId": "k"});
+        let v: Json = json!({"OutputConfig": {"S3Bucket": "b"}, "kMSKeyId": "k"}).into();
         assert_eq!(str_ci(&v, "outputConfig/s3Bucket"), Some("b"));
         assert_eq!(str_ci(&v, "KMSKeyId"), Some("k"));
         assert_eq!(str_ci(&v, "outputConfig/s3Prefix"), None);

@@ -12,7 +12,7 @@ use common::{Lab, lab};
 use serde_json::{Value, json};
 use textract_audit::access::possible::{Answer, Flag, JobScope, possible_readers};
 use textract_audit::evidence::bundle;
-use textract_audit::model::{Evidence, TimeWindow};
+use textract_audit::model::{Evidence, Json, TimeWindow};
 
 const START: &str = "arn:aws:iam::123456789012:user/lab-user";
 const READER: &str = "arn:aws:iam::123456789012:user/lab-reader";
@@ -196,11 +196,11 @@ fn page_one_reads(r: &Run) -> Vec<(String, String)> {
         .events
         .iter()
         .filter(|e| {
-            let key = e.request_parameters.get("key").and_then(Value::as_str);
+            let key = e.request_parameters.get("key").and_then(Json::as_str);
             let context = e
                 .request_parameters
                 .pointer("/encryptionContext/aws:s3:arn")
-                .and_then(Value::as_str);
+                .and_then(Json::as_str);
             (e.event_name == "GetObject" && key == Some(&object))
                 || (e.event_name == "Decrypt" && context == Some(&arn))
         })

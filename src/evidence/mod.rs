@@ -6,7 +6,7 @@
 //! recorded calls into the [`Evidence`] model, so a live run and a run on the bundle it was
 //! collected into read exactly the same facts the same way.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -138,27 +138,47 @@ impl Evidence {
     /// The one way CloudTrail records from any source join the evidence: the merge of
     /// records seen by several sources happens here and nowhere else.
     pub fn add_records(&mut self, records: impl IntoIterator<Item = TrailEvent>) {
-        self.events.extend(records);
+        // Done in place: an audit of a busy day holds millions of records, and a second
+        // buffer of them (or a merge sort's scratch half) would double the peak.
+        if self.events.is_empty() {
+            self.events = records.into_iter().collect();
+        } else {
+            self.events.extend(records);
+        }
         // Ordered by time; exact repeats dropped (the same record can come from a log file,
         // `LookupEvents` and a bundle). Two *different* records with one `eventID` are a
         // conflict: both are kept, and the conflict is named.
-        self.events
-            .sort_by(|a, b| (a.event_time, &a.event_id).cmp(&(b.event_time, &b.event_id)));
-        let mut by_id: HashMap<String, Vec<usize>> = HashMap::new();
-        let mut kept: Vec<TrailEvent> = Vec::with_capacity(self.events.len());
-        for e in std::mem::take(&mut self.events) {
-            let same = by_id.entry(e.event_id.clone()).or_default();
-            if same.iter().any(|&i| kept[i] == e) {
-                continue;
+        let mut order: Vec<usize> = (0..self.events.len()).collect();
+        order.sort_by(|&a, &b| {
+            let (a, b) = (&self.events[a], &self.events[b]);
+            (a.event_time, &a.event_id).cmp(&(b.event_time, &b.event_id))
+        });
+        permute(&mut self.events, order);
+        // A repeat has the repeated record's time and id, so it is in its run of equal keys.
+        let mut keep = vec![true; self.events.len()];
+        let mut run = 0;
+        for i in 0..self.events.len() {
+            let e = &self.events[i];
+            if (e.event_time, &e.event_id)
+                != (self.events[run].event_time, &self.events[run].event_id)
+            {
+                run = i;
             }
-            same.push(kept.len());
-            kept.push(e);
+            keep[i] = !(run..i).any(|j| keep[j] && self.events[j] == *e);
         }
+        let mut kept = keep.into_iter();
+        self.events.retain(|_| kept.next().unwrap_or(true));
+        self.events.shrink_to_fit();
+        let kept = &self.events;
+        let mut by_id: Vec<usize> = (0..kept.len()).collect();
+        by_id.sort_by(|&a, &b| kept[a].event_id.cmp(&kept[b].event_id));
+        let twice: Vec<(String, Vec<usize>)> = by_id
+            .chunk_by(|&a, &b| kept[a].event_id == kept[b].event_id)
+            .filter(|at| at.len() > 1)
+            .map(|at| (kept[at[0]].event_id.clone(), at.to_vec()))
+            .collect();
         self.conflicts
             .retain(|c| !matches!(c.about, ConflictAbout::Event(_)));
-        let mut twice: Vec<(String, Vec<usize>)> =
-            by_id.into_iter().filter(|(_, v)| v.len() > 1).collect();
-        twice.sort();
         for (id, at) in twice {
             self.conflicts.push(Conflict {
                 subject: format!("eventID {id}"),
@@ -174,7 +194,22 @@ impl Evidence {
                 evidence: at.iter().map(|&i| kept[i].evidence()).collect(),
             });
         }
-        self.events = kept;
+    }
+}
+
+/// Reorders `items` in place so that the item at `k` is the one that was at `order[k]`
+/// (`order` a permutation of the indices).
+fn permute<T>(items: &mut [T], mut order: Vec<usize>) {
+    for start in 0..items.len() {
+        let mut at = start;
+        loop {
+            let from = std::mem::replace(&mut order[at], at);
+            if from == start {
+                break;
+            }
+            items.swap(at, from);
+            at = from;
+        }
     }
 }
 
@@ -229,4 +264,31 @@ impl Part {
 pub fn now() -> DateTime<Utc> {
     use chrono::SubsecRound;
     Utc::now().trunc_subsecs(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::permute;
+
+    #[test]
+    fn permute_puts_each_item_where_the_order_says() {
+        let mut state = 0x9e37_79b9_u64;
+        let mut next = |bound: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % bound as u64) as usize
+        };
+        for n in 0..40 {
+            let mut order: Vec<usize> = (0..n).collect();
+            for i in (1..n).rev() {
+                order.swap(i, next(i + 1));
+            }
+            let items: Vec<String> = (0..n).map(|i| format!("item {i}")).collect();
+            let expected: Vec<String> = order.iter().map(|&i| items[i].clone()).collect();
+            let mut got = items;
+            permute(&mut got, order);
+            assert_eq!(got, expected, "n = {n}");
+        }
+    }
 }

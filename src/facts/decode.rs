@@ -3,9 +3,8 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use serde_json::Value;
-
-use crate::model::{JobId, Reading, S3Object, Sse, TextractApi, TrailEvent, parse_s3_arn};
+use crate::model::json::Name;
+use crate::model::{JobId, Json, Reading, S3Object, Sse, TextractApi, TrailEvent, parse_s3_arn};
 
 const TEXTRACT: &str = "textract.amazonaws.com";
 
@@ -140,32 +139,20 @@ pub struct KmsCall {
 /// A member of an object at a `/`-separated path, keys matched case-insensitively; an object
 /// delivered as a JSON string (CloudTrail Lake, Athena) is decoded on the way. `Err` names a
 /// step that was neither an object nor a string holding one.
-fn at<'a>(root: &'a Value, path: &str) -> Result<Option<Cow<'a, Value>>, String> {
-    let mut cur: Cow<'a, Value> = Cow::Borrowed(root);
+fn at<'a>(root: &'a Json, path: &str) -> Result<Option<Cow<'a, Json>>, String> {
+    let mut cur: Cow<'a, Json> = Cow::Borrowed(root);
     for seg in path.split('/') {
         if cur.is_null() {
             return Ok(None);
         }
-        if let Value::String(text) = cur.as_ref() {
-            let parsed: Value = serde_json::from_str(text)
+        if let Json::String(text) = cur.as_ref() {
+            let parsed: Json = serde_json::from_str(text)
                 .map_err(|_| format!("{path}: a string where an object was expected"))?;
             cur = Cow::Owned(parsed);
         }
         let next = match cur {
-            Cow::Borrowed(Value::Object(obj)) => match obj.get(seg) {
-                Some(v) => Some(Cow::Borrowed(v)),
-                None => obj
-                    .iter()
-                    .find(|(k, _)| k.eq_ignore_ascii_case(seg))
-                    .map(|(_, v)| Cow::Borrowed(v)),
-            },
-            Cow::Owned(Value::Object(mut obj)) => {
-                let key = obj
-                    .keys()
-                    .find(|k| k.as_str() == seg || k.eq_ignore_ascii_case(seg))
-                    .cloned();
-                key.and_then(|k| obj.remove(&k)).map(Cow::Owned)
-            }
+            Cow::Borrowed(obj @ Json::Object(_)) => obj.get_ignore_case(seg).map(Cow::Borrowed),
+            Cow::Owned(obj @ Json::Object(_)) => obj.take_ignore_case(seg).map(Cow::Owned),
             _ => return Err(format!("{path}: not an object")),
         };
         match next {
@@ -177,12 +164,12 @@ fn at<'a>(root: &'a Value, path: &str) -> Result<Option<Cow<'a, Value>>, String>
 }
 
 /// A string member; `Err` when present but not a string (or the path is unreadable).
-fn text(root: &Value, path: &str) -> Result<Option<String>, String> {
+fn text(root: &Json, path: &str) -> Result<Option<String>, String> {
     match at(root, path)? {
         None => Ok(None),
         Some(v) => match v.as_ref() {
-            Value::Null => Ok(None),
-            Value::String(s) => Ok(Some(s.clone())),
+            Json::Null => Ok(None),
+            Json::String(s) => Ok(Some(s.to_string())),
             other => Err(format!("{path}: {other} is not a string")),
         },
     }
@@ -192,9 +179,9 @@ fn invoked_by(e: &TrailEvent) -> InvokedBy {
     match at(&e.user_identity, "invokedBy") {
         Ok(None) => InvokedBy::None,
         Ok(Some(v)) => match v.as_ref() {
-            Value::Null => InvokedBy::None,
-            Value::String(s) if is_textract(s) => InvokedBy::Textract,
-            Value::String(s) => InvokedBy::Service(s.clone()),
+            Json::Null => InvokedBy::None,
+            Json::String(s) if is_textract(s) => InvokedBy::Textract,
+            Json::String(s) => InvokedBy::Service(s.to_string()),
             other => InvokedBy::Unrecognised(other.to_string()),
         },
         Err(e) => InvokedBy::Unrecognised(e),
@@ -274,9 +261,9 @@ fn s3_op(name: &str) -> Option<S3Op> {
 }
 
 /// An S3 encryption header: absent, a value, or something that is not a string.
-fn sse_header(v: &Value, name: &str) -> Result<Option<Reading<String>>, String> {
+fn sse_header(v: &Json, name: &str) -> Result<Option<Reading<String>>, String> {
     Ok(at(v, name)?.map(|v| match v.as_ref() {
-        Value::String(s) if !s.is_empty() => Reading::Read(s.clone()),
+        Json::String(s) if !s.is_empty() => Reading::Read(s.to_string()),
         other => Reading::Unrecognised(other.to_string()),
     }))
 }
@@ -293,7 +280,7 @@ fn s3(e: &TrailEvent) -> Result<Fact, String> {
     if e.event_name == "DeleteObjects" {
         match at(p, "delete/Object")? {
             Some(list) => match list.as_ref() {
-                Value::Array(items) => {
+                Json::Array(items) => {
                     for item in items {
                         keys.extend(text(item, "Key")?);
                     }
@@ -339,7 +326,7 @@ fn s3(e: &TrailEvent) -> Result<Fact, String> {
     };
     let bucket_key = match at(r, "x-amz-server-side-encryption-bucket-key-enabled")? {
         Some(v) => {
-            matches!(v.as_ref(), Value::Bool(true))
+            matches!(v.as_ref(), Json::Bool(true))
                 || v.as_str().is_some_and(|s| s.eq_ignore_ascii_case("true"))
         }
         None => false,
@@ -394,10 +381,10 @@ fn kms(e: &TrailEvent) -> Result<Fact, String> {
     let context = match at(p, "encryptionContext")? {
         None => Context::None,
         Some(c) => match c.as_ref() {
-            Value::Null => Context::None,
-            Value::Object(members) => context(members),
-            Value::String(text) => match serde_json::from_str(text) {
-                Ok(Value::Object(members)) => context(&members),
+            Json::Null => Context::None,
+            Json::Object(members) => context(members),
+            Json::String(text) => match serde_json::from_str(text) {
+                Ok(Json::Object(members)) => context(&members),
                 _ => Context::Unrecognised(format!("encryptionContext {text}")),
             },
             other => Context::Unrecognised(format!("encryptionContext {other}")),
@@ -412,9 +399,9 @@ fn kms(e: &TrailEvent) -> Result<Fact, String> {
     }))
 }
 
-fn context(members: &serde_json::Map<String, Value>) -> Context {
+fn context(members: &[(Name, Json)]) -> Context {
     let mut out = BTreeMap::new();
-    for (k, v) in members {
+    for (k, v) in members.iter().map(|(k, v)| (&**k, v)) {
         let Some(v) = v.as_str() else {
             return Context::Unrecognised(format!("encryptionContext {k}: {v}"));
         };
@@ -428,7 +415,7 @@ fn context(members: &serde_json::Map<String, Value>) -> Context {
                 None => Context::Unrecognised(format!("aws:s3:arn {v}")),
             };
         }
-        out.insert(k.clone(), v.to_owned());
+        out.insert(k.to_string(), v.to_owned());
     }
     Context::Other(out)
 }
@@ -436,7 +423,7 @@ fn context(members: &serde_json::Map<String, Value>) -> Context {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     fn event(v: Value) -> TrailEvent {
         let mut base = json!({"eventID": "e", "eventTime": "2026-11-20T10:00:00Z",

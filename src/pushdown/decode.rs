@@ -280,7 +280,7 @@ mod tests {
             event
                 .user_identity
                 .get("principalId")
-                .and_then(Value::as_str),
+                .and_then(crate::model::Json::as_str),
             Some("AIDA1")
         );
         assert!(event.user_identity.get("invokedBy").is_none());

@@ -6,8 +6,16 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::evidence::bundle;
+use crate::model::Json;
 use crate::report::{Verdict, verdict};
 use crate::rules::RuleSet;
+
+/// Edits a record's nested map as a `serde_json::Value` (tests only: records keep [`Json`]).
+fn edit(json: &mut Json, f: impl FnOnce(&mut Value)) {
+    let mut v = serde_json::to_value(&*json).unwrap();
+    f(&mut v);
+    *json = v.into();
+}
 
 fn fixture(name: &str) -> Evidence {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -45,8 +53,10 @@ fn route_2_client_set_user_agent_is_not_textract() {
     let mut evidence = fixture("row4-sse-kms");
     assert_eq!(verdict_of(&evidence), Verdict::Pass);
     let e = page_one_overwrite(&evidence, |e| {
-        e.user_identity = json!({"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/mallory",
-            "accountId": "111122223333"});
+        e.user_identity =
+            json!({"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/mallory",
+            "accountId": "111122223333"})
+            .into();
         e.user_agent = Some("textract.amazonaws.com".into());
         e.source_ip_address = Some("textract.amazonaws.com".into());
     });
@@ -58,7 +68,9 @@ fn route_2_client_set_user_agent_is_not_textract() {
 fn route_2_textract_for_another_principal_is_not_the_jobs_write() {
     let mut evidence = fixture("row4-sse-kms");
     let e = page_one_overwrite(&evidence, |e| {
-        e.user_identity["arn"] = json!("arn:aws:sts::111122223333:assumed-role/Other/x");
+        edit(&mut e.user_identity, |u| {
+            u["arn"] = json!("arn:aws:sts::111122223333:assumed-role/Other/x")
+        });
     });
     evidence.add_records([e]);
     assert_eq!(verdict_of(&evidence), Verdict::Fail);
@@ -68,7 +80,9 @@ fn route_2_textract_for_another_principal_is_not_the_jobs_write() {
 fn route_2_unknown_writer_form_is_inconclusive_not_fail() {
     let mut evidence = fixture("row4-sse-kms");
     let e = page_one_overwrite(&evidence, |e| {
-        e.user_identity["invokedBy"] = json!("batchoperations.s3.amazonaws.com");
+        edit(&mut e.user_identity, |u| {
+            u["invokedBy"] = json!("batchoperations.s3.amazonaws.com")
+        });
     });
     evidence.add_records([e]);
     assert_eq!(verdict_of(&evidence), Verdict::Inconclusive);
@@ -78,13 +92,15 @@ fn route_2_unknown_writer_form_is_inconclusive_not_fail() {
 fn row3_with_context(retarget: impl Fn(&str) -> String) -> Evidence {
     let mut evidence = fixture("row3-textract-cmk");
     for e in &mut evidence.events {
-        if let Some(Value::Object(c)) = e.request_parameters.get_mut("encryptionContext") {
-            for v in c.values_mut() {
-                if let Some(s) = v.as_str() {
-                    *v = json!(retarget(s));
+        edit(&mut e.request_parameters, |p| {
+            if let Some(Value::Object(c)) = p.get_mut("encryptionContext") {
+                for v in c.values_mut() {
+                    if let Some(s) = v.as_str() {
+                        *v = json!(retarget(s));
+                    }
                 }
             }
-        }
+        });
     }
     evidence
 }
@@ -113,7 +129,9 @@ fn route_6_bucket_key_call_under_another_key_does_not_convict() {
         .expect("a Bucket Key call")
         .clone();
     other.event_id = "other-job".into();
-    other.request_parameters["keyId"] = json!("arn:aws:kms:us-east-1:111122223333:key/other");
+    edit(&mut other.request_parameters, |p| {
+        p["keyId"] = json!("arn:aws:kms:us-east-1:111122223333:key/other")
+    });
     evidence.add_records([other]);
     assert_eq!(verdict_of(&evidence), Verdict::Inconclusive);
 }
@@ -123,13 +141,15 @@ fn other_partitions_tie_by_their_own_arns() {
     let mut evidence = fixture("row4-sse-kms");
     for e in &mut evidence.events {
         e.aws_region = "cn-north-1".into();
-        if let Some(Value::Object(c)) = e.request_parameters.get_mut("encryptionContext") {
-            for v in c.values_mut() {
-                if let Some(s) = v.as_str() {
-                    *v = json!(s.replace("arn:aws:s3", "arn:aws-cn:s3"));
+        edit(&mut e.request_parameters, |p| {
+            if let Some(Value::Object(c)) = p.get_mut("encryptionContext") {
+                for v in c.values_mut() {
+                    if let Some(s) = v.as_str() {
+                        *v = json!(s.replace("arn:aws:s3", "arn:aws-cn:s3"));
+                    }
                 }
             }
-        }
+        });
     }
     let jobs = discover_jobs(&evidence);
     let t = build(&evidence, &jobs[0]);
@@ -179,7 +199,7 @@ fn route_3_a_record_sharing_the_overwrites_event_id_does_not_remove_it() {
     let mut evidence = fixture("row4-sse-kms");
     let overwrite = page_one_overwrite(&evidence, |e| {
         e.user_identity =
-            json!({"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/mallory"});
+            json!({"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/mallory"}).into();
     });
     let mut decoy = evidence
         .events
@@ -238,7 +258,9 @@ fn route_5_an_earlier_start_naming_the_used_key_does_not_hide_the_wrong_cmk() {
         .clone();
     earlier.event_id = "earlier-start".into();
     earlier.event_time -= Duration::seconds(1);
-    earlier.request_parameters["kMSKeyId"] = json!(used);
+    edit(&mut earlier.request_parameters, |p| {
+        p["kMSKeyId"] = json!(used)
+    });
     evidence.add_records([earlier]);
     assert_ne!(verdict_of(&evidence), Verdict::Pass);
     let jobs = discover_jobs(&evidence);
@@ -281,15 +303,18 @@ fn reads_are_the_jobs_folder_by_exact_key_and_context() {
     let mut copy = get.clone();
     copy.event_id = "copy".into();
     copy.event_name = "CopyObject".into();
-    copy.user_identity = analyst.clone();
+    copy.user_identity = analyst.clone().into();
     copy.request_parameters = json!({"bucketName": "elsewhere", "key": "stolen",
         "x-amz-copy-source": format!("acme-textract-results/{}?versionId=v",
-            key.replace('/', "%2F"))});
+            key.replace('/', "%2F"))})
+    .into();
     let mut look_alike = get.clone();
     look_alike.event_id = "look-alike".into();
-    look_alike.user_identity = analyst.clone();
+    look_alike.user_identity = analyst.clone().into();
     let folder = key.rsplit_once('/').unwrap().0;
-    look_alike.request_parameters["key"] = json!(format!("{folder}x/1"));
+    edit(&mut look_alike.request_parameters, |p| {
+        p["key"] = json!(format!("{folder}x/1"))
+    });
     let mut decrypt = evidence
         .events
         .iter()
@@ -297,9 +322,11 @@ fn reads_are_the_jobs_folder_by_exact_key_and_context() {
         .expect("a Decrypt")
         .clone();
     decrypt.event_id = "prefix-context".into();
-    decrypt.user_identity = analyst;
-    decrypt.request_parameters["encryptionContext"]["aws:s3:arn"] =
-        json!(format!("arn:aws:s3:::acme-textract-results/{key}0"));
+    decrypt.user_identity = analyst.into();
+    edit(&mut decrypt.request_parameters, |p| {
+        p["encryptionContext"]["aws:s3:arn"] =
+            json!(format!("arn:aws:s3:::acme-textract-results/{key}0"))
+    });
     evidence.add_records([copy, look_alike, decrypt]);
     let t = build(&evidence, &job);
     let new: Vec<_> = t

@@ -9,10 +9,11 @@
 //! stand for a character of a needle as a possible match and lets the exact rule decide.
 
 use memchr::memmem::Finder;
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::model::{
-    KEY_STATE_CHANGES, PARTITIONS, TrailEvent, bucket_arn, get_ci, is_key_state_change,
+    Json, KEY_STATE_CHANGES, PARTITIONS, TrailEvent, bucket_arn, get_ci, is_key_state_change,
     parse_s3_arn, str_ci,
 };
 
@@ -170,9 +171,12 @@ impl RecordFilter {
                 let bucket_key_event = || {
                     record
                         .get("requestParameters")
-                        .and_then(|p| get_ci(p, "encryptionContext"))
-                        .and_then(|c| str_ci(c, S3_ARN_CONTEXT))
-                        .is_some_and(|arn| bucket_arns.contains(&arn.to_owned()))
+                        .and_then(|p| Json::deserialize(p).ok())
+                        .is_some_and(|p| {
+                            get_ci(&p, "encryptionContext")
+                                .and_then(|c| str_ci(c, S3_ARN_CONTEXT))
+                                .is_some_and(|arn| bucket_arns.iter().any(|b| b == arn))
+                        })
                 };
                 let key_state_event = || {
                     *key_states
