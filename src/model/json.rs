@@ -87,12 +87,8 @@ impl Json {
     /// The member named `key`, else the first (in key order) whose name equals it ignoring
     /// ASCII case.
     pub fn get_ignore_case(&self, key: &str) -> Option<&Json> {
-        self.get(key).or_else(|| {
-            self.as_object()?
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(key))
-                .map(|(_, v)| v)
-        })
+        let members = self.as_object()?;
+        position_ignore_case(members, key).map(|i| &members[i].1)
     }
 
     /// Removes and returns the member [`Json::get_ignore_case`] would return.
@@ -101,18 +97,12 @@ impl Json {
             return None;
         };
         let mut members = members.into_vec();
-        let i = members
-            .binary_search_by(|(k, _)| k.as_ref().cmp(key))
-            .ok()
-            .or_else(|| {
-                members
-                    .iter()
-                    .position(|(k, _)| k.eq_ignore_ascii_case(key))
-            })?;
+        let i = position_ignore_case(&members, key)?;
         Some(members.swap_remove(i).1)
     }
 
-    /// A JSON Pointer (`/sessionContext/sessionIssuer/arn`), keys matched exactly.
+    /// A `/`-separated path from the root (`/sessionContext/sessionIssuer/arn`), names matched
+    /// exactly. Unlike a JSON Pointer it has no `~` escapes: a name holding `/` is not reached.
     pub fn pointer(&self, pointer: &str) -> Option<&Json> {
         pointer
             .strip_prefix('/')?
@@ -128,6 +118,18 @@ impl Json {
         }
         Ok(Json::Object(members.into_boxed_slice()))
     }
+}
+
+/// Where [`Json::get_ignore_case`] finds `key`: the exact name, else the first ignoring case.
+fn position_ignore_case(members: &[(Name, Json)], key: &str) -> Option<usize> {
+    members
+        .binary_search_by(|(k, _)| k.as_ref().cmp(key))
+        .ok()
+        .or_else(|| {
+            members
+                .iter()
+                .position(|(k, _)| k.eq_ignore_ascii_case(key))
+        })
 }
 
 impl fmt::Display for Json {

@@ -9,7 +9,6 @@
 //! stand for a character of a needle as a possible match and lets the exact rule decide.
 
 use memchr::memmem::Finder;
-use serde::Deserialize;
 use serde_json::Value;
 
 use crate::model::{
@@ -171,7 +170,7 @@ impl RecordFilter {
                 let bucket_key_event = || {
                     record
                         .get("requestParameters")
-                        .and_then(|p| Json::deserialize(p).ok())
+                        .map(|p| Json::from(p.clone()))
                         .is_some_and(|p| {
                             get_ci(&p, "encryptionContext")
                                 .and_then(|c| str_ci(c, S3_ARN_CONTEXT))
